@@ -1,0 +1,116 @@
+// tapezoo: the table of every op, one line each (after PyTorch's derivatives.yaml).
+//
+// gy is the upstream gradient dL/dy, gx the input's, y the saved result. Every backward
+// accumulates (+=). Binary ops broadcast by NumPy's rules, and their backward reduces the
+// gradient to each input's shape with sum_to (autograd/ops.hpp).
+//
+// An op is added in three places, all of which the tests check:
+//   1. a row here (name and formula), 2. its forward and backward in autograd/ops_*.cpp,
+//   3. a gradcheck case in tests/test_ops_gradcheck.cpp — the test iterates this table and
+//      fails for any op without one.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace tz {
+
+enum class Op : std::uint8_t {
+  // sources
+  leaf, constant, param,
+  // elementwise, derivative from x
+  neg, add_scalar, mul_scalar, rsub_scalar, rdiv_scalar, pow_scalar, log, log1p, square, abs,
+  relu, elu, softplus, log_sigmoid, clamp,
+  // elementwise, derivative from y
+  exp, sqrt, tanh, sigmoid,
+  // binary (broadcasting)
+  add, sub, mul, div,
+  // reductions
+  sum, sum_axis, mean, mean_axis, logsumexp, max_axis,
+  // shape
+  reshape, transpose, concat, narrow, gather_rows, tile, broadcast_to, detach,
+  // linear algebra
+  matmul, linear,
+  // normalisation along an axis
+  softmax, log_softmax,
+  count_
+};
+
+struct OpInfo {
+  Op op;
+  std::string_view name;
+  std::string_view group;
+  std::string_view forward;
+  std::string_view backward;
+};
+
+// clang-format off
+inline constexpr OpInfo kOps[] = {
+  {Op::leaf,        "leaf",        "source",      "y = x (requires grad)",                 "gx = gy, read with var.grad()"},
+  {Op::constant,    "constant",    "source",      "y = c (data, noise, labels)",           "none"},
+  {Op::param,       "param",       "source",      "y = θ (read in place)",                 "θ.grad += gy"},
+
+  {Op::neg,         "neg",         "elementwise", "y = -x",                                "gx += -gy"},
+  {Op::add_scalar,  "add_scalar",  "elementwise", "y = x + c",                             "gx += gy"},
+  {Op::mul_scalar,  "mul_scalar",  "elementwise", "y = c·x",                               "gx += c·gy"},
+  {Op::rsub_scalar, "rsub_scalar", "elementwise", "y = c - x",                             "gx += -gy"},
+  {Op::rdiv_scalar, "rdiv_scalar", "elementwise", "y = c / x",                             "gx += -gy·c / x²"},
+  {Op::pow_scalar,  "pow_scalar",  "elementwise", "y = x^p",                               "gx += gy·p·x^(p-1)"},
+  {Op::log,         "log",         "elementwise", "y = log x",                             "gx += gy / x"},
+  {Op::log1p,       "log1p",       "elementwise", "y = log(1 + x)",                        "gx += gy / (1 + x)"},
+  {Op::square,      "square",      "elementwise", "y = x²",                                "gx += 2·gy·x"},
+  {Op::abs,         "abs",         "elementwise", "y = |x|",                               "gx += gy·sign(x)   (0 at 0)"},
+  {Op::relu,        "relu",        "elementwise", "y = max(x, 0)",                         "gx += gy·[x > 0]"},
+  {Op::elu,         "elu",         "elementwise", "y = x if x > 0 else e^x - 1",           "gx += gy·(x > 0 ? 1 : e^x)"},
+  {Op::softplus,    "softplus",    "elementwise", "y = max(x,0) + log1p(e^-|x|)",          "gx += gy·sigmoid(x)"},
+  {Op::log_sigmoid, "log_sigmoid", "elementwise", "y = -softplus(-x)",                     "gx += gy·sigmoid(-x)"},
+  {Op::clamp,       "clamp",       "elementwise", "y = min(max(x, lo), hi)",               "gx += gy·[lo ≤ x ≤ hi]"},
+
+  {Op::exp,         "exp",         "elementwise", "y = e^x",                               "gx += gy·y"},
+  {Op::sqrt,        "sqrt",        "elementwise", "y = √x",                                "gx += gy / (2y)"},
+  {Op::tanh,        "tanh",        "elementwise", "y = tanh x",                            "gx += gy·(1 - y²)"},
+  {Op::sigmoid,     "sigmoid",     "elementwise", "y = 1 / (1 + e^-x)",                    "gx += gy·y·(1 - y)"},
+
+  {Op::add,         "add",         "binary",      "y = a + b",                             "ga += sum_to(gy), gb += sum_to(gy)"},
+  {Op::sub,         "sub",         "binary",      "y = a - b",                             "ga += sum_to(gy), gb += sum_to(-gy)"},
+  {Op::mul,         "mul",         "binary",      "y = a ⊙ b",                             "ga += sum_to(gy·b), gb += sum_to(gy·a)"},
+  {Op::div,         "div",         "binary",      "y = a / b",                             "ga += sum_to(gy / b), gb += sum_to(-gy·y / b)"},
+
+  {Op::sum,         "sum",         "reduction",   "y = Σ_i x_i",                           "gx += gy (broadcast)"},
+  {Op::sum_axis,    "sum_axis",    "reduction",   "y = Σ_axis x",                          "gx += broadcast(gy) along axis"},
+  {Op::mean,        "mean",        "reduction",   "y = (1/n) Σ_i x_i",                     "gx += gy / n"},
+  {Op::mean_axis,   "mean_axis",   "reduction",   "y = (1/n) Σ_axis x",                    "gx += broadcast(gy) / n"},
+  {Op::logsumexp,   "logsumexp",   "reduction",   "y = m + log Σ_axis e^(x-m), m = max",  "gx += gy·softmax(x)   (0 for an all -inf row)"},
+  {Op::max_axis,    "max_axis",    "reduction",   "y = max_axis x",                        "gx += gy at the (first) argmax"},
+
+  {Op::reshape,     "reshape",     "shape",       "y = x viewed as a new shape",           "gx += reshape(gy, shape x)"},
+  {Op::transpose,   "transpose",   "shape",       "y = xᵀ (2-D)",                          "gx += gyᵀ"},
+  {Op::concat,      "concat",      "shape",       "y = [x1, x2, …] along axis",            "gx_i += the slice of gy that x_i filled"},
+  {Op::narrow,      "narrow",      "shape",       "y = x[start : start+len] along axis",   "gx[start : start+len] += gy"},
+  {Op::gather_rows, "gather_rows", "shape",       "y_i = x[idx_i]",                        "gx[idx_i] += gy_i   (scatter-add)"},
+  {Op::tile,        "tile",        "shape",       "y = [x; x; …; x] (k copies on axis 0)", "gx += Σ_copies gy"},
+  {Op::broadcast_to,"broadcast_to","shape",       "y = x broadcast to a shape",            "gx += sum_to(gy, shape x)"},
+  {Op::detach,      "detach",      "shape",       "y = x, cut from the graph",             "none"},
+
+  {Op::matmul,      "matmul",      "linalg",      "y = a @ b (BLAS gemm)",                 "ga += gy @ bᵀ, gb += aᵀ @ gy"},
+  {Op::linear,      "linear",      "linalg",      "y = x @ W + b (bias fused)",            "gx += gy @ Wᵀ, gW += xᵀ @ gy, gb += Σ_rows gy"},
+
+  {Op::softmax,     "softmax",     "normalise",   "y = e^x / Σ_axis e^x",                  "gx += y·(gy - Σ_axis gy·y)"},
+  {Op::log_softmax, "log_softmax", "normalise",   "y = x - logsumexp_axis(x)",             "gx += gy - softmax(x)·Σ_axis gy"},
+};
+// clang-format on
+
+static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<std::size_t>(Op::count_),
+              "every Op needs exactly one row in kOps");
+
+constexpr bool op_table_in_order() {
+  for (std::size_t i = 0; i < static_cast<std::size_t>(Op::count_); ++i)
+    if (static_cast<std::size_t>(kOps[i].op) != i) return false;
+  return true;
+}
+static_assert(op_table_in_order(), "kOps rows must follow the order of enum Op");
+
+constexpr std::string_view op_name(Op op) { return kOps[static_cast<std::size_t>(op)].name; }
+constexpr bool is_source(Op op) { return op == Op::leaf || op == Op::constant || op == Op::param; }
+
+}  // namespace tz

@@ -1,0 +1,154 @@
+// tapezoo: one seeded random generator, passed explicitly (PITFALLS 3: xt::random is lazy and global).
+//
+//   Rng rng(42);
+//   auto eps = rng.normal<float>({100, 10});   // a container, drawn once
+//   size_t k = rng.categorical(weights);
+//
+// The bit generator is xoshiro256** (Blackman & Vigna 2018), seeded through splitmix64, and written
+// here so that the same seed gives the same numbers on every machine and standard library.
+// Normals use the Box-Muller transform; uniforms take the top 53 bits.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xarray.hpp>
+
+namespace tz {
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed = 0) { reseed(seed); }
+
+  void reseed(std::uint64_t seed) {
+    std::uint64_t x = seed;
+    for (auto& s : s_) s = splitmix64(x);
+    has_spare_ = false;
+  }
+
+  // Raw 64 random bits (xoshiro256**).
+  std::uint64_t next_u64() {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+  // U[0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+
+  // N(0, 1) by Box-Muller; the second value of each pair is kept for the next call.
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = uniform();
+    while (u1 <= 0.0) u1 = uniform();
+    const double u2 = uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    const double theta = 2.0 * M_PI * u2;
+    spare_ = r * std::sin(theta);
+    has_spare_ = true;
+    return r * std::cos(theta);
+  }
+  double normal(double mean, double std) { return mean + std * normal(); }
+
+  // Uniform integer in [0, n).
+  std::size_t below(std::size_t n) {
+    if (n == 0) throw std::invalid_argument("Rng::below: n must be positive");
+    // Lemire's nearly-divisionless method would be faster; rejection keeps it exact and simple.
+    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    std::uint64_t x;
+    do x = next_u64();
+    while (x >= limit);
+    return static_cast<std::size_t>(x % n);
+  }
+
+  bool bernoulli(double p) { return uniform() < p; }
+
+  // Index k with probability w_k / Σ w (weights need not be normalised).
+  template <class Weights>
+  std::size_t categorical(const Weights& w) {
+    double total = 0;
+    for (auto v : w) {
+      if (!(v >= 0)) throw std::invalid_argument("Rng::categorical: weights must be >= 0 and not NaN");
+      total += static_cast<double>(v);
+    }
+    if (!(total > 0)) throw std::invalid_argument("Rng::categorical: weights sum to zero");
+    double u = uniform() * total;
+    std::size_t k = 0, last = 0;
+    for (auto v : w) {
+      if (v > 0) last = k;
+      u -= static_cast<double>(v);
+      if (u < 0) return k;
+      ++k;
+    }
+    return last;  // rounding left u >= 0: take the last nonzero weight
+  }
+
+  // A uniformly random permutation of 0..n-1 (Fisher-Yates).
+  std::vector<std::size_t> permutation(std::size_t n) {
+    std::vector<std::size_t> p(n);
+    std::iota(p.begin(), p.end(), std::size_t{0});
+    for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[below(i)]);
+    return p;
+  }
+
+  // Containers filled once (never lazy).
+  template <class T>
+  xt::xarray<T> normal(const std::vector<std::size_t>& shape, T mean = 0, T std = 1) {
+    xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+    fill_normal(a, mean, std);
+    return a;
+  }
+  template <class T>
+  xt::xarray<T> uniform(const std::vector<std::size_t>& shape, T lo = 0, T hi = 1) {
+    xt::xarray<T> a = xt::xarray<T>::from_shape(shape);
+    fill_uniform(a, lo, hi);
+    return a;
+  }
+  // x_i ~ Bernoulli(p_i), elementwise; the result has p's shape and holds 0 or 1.
+  template <class E>
+  auto bernoulli(const E& p) {
+    using T = typename E::value_type;
+    xt::xarray<T> a = xt::xarray<T>::from_shape(p.shape());
+    auto it = p.begin();
+    for (auto& v : a) v = uniform() < static_cast<double>(*it++) ? T(1) : T(0);
+    return a;
+  }
+
+  template <class A>
+  void fill_normal(A& a, typename A::value_type mean = 0, typename A::value_type std = 1) {
+    for (auto& v : a) v = static_cast<typename A::value_type>(mean + std * normal());
+  }
+  template <class A>
+  void fill_uniform(A& a, typename A::value_type lo = 0, typename A::value_type hi = 1) {
+    for (auto& v : a) v = static_cast<typename A::value_type>(uniform(lo, hi));
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  static std::uint64_t splitmix64(std::uint64_t& x) {
+    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  std::uint64_t s_[4];
+  double spare_ = 0;
+  bool has_spare_ = false;
+};
+
+}  // namespace tz
