@@ -1,0 +1,133 @@
+// tapezoo distributions: compositions of ops, each next to its formula.
+#include "distributions/distributions.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace tz {
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
+
+template <class T>
+Var<T> sample_gaussian(const Var<T>& m, const Var<T>& v, const Var<T>& eps) {
+  // z = m + √v ⊙ ε
+  return m + sqrt(v) * eps;
+}
+
+template <class T>
+Var<T> sample_gaussian(const Var<T>& m, const Var<T>& v, Rng& rng) {
+  Shape s(m.shape().begin(), m.shape().end());
+  return sample_gaussian(m, v, m.tape().constant(rng.normal<T>(s), "ε"));
+}
+
+template <class T>
+Var<T> log_normal(const Var<T>& x, const Var<T>& m, const Var<T>& v) {
+  // −½ Σ_j [log 2π + log v_j + (x_j − m_j)² / v_j]
+  Var<T> terms = log(v) + square(x - m) / v;
+  return -0.5 * (sum(terms, -1) + kLog2Pi * static_cast<double>(terms.shape().back()));
+}
+
+template <class T>
+static Var<T> log_normal_components(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
+  // log N(z_n; m_i, v_i) for every pair: z [n,1,d] against m, v [1,k,d] → [n, k]
+  if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape())
+    throw AutogradError(fmt::format("log_normal_mixture: expected z [n,d] and m, v [k,d], got z {}, m {}, v {}",
+                                    shape_str(z.shape()), shape_str(m.shape()), shape_str(v.shape())));
+  const auto n = static_cast<std::ptrdiff_t>(z.shape()[0]), d = static_cast<std::ptrdiff_t>(z.shape()[1]);
+  const auto k = static_cast<std::ptrdiff_t>(m.shape()[0]);
+  return log_normal(reshape(z, {n, 1, d}), reshape(m, {1, k, d}), reshape(v, {1, k, d}));
+}
+
+template <class T>
+Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
+  // log (1/k) Σ_i N(z; m_i, v_i) = log_mean_exp_i log N(z; m_i, v_i)
+  return log_mean_exp(log_normal_components(z, m, v), 1);
+}
+
+template <class T>
+Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_pi) {
+  // log Σ_i π_i N(z; m_i, v_i) = logsumexp_i (log π_i + log N(z; m_i, v_i))
+  return logsumexp(log_normal_components(z, m, v) + log_pi, 1);
+}
+
+template <class T>
+Var<T> log_bernoulli_with_logits(const Var<T>& x, const Var<T>& logits) {
+  // Σ_j [x_j l_j − softplus(l_j)]
+  return sum(x * logits - softplus(logits), -1);
+}
+
+template <class T>
+Var<T> kl_normal(const Var<T>& qm, const Var<T>& qv, const Var<T>& pm, const Var<T>& pv) {
+  // ½ Σ_j [log pv − log qv + qv/pv + (qm − pm)²/pv − 1]
+  Var<T> terms = log(pv) - log(qv) + qv / pv + square(qm - pm) / pv;
+  return 0.5 * (sum(terms, -1) - static_cast<double>(terms.shape().back()));
+}
+
+template <class T>
+Var<T> kl_cat(const Var<T>& q, const Var<T>& log_q, const Var<T>& log_p) {
+  // Σ_j q_j (log q_j − log p_j)
+  return sum(q * (log_q - log_p), -1);
+}
+
+template <class T>
+Var<T> log_mean_exp(const Var<T>& x, int axis) {
+  // logsumexp(x) − log k
+  const std::size_t ax = axis < 0 ? x.dim() + axis : static_cast<std::size_t>(axis);
+  return logsumexp(x, axis) - std::log(static_cast<double>(x.shape()[ax]));
+}
+
+template <class T>
+Array<T> one_hot(const std::vector<int>& labels, std::size_t classes) {
+  Array<T> out = xt::zeros<T>({labels.size(), classes});
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= classes)
+      throw std::invalid_argument(fmt::format("one_hot: label {} at row {} is outside [0, {})", labels[i], i, classes));
+    out(i, static_cast<std::size_t>(labels[i])) = T(1);
+  }
+  return out;
+}
+
+template <class T>
+Var<T> cross_entropy(const Var<T>& logits, const std::vector<int>& labels) {
+  // −Σ_j onehot(y)_j log softmax(l)_j
+  if (logits.dim() != 2 || logits.shape()[0] != labels.size())
+    throw AutogradError(fmt::format("cross_entropy: expected logits [n, classes] for {} labels, got {}",
+                                    labels.size(), shape_str(logits.shape())));
+  Var<T> y = logits.tape().constant(one_hot<T>(labels, logits.shape()[1]), "onehot(y)");
+  return -sum(y * log_softmax(logits, 1), 1);
+}
+
+template <class T>
+Gaussian<T> gaussian_parameters(const Var<T>& h) {
+  // m = h[:, :d], v = softplus(h[:, d:]) + 1e-8 (CS236): a variance that is always positive
+  if (h.dim() != 2 || h.shape()[1] % 2 != 0)
+    throw AutogradError(fmt::format("gaussian_parameters: expected h [n, 2d], got {}", shape_str(h.shape())));
+  const std::size_t d = h.shape()[1] / 2;
+  return {narrow(h, 1, 0, d), softplus(narrow(h, 1, d, d)) + 1e-8};
+}
+
+template <class T>
+Var<T> duplicate(const Var<T>& x, std::size_t k) {
+  return tile(x, k);
+}
+
+#define TZ_DIST(T)                                                                                 \
+  template Var<T> sample_gaussian(const Var<T>&, const Var<T>&, Rng&);                             \
+  template Var<T> sample_gaussian(const Var<T>&, const Var<T>&, const Var<T>&);                    \
+  template Var<T> log_normal(const Var<T>&, const Var<T>&, const Var<T>&);                         \
+  template Var<T> log_normal_mixture(const Var<T>&, const Var<T>&, const Var<T>&);                 \
+  template Var<T> log_normal_mixture(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&);  \
+  template Var<T> log_bernoulli_with_logits(const Var<T>&, const Var<T>&);                         \
+  template Var<T> kl_normal(const Var<T>&, const Var<T>&, const Var<T>&, const Var<T>&);           \
+  template Var<T> kl_cat(const Var<T>&, const Var<T>&, const Var<T>&);                             \
+  template Var<T> log_mean_exp(const Var<T>&, int);                                                \
+  template Var<T> cross_entropy(const Var<T>&, const std::vector<int>&);                           \
+  template Gaussian<T> gaussian_parameters(const Var<T>&);                                         \
+  template Var<T> duplicate(const Var<T>&, std::size_t);                                           \
+  template Array<T> one_hot(const std::vector<int>&, std::size_t);
+TZ_DIST(float)
+TZ_DIST(double)
+
+}  // namespace tz

@@ -1,0 +1,112 @@
+// tapezoo optimizers. The update loops are plain and contiguous, so g++ vectorises them.
+#include "nn/optim.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace tz::nn {
+
+template <class T>
+SGD<T>::SGD(std::vector<Param<T>*> params, Options opt) : params_(std::move(params)), opt_(opt) {
+  for (auto* p : params_) velocity_.push_back(xt::zeros<T>(p->value.shape()));
+}
+
+template <class T>
+void SGD<T>::step() {
+  const T lr = static_cast<T>(opt_.lr), mu = static_cast<T>(opt_.momentum), wd = static_cast<T>(opt_.weight_decay);
+  for (std::size_t k = 0; k < params_.size(); ++k) {
+    T* theta = params_[k]->value.data();
+    const T* g = params_[k]->grad.data();
+    T* v = velocity_[k].data();
+    const std::size_t n = params_[k]->value.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      T d = g[i] + wd * theta[i];
+      if (mu != T(0)) {
+        v[i] = first_ ? d : mu * v[i] + d;  // PyTorch starts the buffer at the first gradient
+        d = v[i];
+      }
+      theta[i] -= lr * d;
+    }
+  }
+  first_ = false;
+}
+
+template <class T>
+Adam<T>::Adam(std::vector<Param<T>*> params, Options opt) : params_(std::move(params)), opt_(opt) {
+  for (auto* p : params_) {
+    m_.push_back(xt::zeros<T>(p->value.shape()));
+    v_.push_back(xt::zeros<T>(p->value.shape()));
+  }
+}
+
+template <class T>
+void Adam<T>::step() {
+  ++t_;
+  const T b1 = static_cast<T>(opt_.beta1), b2 = static_cast<T>(opt_.beta2), eps = static_cast<T>(opt_.eps);
+  const T wd = static_cast<T>(opt_.weight_decay);
+  const double bc1 = 1 - std::pow(opt_.beta1, static_cast<double>(t_));
+  const double bc2 = 1 - std::pow(opt_.beta2, static_cast<double>(t_));
+  const T step_size = static_cast<T>(opt_.lr / bc1);
+  const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(bc2));
+  for (std::size_t k = 0; k < params_.size(); ++k) {
+    T* theta = params_[k]->value.data();
+    const T* grad = params_[k]->grad.data();
+    T* m = m_[k].data();
+    T* v = v_[k].data();
+    const std::size_t n = params_[k]->value.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const T g = grad[i] + wd * theta[i];
+      m[i] = b1 * m[i] + (T(1) - b1) * g;
+      v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+      theta[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    }
+  }
+}
+
+template <class T>
+double clip_grad_norm(const std::vector<Param<T>*>& params, double max_norm) {
+  double sq = 0;
+  for (auto* p : params)
+    for (std::size_t i = 0; i < p->grad.size(); ++i) sq += static_cast<double>(p->grad.data()[i]) * p->grad.data()[i];
+  const double norm = std::sqrt(sq);
+  if (norm > max_norm && norm > 0) {
+    const T scale = static_cast<T>(max_norm / (norm + 1e-6));
+    for (auto* p : params) p->grad *= scale;
+  }
+  return norm;
+}
+
+double LrSchedule::at(long t) const {
+  switch (kind) {
+    case Kind::constant: return lr;
+    case Kind::step: return lr * std::pow(gamma, static_cast<double>(t / std::max(1L, step_size)));
+    case Kind::cosine: {
+      const double frac = std::min(1.0, static_cast<double>(t) / static_cast<double>(std::max(1L, total)));
+      return min_lr + 0.5 * (lr - min_lr) * (1 + std::cos(M_PI * frac));
+    }
+  }
+  return lr;
+}
+
+LrSchedule LrSchedule::parse(const std::string& spec, double lr, long total) {
+  LrSchedule s;
+  s.lr = lr;
+  s.total = total;
+  s.step_size = std::max(1L, total / 3);
+  if (spec == "constant") s.kind = Kind::constant;
+  else if (spec == "step") s.kind = Kind::step;
+  else if (spec == "cosine") s.kind = Kind::cosine;
+  else throw std::invalid_argument(fmt::format("--lr-schedule '{}': expected constant, step or cosine", spec));
+  return s;
+}
+
+template class SGD<float>;
+template class SGD<double>;
+template class Adam<float>;
+template class Adam<double>;
+template double clip_grad_norm(const std::vector<Param<float>*>&, double);
+template double clip_grad_norm(const std::vector<Param<double>*>&, double);
+
+}  // namespace tz::nn

@@ -1,0 +1,80 @@
+// tapezoo optimizers: SGD with momentum, and Adam with PyTorch's defaults and bias correction.
+// Each step reads p.grad and updates p.value in one fused loop per parameter; the caller
+// zeroes the gradients (params.zero_grad()) before the next backward.
+//
+//   nn::Adam<float> opt(params.all(), {.lr = 1e-3});
+//   for (…) { tape.clear(); params.zero_grad(); tape.backward(loss(tape)); opt.step(); }
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "autograd/tape.hpp"
+
+namespace tz::nn {
+
+// θ ← θ − lr·(v), v ← μ·v + g + λθ   (PyTorch's SGD: momentum μ, weight decay λ, no dampening)
+template <class T>
+class SGD {
+ public:
+  struct Options {
+    double lr = 1e-2;
+    double momentum = 0;
+    double weight_decay = 0;
+  };
+  SGD(std::vector<Param<T>*> params, Options opt);
+  void step();
+  void set_lr(double lr) { opt_.lr = lr; }
+  double lr() const { return opt_.lr; }
+
+ private:
+  std::vector<Param<T>*> params_;
+  std::vector<Array<T>> velocity_;
+  Options opt_;
+  bool first_ = true;
+};
+
+// Adam (Kingma & Ba 2015, Algorithm 1), as torch.optim.Adam:
+//   m ← β1 m + (1−β1) g,  v ← β2 v + (1−β2) g²
+//   θ ← θ − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
+template <class T>
+class Adam {
+ public:
+  struct Options {
+    double lr = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double eps = 1e-8;
+    double weight_decay = 0;  // L2 added to the gradient, as torch.optim.Adam
+  };
+  Adam(std::vector<Param<T>*> params, Options opt);
+  void step();
+  void set_lr(double lr) { opt_.lr = lr; }
+  double lr() const { return opt_.lr; }
+  long steps() const { return t_; }
+
+ private:
+  std::vector<Param<T>*> params_;
+  std::vector<Array<T>> m_, v_;
+  Options opt_;
+  long t_ = 0;
+};
+
+// Scales all gradients so that their joint L2 norm is at most max_norm; returns the norm before
+// clipping (torch.nn.utils.clip_grad_norm_).
+template <class T>
+double clip_grad_norm(const std::vector<Param<T>*>& params, double max_norm);
+
+// Learning-rate schedules: lr(t) for iteration t = 0, 1, ….
+struct LrSchedule {
+  enum class Kind { constant, step, cosine } kind = Kind::constant;
+  double lr = 1e-3;
+  long step_size = 1000;  // step: multiply by gamma every step_size iterations
+  double gamma = 0.1;
+  long total = 1;         // cosine: anneal from lr to min_lr over total iterations
+  double min_lr = 0;
+  double at(long t) const;
+  static LrSchedule parse(const std::string& spec, double lr, long total);  // "constant", "step", "cosine"
+};
+
+}  // namespace tz::nn
