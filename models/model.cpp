@@ -1,0 +1,117 @@
+// tapezoo models: Config's typed getters and the registry lookup.
+#include "models/model.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace tz::models {
+
+Config Config::from(const std::vector<FlagSpec>& specs, const std::map<std::string, std::string>& overrides,
+                    const std::string& model) {
+  Config c;
+  for (const FlagSpec& f : specs) c.values_[f.name] = f.default_value;
+  for (const auto& [k, v] : overrides) {
+    if (!c.values_.count(k)) {
+      std::string names;
+      for (const FlagSpec& f : specs) names += (names.empty() ? "--" : ", --") + f.name;
+      throw std::invalid_argument(fmt::format("{}: unknown flag --{} (this model's flags: {})", model, k,
+                                              names.empty() ? "none" : names));
+    }
+    c.values_[k] = v;
+  }
+  return c;
+}
+
+const std::string& Config::str(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end()) throw std::invalid_argument(fmt::format("--{}: no such flag in this configuration", name));
+  return it->second;
+}
+
+long Config::integer(const std::string& name) const {
+  const std::string& s = str(name);
+  std::size_t pos = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (s.empty() || pos != s.size()) throw std::invalid_argument(fmt::format("--{}: '{}' is not an integer", name, s));
+  return v;
+}
+
+double Config::real(const std::string& name) const {
+  const std::string& s = str(name);
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (s.empty() || pos != s.size()) throw std::invalid_argument(fmt::format("--{}: '{}' is not a number", name, s));
+  return v;
+}
+
+bool Config::flag(const std::string& name) const {
+  const std::string& s = str(name);
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  throw std::invalid_argument(fmt::format("--{}: '{}' is not true or false", name, s));
+}
+
+std::vector<long> Config::integers(const std::string& name) const {
+  const std::string& s = str(name);
+  std::vector<long> out;
+  if (s.empty()) return out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    std::size_t pos = 0;
+    long v = 0;
+    try {
+      v = std::stol(item, &pos);
+    } catch (...) {
+      pos = 0;
+    }
+    if (item.empty() || pos != item.size())
+      throw std::invalid_argument(fmt::format("--{}: '{}' is not a comma-separated list of integers", name, s));
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::string Config::serialize() const {
+  std::string out;
+  for (const auto& [k, v] : values_) out += k + "=" + v + "\n";
+  return out;
+}
+
+Config Config::parse(const std::string& text, const std::string& source) {
+  Config c;
+  std::stringstream ss(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(ss, line)) {
+    ++n;
+    if (line.empty()) continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos)
+      throw std::invalid_argument(fmt::format("{}: line {} of the stored configuration has no '='", source, n));
+    c.values_[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return c;
+}
+
+const ModelInfo& find_model(const std::string& name) {
+  for (const ModelInfo& m : registry())
+    if (m.name == name) return m;
+  std::string names;
+  for (const ModelInfo& m : registry()) names += (names.empty() ? "" : ", ") + m.name;
+  throw std::invalid_argument(fmt::format("unknown model '{}' (registered: {})", name, names));
+}
+
+}  // namespace tz::models

@@ -1,0 +1,149 @@
+// tapezoo models: what a model is, and the one registry that lists them.
+//
+// A model is a set of parameters (nn::ParamSet) and a loss on a batch. Everything else — the
+// training loop with Adam, progress bar, metrics.csv, checkpoints, `./zoo train|eval|sample`, and
+// the conformance suite every model must pass — is shared and lives in models/train.hpp and
+// models/conformance.hpp. Adding a model takes one file and one line in models/registry.cpp
+// (docs/adding-a-model.md walks through models/template/ppca.cpp).
+//
+// Models are templates on the scalar type: float for training, double for gradient checks.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.hpp"
+#include "autograd/random.hpp"
+#include "nn/nn.hpp"
+
+namespace tz::models {
+
+// ---- configuration: a model's flags ---------------------------------------------------------------
+
+struct FlagSpec {
+  std::string name;           // without dashes: "z" is --z
+  std::string default_value;  // as typed on the command line
+  std::string help;
+};
+
+// Flag values by name, with typed getters whose errors name the flag:
+//   "--z: 'abc' is not an integer".
+class Config {
+ public:
+  Config() = default;
+  explicit Config(std::map<std::string, std::string> values) : values_(std::move(values)) {}
+  // Defaults from specs, then overrides; an override that names no flag is an error that lists them.
+  static Config from(const std::vector<FlagSpec>& specs, const std::map<std::string, std::string>& overrides,
+                     const std::string& model);
+
+  const std::string& str(const std::string& name) const;
+  long integer(const std::string& name) const;
+  double real(const std::string& name) const;
+  bool flag(const std::string& name) const;  // true/false/1/0/yes/no
+  std::vector<long> integers(const std::string& name) const;  // "1,10,100"
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  void set(const std::string& name, const std::string& value) { values_[name] = value; }
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+  std::string serialize() const;  // "name=value\n" lines, sorted
+  static Config parse(const std::string& text, const std::string& source);
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// ---- data -----------------------------------------------------------------------------------------
+
+// What a model trains on: rows of x (float, [n, d]) with optional integer labels (-1 = unlabelled).
+// Images are flattened; rows/cols say how to show them (0 when x is not an image).
+struct Dataset {
+  std::string name;
+  Array<float> train_x, test_x;
+  std::vector<int> train_y, test_y;
+  std::size_t rows = 0, cols = 0, num_classes = 0;
+  std::size_t dim() const { return train_x.dimension() == 2 ? train_x.shape()[1] : 0; }
+};
+
+// A minibatch, already on the model's scalar type.
+template <class T>
+struct Batch {
+  Array<T> x;              // [b, d]
+  std::vector<int> y;      // labels, or -1 where unknown (empty if the dataset has none)
+};
+
+// ---- the model ------------------------------------------------------------------------------------
+
+// The loss to minimise on a batch, and named terms for logs ("nelbo", "kl", "rec", …). Terms are
+// plain numbers: batch means, read after the forward pass.
+template <class T>
+struct Loss {
+  Var<T> value;
+  std::vector<std::pair<std::string, double>> terms;
+};
+
+using Metrics = std::vector<std::pair<std::string, double>>;
+
+template <class T>
+class Model {
+ public:
+  virtual ~Model() = default;
+  nn::ParamSet<T>& params() { return params_; }
+  const nn::ParamSet<T>& params() const { return params_; }
+
+  // The training objective on a batch. Noise comes from rng (the conformance suite calls it
+  // twice with equal seeds and expects equal results).
+  virtual Loss<T> loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) = 0;
+
+  // Called once before training with the training data: a semi-supervised model keeps its
+  // labelled subset here and may hide the other labels (set them to -1).
+  virtual void prepare_data(Dataset& /*data*/, Rng& /*rng*/) {}
+
+  // Turns a batch of dataset rows into what the model trains on: dynamic binarization, say.
+  virtual void prepare_batch(Batch<T>& /*batch*/, Rng& /*rng*/) {}
+
+  // The training loop calls this before each step's loss with t = 0, 1, … (KL annealing).
+  virtual void set_iteration(long /*t*/) {}
+
+  // Metrics on the test set (no gradients), e.g. test_nelbo, test_niwae_100, test_accuracy.
+  virtual Metrics evaluate(const Dataset& data, Rng& rng) = 0;
+
+  // Pictures for --out (samples.png, reconstructions.png, …); optional.
+  virtual void write_pictures(const std::string& /*dir*/, const Dataset& /*data*/, Rng& /*rng*/) {}
+  // n samples from the model as rows (for `./zoo sample`); optional.
+  virtual bool can_sample() const { return false; }
+  virtual Array<float> sample(std::size_t /*n*/, Rng& /*rng*/) { return {}; }
+
+ protected:
+  nn::ParamSet<T> params_;
+};
+
+// ---- the registry ---------------------------------------------------------------------------------
+
+struct ModelInfo {
+  std::string name;         // "vae", as in `./zoo train vae`
+  std::string description;  // one line for `./zoo list`
+  std::vector<FlagSpec> flags;
+  // Flags for a tiny configuration: the conformance suite's gradcheck and short training run.
+  std::map<std::string, std::string> tiny_flags;
+  std::function<std::unique_ptr<Model<float>>(const Config&, Rng&)> make_float;
+  std::function<std::unique_ptr<Model<double>>(const Config&, Rng&)> make_double;
+  // A small dataset for the conformance suite (synthetic, or a slice of real data).
+  std::function<Dataset(Rng&)> tiny_data;
+  // --data when none is given ("fashion-mnist", "synthetic", …).
+  std::string default_data = "fashion-mnist";
+  // Optional: a loader for data specs of the model's own ("synthetic"); returns false for specs it
+  // does not know, which then go to the shared loader (image datasets, .npy, .csv).
+  std::function<bool(const std::string& spec, Rng& rng, Dataset& out)> load_data;
+  // Iterations and learning rate of the conformance training check (200 steps must lower the loss).
+  double conformance_lr = 1e-3;
+};
+
+// All registered models, in the order of models/registry.cpp.
+const std::vector<ModelInfo>& registry();
+// The model called name; throws std::invalid_argument listing the registered names if none is.
+const ModelInfo& find_model(const std::string& name);
+
+}  // namespace tz::models

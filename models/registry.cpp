@@ -1,0 +1,16 @@
+// tapezoo models: the registry. One line per model; its ModelInfo function lives in
+// models/<name>.cpp (declared right here in the line, so nothing else needs editing).
+// `./zoo new-model NAME` adds the line for you. Order is the order of `./zoo list`.
+#include "models/model.hpp"
+
+namespace tz::models {
+
+const std::vector<ModelInfo>& registry() {
+  static const std::vector<ModelInfo> models = {
+      [] { ModelInfo ppca_info(); return ppca_info(); }(),
+      // new models go above this line
+  };
+  return models;
+}
+
+}  // namespace tz::models
