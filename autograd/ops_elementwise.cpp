@@ -12,7 +12,9 @@ namespace tz {
 
 using detail::accumulate_sum_to;
 
-// Records a unary op: pushes the node, then lets `forward` fill y from x.
+// Records a unary op: pushes the node, then lets `forward` fill y from x. Forwards assign with
+// xt::noalias: y is this node's own buffer, never read by the expression, so xtensor need not
+// build a temporary (which cost half the time of a tiny op).
 template <class T, class F>
 static Var<T> unary(Op op, const Var<T>& x, BackwardFn<T> bw, F&& forward, double c0 = 0, double c1 = 0) {
   Tape<T>& t = x.tape();
@@ -31,7 +33,7 @@ template <class T>
 Var<T> neg(const Var<T>& x) {
   return unary<T>(Op::neg, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], -n.grad); },
-      [](Array<T>& y, const Array<T>& x) { y = -x; });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = -x; });
 }
 
 // y = x + c                       gx += gy
@@ -39,7 +41,7 @@ template <class T>
 Var<T> add_scalar(const Var<T>& x, double c) {
   return unary<T>(Op::add_scalar, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad); },
-      [c](Array<T>& y, const Array<T>& x) { y = x + static_cast<T>(c); }, c);
+      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = x + static_cast<T>(c); }, c);
 }
 
 // y = c·x                         gx += c·gy
@@ -47,7 +49,7 @@ template <class T>
 Var<T> mul_scalar(const Var<T>& x, double c) {
   return unary<T>(Op::mul_scalar, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], static_cast<T>(n.c0) * n.grad); },
-      [c](Array<T>& y, const Array<T>& x) { y = static_cast<T>(c) * x; }, c);
+      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) * x; }, c);
 }
 
 // y = c - x                       gx += -gy
@@ -55,7 +57,7 @@ template <class T>
 Var<T> rsub_scalar(double c, const Var<T>& x) {
   return unary<T>(Op::rsub_scalar, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], -n.grad); },
-      [c](Array<T>& y, const Array<T>& x) { y = static_cast<T>(c) - x; }, c);
+      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) - x; }, c);
 }
 
 // y = c / x                       gx += -gy·c / x²  (= -gy·y / x)
@@ -66,7 +68,7 @@ Var<T> rdiv_scalar(double c, const Var<T>& x) {
         const Array<T>& x = t.val(n.in[0]);
         t.accumulate(n.in[0], -n.grad * static_cast<T>(n.c0) / (x * x));
       },
-      [c](Array<T>& y, const Array<T>& x) { y = static_cast<T>(c) / x; }, c);
+      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) / x; }, c);
 }
 
 // y = x^p                         gx += gy·p·x^(p-1)
@@ -81,7 +83,7 @@ Var<T> pow(const Var<T>& x, double p) {
         else if (p == T(2)) t.accumulate(n.in[0], T(2) * n.grad * x);
         else t.accumulate(n.in[0], n.grad * p * xt::pow(x, p - T(1)));
       },
-      [p](Array<T>& y, const Array<T>& x) { y = xt::pow(x, static_cast<T>(p)); }, p);
+      [p](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::pow(x, static_cast<T>(p)); }, p);
 }
 
 // y = log x                       gx += gy / x
@@ -89,7 +91,7 @@ template <class T>
 Var<T> log(const Var<T>& x) {
   return unary<T>(Op::log, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad / t.val(n.in[0])); },
-      [](Array<T>& y, const Array<T>& x) { y = xt::log(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log(x); });
 }
 
 // y = log(1 + x)                  gx += gy / (1 + x)
@@ -97,7 +99,7 @@ template <class T>
 Var<T> log1p(const Var<T>& x) {
   return unary<T>(Op::log1p, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad / (T(1) + t.val(n.in[0]))); },
-      [](Array<T>& y, const Array<T>& x) { y = xt::log1p(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log1p(x); });
 }
 
 // y = x²                          gx += 2·gy·x
@@ -105,7 +107,7 @@ template <class T>
 Var<T> square(const Var<T>& x) {
   return unary<T>(Op::square, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], T(2) * n.grad * t.val(n.in[0])); },
-      [](Array<T>& y, const Array<T>& x) { y = x * x; });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = x * x; });
 }
 
 // y = |x|                         gx += gy·sign(x)        (0 at x = 0, as PyTorch)
@@ -113,7 +115,7 @@ template <class T>
 Var<T> abs(const Var<T>& x) {
   return unary<T>(Op::abs, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * xt::sign(t.val(n.in[0]))); },
-      [](Array<T>& y, const Array<T>& x) { y = xt::abs(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::abs(x); });
 }
 
 // y = max(x, 0)                   gx += gy·[x > 0]        (0 at x = 0)
@@ -123,7 +125,7 @@ Var<T> relu(const Var<T>& x) {
       [](Tape<T>& t, Node<T>& n) {
         t.accumulate(n.in[0], xt::where(t.val(n.in[0]) > T(0), n.grad, T(0)));
       },
-      [](Array<T>& y, const Array<T>& x) { y = xt::maximum(x, T(0)); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::maximum(x, T(0)); });
 }
 
 // y = x if x > 0 else e^x - 1      gx += gy·(x > 0 ? 1 : e^x) = gy·(x > 0 ? 1 : y + 1)
@@ -133,7 +135,7 @@ Var<T> elu(const Var<T>& x) {
       [](Tape<T>& t, Node<T>& n) {
         t.accumulate(n.in[0], xt::where(t.val(n.in[0]) > T(0), n.grad, n.grad * (n.value + T(1))));
       },
-      [](Array<T>& y, const Array<T>& x) { y = xt::where(x > T(0), x, xt::expm1(x)); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::where(x > T(0), x, xt::expm1(x)); });
 }
 
 // y = max(x,0) + log1p(e^-|x|)    gx += gy·sigmoid(x)     (never log(1 + e^x): e^89 overflows float)
@@ -144,7 +146,7 @@ Var<T> softplus(const Var<T>& x) {
         t.accumulate(n.in[0], n.grad / (T(1) + xt::exp(-t.val(n.in[0]))));
       },
       [](Array<T>& y, const Array<T>& x) {
-        y = xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x)));
+        xt::noalias(y) = xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x)));
       });
 }
 
@@ -156,7 +158,7 @@ Var<T> log_sigmoid(const Var<T>& x) {
         t.accumulate(n.in[0], n.grad / (T(1) + xt::exp(t.val(n.in[0]))));
       },
       [](Array<T>& y, const Array<T>& x) {
-        y = xt::minimum(x, T(0)) - xt::log1p(xt::exp(-xt::abs(x)));
+        xt::noalias(y) = xt::minimum(x, T(0)) - xt::log1p(xt::exp(-xt::abs(x)));
       });
 }
 
@@ -172,7 +174,7 @@ Var<T> clamp(const Var<T>& x, double lo, double hi) {
         t.accumulate(n.in[0], xt::where(x >= lo && x <= hi, n.grad, T(0)));
       },
       [lo, hi](Array<T>& y, const Array<T>& x) {
-        y = xt::clip(x, static_cast<T>(lo), static_cast<T>(hi));
+        xt::noalias(y) = xt::clip(x, static_cast<T>(lo), static_cast<T>(hi));
       }, lo, hi);
 }
 
@@ -183,7 +185,7 @@ template <class T>
 Var<T> exp(const Var<T>& x) {
   return unary<T>(Op::exp, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * n.value); },
-      [](Array<T>& y, const Array<T>& x) { y = xt::exp(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::exp(x); });
 }
 
 // y = √x                          gx += gy / (2y)
@@ -191,7 +193,7 @@ template <class T>
 Var<T> sqrt(const Var<T>& x) {
   return unary<T>(Op::sqrt, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad / (T(2) * n.value)); },
-      [](Array<T>& y, const Array<T>& x) { y = xt::sqrt(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::sqrt(x); });
 }
 
 // y = tanh x                      gx += gy·(1 - y²)
@@ -199,7 +201,7 @@ template <class T>
 Var<T> tanh(const Var<T>& x) {
   return unary<T>(Op::tanh, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * (T(1) - n.value * n.value)); },
-      [](Array<T>& y, const Array<T>& x) { y = xt::tanh(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::tanh(x); });
 }
 
 // y = 1 / (1 + e^-x)              gx += gy·y·(1 - y)
@@ -207,7 +209,7 @@ template <class T>
 Var<T> sigmoid(const Var<T>& x) {
   return unary<T>(Op::sigmoid, x,
       [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * n.value * (T(1) - n.value)); },
-      [](Array<T>& y, const Array<T>& x) { y = T(1) / (T(1) + xt::exp(-x)); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = T(1) / (T(1) + xt::exp(-x)); });
 }
 
 // ---- binary, broadcasting -------------------------------------------------------------------------

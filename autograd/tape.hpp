@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xnoalias.hpp>
 
 #include "autograd/op_table.hpp"
 
@@ -174,13 +175,14 @@ class Tape {
     Node<T>& p = nodes_[id];
     if (!p.needs_grad) return;
     check_grad_shape(id, g.shape());
+    // noalias: a gradient buffer is never read by the expression that updates it.
     if (p.param) {
-      p.param->grad += g;
+      xt::noalias(p.param->grad) += g;
     } else if (!p.has_grad) {
-      p.grad = g;
+      xt::noalias(p.grad) = g;
       p.has_grad = true;
     } else {
-      p.grad += g;
+      xt::noalias(p.grad) += g;
     }
   }
   // The destination of node id's gradient for BLAS-style writers: sized and ready, with beta
