@@ -1,0 +1,9 @@
+// tapezoo app: one registration function per command file, called from app/main.cpp.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+// `tapezoo fit gmm …` (app/cmd_fit_gmm.cpp).
+void add_fit_gmm_command(CLI::App& fit);

@@ -1,0 +1,135 @@
+// bench/gmm: EM on a Gaussian mixture, N = 100,000, D = 10, K = 10, full covariances, 100
+// iterations with tol = 0, data from a seeded synthetic mixture. It writes the data (.npy) and
+// the initial parameters (.npz) so that bench/gmm_sklearn.py runs scikit-learn from the same
+// start, and prints one JSON line:
+//
+//   build-gmm/bench/gmm                      # then:
+//   /usr/bin/python3 bench/gmm_sklearn.py --ours '<the JSON line>'
+//
+// ms_per_iter is wall-clock time of the EM loop per iteration; cpu_ms_per_iter is this thread's
+// CPU time for the whole fit per iteration (steadier when other jobs share the cores).
+// OpenBLAS runs one thread unless --threads says otherwise (PITFALLS 14). blas_core names
+// OpenBLAS's kernels: 'Prescott' on a CPU that OpenBLAS 0.3.21 does not know (PITFALLS 13).
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "autograd/blas.hpp"
+#include "autograd/random.hpp"
+#include "datasets/npy.hpp"
+#include "datasets/synthetic.hpp"
+#include "io/json.hpp"
+#include "models/gmm.hpp"
+
+// CPU time of this thread: on a loaded machine, less noisy than the wall clock.
+double thread_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) * 1e-6;
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"EM on a synthetic Gaussian mixture; compare with bench/gmm_sklearn.py"};
+  std::size_t n = 100000, d = 10, k = 10, iters = 100;
+  std::uint64_t seed = 0;
+  int threads = 1;
+  std::string cov = "full", out_dir = "out/bench";
+  app.add_option("--n", n, "data points")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--d", d, "dimensions")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--k", k, "components")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--iters", iters, "EM iterations (tol = 0: all of them run)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--cov", cov, "covariance type")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"full", "tied", "diag", "spherical"}));
+  app.add_option("--seed", seed, "seed of the synthetic data and the initial parameters")->capture_default_str();
+  app.add_option("--threads", threads, "OpenBLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--out-dir", out_dir, "where the data (gmm_data.npy) and the start (gmm_init.npz) go")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    tz::blas::set_threads(threads);
+    tz::blas::print_kernel_hint_once();
+    const tz::gmm::CovarianceType type = tz::gmm::parse_covariance_type(cov);
+
+    // the data: K well-spread components, each with a random rotation of its covariance
+    tz::Rng rng(seed);
+    tz::MixtureOptions mix;
+    mix.mean_scale = 3.0;
+    const tz::MixtureData data = tz::make_gaussian_mixture(n, k, d, rng, mix);
+    const tz::gmm::Matrix& x = data.x;
+
+    // the start: π uniform, μ_k = K distinct data points, Σ_k = the data's variance on the diagonal
+    tz::gmm::Parameters start;
+    start.weights = xt::ones<double>({k}) / static_cast<double>(k);
+    start.means = tz::gmm::Matrix::from_shape({k, d});
+    const auto order = rng.permutation(n);
+    for (std::size_t c = 0; c < k; ++c)
+      for (std::size_t j = 0; j < d; ++j) start.means(c, j) = x(order[c], j);
+    std::vector<double> var(d, 0.0), mean(d, 0.0);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) mean[j] += x(i, j) / static_cast<double>(n);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) var[j] += (x(i, j) - mean[j]) * (x(i, j) - mean[j]) / static_cast<double>(n);
+    start.covariances = xt::zeros<double>(tz::gmm::covariance_shape(type, k, d));
+    for (std::size_t c = 0; c < k; ++c)
+      for (std::size_t j = 0; j < d; ++j) {
+        switch (type) {
+          case tz::gmm::CovarianceType::full: start.covariances(c, j, j) = var[j]; break;
+          case tz::gmm::CovarianceType::tied: start.covariances(j, j) = var[j]; break;
+          case tz::gmm::CovarianceType::diag: start.covariances(c, j) = var[j]; break;
+          case tz::gmm::CovarianceType::spherical: start.covariances(c) += var[j] / static_cast<double>(d); break;
+        }
+      }
+
+    std::filesystem::create_directories(out_dir);
+    const std::string data_path = out_dir + "/gmm_data.npy", init_path = out_dir + "/gmm_init.npz";
+    tz::save_npy(data_path, x);
+    tz::gmm::Options opt;
+    opt.n_components = k;
+    opt.covariance_type = type;
+    opt.tol = 0;
+    opt.max_iter = iters;
+    opt.init_parameters = start;
+    {
+      tz::gmm::GaussianMixture initial(opt);
+      initial.set_parameters(start);
+      tz::gmm::save_parameters(init_path, initial);
+    }
+
+    tz::gmm::GaussianMixture model(opt);
+    const auto t0 = std::chrono::steady_clock::now();
+    const double cpu0 = thread_cpu_ms();
+    model.fit(x);
+    const double cpu_ms = thread_cpu_ms() - cpu0;
+    const double total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+    tz::JsonLine j;
+    j.add("bench", "gmm")
+        .add("n", n)
+        .add("d", d)
+        .add("k", k)
+        .add("cov", cov)
+        .add("iters", model.n_iter())
+        .add("ms_per_iter", model.ms_per_iter())
+        .add("cpu_ms_per_iter", cpu_ms / static_cast<double>(model.n_iter()))
+        .add("total_ms", total_ms)
+        .add("avg_loglik", model.score(x))
+        .add("lower_bound", model.lower_bound())
+        .add("blas_core", tz::blas::core_name())
+        .add("threads", threads)
+        .add("data", data_path)
+        .add("init", init_path);
+    j.print();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench/gmm: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
