@@ -44,7 +44,7 @@ void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
   if (training) {
     cmd.add_option("--iters", o.iters, "training iterations")->capture_default_str();
     cmd.add_option("--batch", o.batch, "minibatch size")->capture_default_str();
-    cmd.add_option("--lr", o.lr, "Adam learning rate")->capture_default_str();
+    cmd.add_option("--lr", o.lr, "Adam learning rate (default: the model's own, 1e-3 for most)");
     cmd.add_option("--lr-schedule", o.lr_schedule, "constant, step or cosine")->capture_default_str();
     cmd.add_option("--clip", o.clip, "clip the gradient norm to this (0: off)")->capture_default_str();
     cmd.add_option("--log-every", o.log_every, "iterations per metrics.csv row")->capture_default_str();
@@ -173,6 +173,7 @@ int run(int argc, char** argv) {
     }
     blas::print_kernel_hint_once();
     if (sub == "train") {
+      if (cmd.count("--lr") == 0) opt.lr = info.default_lr;
       const Config config = Config::from(info.flags, given, info.name);
       TrainResult r = train(info, config, opt);
       if (!opt.json) {

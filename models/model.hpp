@@ -137,8 +137,10 @@ struct ModelInfo {
   // Optional: a loader for data specs of the model's own ("synthetic"); returns false for specs it
   // does not know, which then go to the shared loader (image datasets, .npy, .csv).
   std::function<bool(const std::string& spec, Rng& rng, Dataset& out)> load_data;
-  // Iterations and learning rate of the conformance training check (200 steps must lower the loss).
+  // Learning rate of the conformance training check (200 steps must lower the loss).
   double conformance_lr = 1e-3;
+  // Adam's learning rate for `./zoo train` when --lr is not given.
+  double default_lr = 1e-3;
 };
 
 // All registered models, in the order of models/registry.cpp.
