@@ -26,7 +26,7 @@ enum class Op : std::uint8_t {
   // binary (broadcasting)
   add, sub, mul, div,
   // reductions
-  sum, sum_axis, mean, mean_axis, logsumexp, max_axis,
+  sum, sum_axis, mean, mean_axis, logsumexp, max_axis, log_bernoulli,
   // shape
   reshape, transpose, concat, narrow, gather_rows, tile, broadcast_to, detach,
   // linear algebra
@@ -82,6 +82,7 @@ inline constexpr OpInfo kOps[] = {
   {Op::mean_axis,   "mean_axis",   "reduction",   "y = (1/n) Σ_axis x",                    "gx += broadcast(gy) / n"},
   {Op::logsumexp,   "logsumexp",   "reduction",   "y = m + log Σ_axis e^(x-m), m = max",  "gx += gy·softmax(x)   (0 for an all -inf row)"},
   {Op::max_axis,    "max_axis",    "reduction",   "y = max_axis x",                        "gx += gy at the (first) argmax"},
+  {Op::log_bernoulli,"log_bernoulli","reduction",  "y = Σ_last x·l − softplus(l) (fused)",  "gl += gy·(x − σ(l)), gx += gy·l"},
 
   {Op::reshape,     "reshape",     "shape",       "y = x viewed as a new shape",           "gx += reshape(gy, shape x)"},
   {Op::transpose,   "transpose",   "shape",       "y = xᵀ (2-D)",                          "gx += gyᵀ"},

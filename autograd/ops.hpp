@@ -45,6 +45,10 @@ template <class T> Var<T> mean(const Var<T>& x);                                
 template <class T> Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
 template <class T> Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims = false);
 template <class T> Var<T> max(const Var<T>& x, int axis, bool keepdims = false);
+// log Bernoulli(x; σ(l)) summed over the last axis: y = Σ_j [x_j l_j − softplus(l_j)], x and l of one
+// shape [..., d] → [...]. One fused, vectorised pass (the composite log_bernoulli_with_logits in
+// distributions/ records four ops and five [n, d] arrays); its backward is gl += gy·(x − σ(l)).
+template <class T> Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits);
 
 // ---- shape ----------------------------------------------------------------------------------------
 // One entry of shape may be -1 (inferred).

@@ -127,6 +127,33 @@ std::map<Op, std::vector<OpCase>> make_cases() {
   c[Op::logsumexp].push_back(unary("-inf entries in a finite row", A{{-inf, 0.0, 1.0}, {2.0, -inf, -inf}},
                                    [](const V& x) { return logsumexp(x, 1); }));
 
+  // log_bernoulli: x in [0, 1] and binary, logits saturated (±30, ±1000) and 0; the last axis of 1-D,
+  // 2-D and 3-D inputs, with d = 37 so that both the SIMD body and the scalar tail run.
+  auto log_bern = [](const V& x, const V& l) { return log_bernoulli(x, l); };
+  A bits = spread({3, 2, 5}, 0, 1);
+  for (double& b : bits) b = b > 0.5 ? 1.0 : 0.0;
+  c[Op::log_bernoulli] = {
+      binary("[2,37], x in [0,1], logits in [-30,30]", spread({2, 37}, 0, 1), spread({2, 37}, -30, 30), log_bern),
+      binary("[3,2,5], binary x, logits ±1000", bits, spread({3, 2, 5}, -1e3, 1e3), log_bern),
+      binary("[5], logits ±20 and 0", A{0.0, 1.0, 0.5, 1.0, 0.0}, A{-20.0, -1.0, 0.0, 20.0, 3.0}, log_bern),
+      {"agrees with Σ x·l − log1p(e^l) in float and double", {}, nullptr, nullptr, []() -> std::string {
+         const A x = spread({4, 37}, 0, 1), l = spread({4, 37}, -40, 25);
+         Tape<double> td;
+         Tape<float> tf;
+         const A yd = log_bernoulli(td.constant(x), td.constant(l)).value();
+         const Array<float> yf = log_bernoulli(tf.constant(Array<float>(xt::cast<float>(x))),
+                                               tf.constant(Array<float>(xt::cast<float>(l)))).value();
+         for (std::size_t r = 0; r < 4; ++r) {
+           double want = 0;
+           for (std::size_t j = 0; j < 37; ++j) {
+             const double lj = l(r, j);
+             want += x(r, j) * lj - (lj > 0 ? lj + std::log1p(std::exp(-lj)) : std::log1p(std::exp(lj)));
+           }
+           if (std::abs(yd(r) - want) > 1e-12 * std::abs(want)) return "double row " + std::to_string(r) + " differs";
+           if (std::abs(yf(r) - want) > 1e-6 * std::abs(want)) return "float row " + std::to_string(r) + " differs";
+         }
+         return "";
+       }}};
   c[Op::reshape] = {unary("[2,3,4] -> [4,-1]", m234, [](const V& x) { return reshape(x, {4, -1}); }),
                     unary("[2,3] -> [6]", m23, [](const V& x) { return reshape(x, {6}); })};
   c[Op::transpose] = {unary("[2,3]", m23, [](const V& x) { return transpose(x); })};

@@ -1,0 +1,268 @@
+// tapezoo: the fully supervised (conditional) VAE. The model and its derivation are in models/fsvae.hpp.
+#include "models/fsvae.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "io/png.hpp"
+#include "models/gmvae.hpp"  // tiny_stroke_images
+
+namespace tz::models {
+
+namespace {
+
+// The test set is binarized once, with this seed (as models/gmvae.cpp).
+constexpr std::uint64_t kTestBinarizationSeed = 0;
+
+template <class T>
+Array<T> rows_as(const Array<float>& x, std::size_t begin, std::size_t end) {
+  const std::size_t d = x.shape()[1];
+  Array<T> out = Array<T>::from_shape({end - begin, d});
+  const float* src = x.data() + begin * d;
+  for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(src[i]);
+  return out;
+}
+
+template <class T>
+double sum_of(const Var<T>& v) {
+  double s = 0;
+  for (T a : v.value()) s += static_cast<double>(a);  // double accumulation (PITFALLS 21)
+  return s;
+}
+
+template <class T>
+Array<float> to_float(const Array<T>& a) {
+  Array<float> out = Array<float>::from_shape(a.shape());
+  std::transform(a.begin(), a.end(), out.begin(), [](T v) { return static_cast<float>(v); });
+  return out;
+}
+
+std::vector<int> labels_of(const std::vector<int>& y, std::size_t begin, std::size_t end) {
+  return std::vector<int>(y.begin() + static_cast<std::ptrdiff_t>(begin), y.begin() + static_cast<std::ptrdiff_t>(end));
+}
+
+}  // namespace
+
+template <class T>
+FSVAE<T>::FSVAE(const FSVAEOptions& options, Rng& rng) : options_(options) {
+  const auto& o = options_;
+  if (o.z == 0 || o.hidden == 0 || o.x_dim == 0 || o.classes < 2)
+    throw std::invalid_argument(fmt::format("fsvae: z, hidden and x_dim must be positive and classes at least 2 "
+                                            "(z={}, hidden={}, x_dim={}, classes={})", o.z, o.hidden, o.x_dim, o.classes));
+  for (long m : o.iwae)
+    if (m < 1) throw std::invalid_argument(fmt::format("fsvae: --iwae: {} importance samples; each must be at least 1", m));
+  // q(z|x,y): (784+K)-300-300-2z, ELU
+  encoder_ = nn::MLP<T>(this->params_, "enc", {o.x_dim + o.classes, o.hidden, o.hidden, 2 * o.z}, nn::Activation::elu, rng);
+  // p(x|z,y): (z+K)-300-300-784, ELU
+  decoder_ = nn::MLP<T>(this->params_, "dec", {o.z + o.classes, o.hidden, o.hidden, o.x_dim}, nn::Activation::elu, rng);
+}
+
+template <class T>
+Gaussian<T> FSVAE<T>::encode(Tape<T>& tape, const Var<T>& x, const Var<T>& y) const {
+  // [m, h] = encoder([x, y]),  v = softplus(h) + 1e-8
+  return gaussian_parameters(encoder_(tape, concat<T>({x, y}, 1)));
+}
+
+template <class T>
+Var<T> FSVAE<T>::decode(Tape<T>& tape, const Var<T>& z, const Var<T>& y) const {
+  return decoder_(tape, concat<T>({z, y}, 1));
+}
+
+template <class T>
+typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& labels,
+                                                       const Var<T>& eps) const {
+  Var<T> y = tape.constant(one_hot<T>(labels, options_.classes), "y");
+  // q(z|x,y) = N(z; m, diag v),  z = m + √v ⊙ ε
+  auto [m, v] = encode(tape, x, y);
+  Var<T> z = sample_gaussian(m, v, eps);
+  // rec = −log p(x|y,z) = −Σ_j [x_j l_j − softplus(l_j)]
+  Var<T> rec = -log_bernoulli_with_logits(x, decode(tape, z, y));
+  // KL(q(z|x,y) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
+  Var<T> kl = kl_normal(m, v, tape.scalar(0), tape.scalar(1));
+  // −ELBO(x|y) = rec + KL                                          (Sohn et al. 2015, eq. 4)
+  return {rec + kl, kl, rec};
+}
+
+template <class T>
+typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& labels,
+                                                       Rng& rng) const {
+  return negative_elbo_bound(tape, x, labels, tape.constant(rng.normal<T>({x.shape()[0], options_.z}), "ε"));
+}
+
+template <class T>
+Var<T> FSVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& labels, std::size_t iw,
+                                     Rng& rng) const {
+  if (iw == 0) throw std::invalid_argument("fsvae: negative_iwae_bound needs at least one importance sample");
+  const std::size_t n = x.shape()[0];
+  Var<T> y = tape.constant(one_hot<T>(labels, options_.classes), "y");
+  // q(z|x,y) once per example; iw copies stacked on axis 0 (row j·n + i is example i)
+  auto [m, v] = encode(tape, x, y);
+  Var<T> m_iw = duplicate(m, iw), v_iw = duplicate(v, iw), x_iw = duplicate(x, iw), y_iw = duplicate(y, iw);
+  // z_j = m + √v ⊙ ε_j
+  Var<T> z = sample_gaussian(m_iw, v_iw, tape.constant(rng.normal<T>({iw * n, options_.z}), "ε"));
+  // log w_j = log p(x|y,z_j) + log N(z_j; 0, I) − log q(z_j|x,y)
+  Var<T> log_w = log_bernoulli_with_logits(x_iw, decode(tape, z, y_iw)) +
+                 log_normal(z, tape.scalar(0), tape.scalar(1)) - log_normal(z, m_iw, v_iw);
+  // −IWAE = −log (1/iw) Σ_j w_j, in log space
+  const auto rows = static_cast<std::ptrdiff_t>(iw), cols = static_cast<std::ptrdiff_t>(n);
+  return -log_mean_exp(reshape(log_w, {rows, cols}), 0);
+}
+
+template <class T>
+Loss<T> FSVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
+  const std::size_t n = batch.x.shape()[0];
+  if (batch.y.size() != n || std::any_of(batch.y.begin(), batch.y.end(), [](int y) { return y < 0; }))
+    throw std::invalid_argument("fsvae: every example needs its label (the FSVAE is trained on labelled data only)");
+  Bound b = negative_elbo_bound(tape, tape.constant(batch.x, "x"), batch.y, rng);
+  Var<T> nelbo = mean(b.nelbo);
+  const double nd = static_cast<double>(n);
+  return {nelbo, {{"nelbo", nelbo.item()}, {"kl", sum_of(b.kl) / nd}, {"rec", sum_of(b.rec) / nd}}};
+}
+
+template <class T>
+void FSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
+  batch.x = rng.bernoulli(batch.x);
+}
+
+template <class T>
+Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
+  if (data.test_y.size() != data.test_x.shape()[0])
+    throw std::invalid_argument(fmt::format("fsvae: the test set of '{}' has no labels", data.name));
+  Rng binarize(kTestBinarizationSeed);
+  const Array<float> x_test = binarize.bernoulli(data.test_x);
+  const std::size_t n = x_test.shape()[0];
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  double nelbo = 0, kl = 0, rec = 0;
+  for (std::size_t b = 0; b < n; b += 500) {
+    const std::size_t e = std::min(n, b + 500);
+    tape.clear();
+    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), rng);
+    nelbo += sum_of(bound.nelbo);
+    kl += sum_of(bound.kl);
+    rec += sum_of(bound.rec);
+  }
+  const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
+  Metrics out = {{"test_nelbo", nelbo / nd}, {"test_kl", kl / nd}, {"test_rec", rec / nd}};
+  for (long m : options_.iwae) {
+    const std::size_t iw = static_cast<std::size_t>(m), chunk = std::max<std::size_t>(1, 5000 / iw);
+    double niwae = 0;
+    for (std::size_t b = 0; b < n; b += chunk) {
+      const std::size_t e = std::min(n, b + chunk);
+      tape.clear();
+      niwae += sum_of(negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), iw, rng));
+    }
+    out.emplace_back(fmt::format("test_niwae_{}", m), niwae / nd);
+  }
+  return out;
+}
+
+template <class T>
+Array<float> FSVAE<T>::class_style_grid(std::size_t columns, Rng& rng) {
+  const std::size_t K = options_.classes;
+  // z_j ~ N(0, I), j = 1..columns, shared by every row; row y decodes (z_j, y)
+  const Array<T> z_shared = rng.normal<T>({columns, options_.z});
+  Array<T> z = Array<T>::from_shape({K * columns, options_.z});
+  std::vector<int> labels(K * columns);
+  for (std::size_t c = 0; c < K; ++c)
+    for (std::size_t j = 0; j < columns; ++j) {
+      labels[c * columns + j] = static_cast<int>(c);
+      for (std::size_t q = 0; q < options_.z; ++q) z(c * columns + j, q) = z_shared(j, q);
+    }
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  Var<T> y = tape.constant(one_hot<T>(labels, K));
+  return to_float<T>(sigmoid(decode(tape, tape.constant(std::move(z)), y)).value());
+}
+
+template <class T>
+Array<float> FSVAE<T>::sample(std::size_t n, Rng& rng) {
+  // y ~ Cat(1/K), z ~ N(0, I), then the Bernoulli means of p(x|z,y)
+  std::vector<int> labels(n);
+  for (auto& c : labels) c = static_cast<int>(rng.below(options_.classes));
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  Var<T> z = tape.constant(rng.normal<T>({n, options_.z}));
+  return to_float<T>(sigmoid(decode(tape, z, tape.constant(one_hot<T>(labels, options_.classes)))).value());
+}
+
+template <class T>
+void FSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& rng) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  const std::size_t side = data.rows ? data.rows : static_cast<std::size_t>(std::lround(std::sqrt(double(options_.x_dim))));
+  GridOptions grid{.nrow = 10, .padding = 2, .pad_value = 1.0f, .image_height = side, .image_width = side};
+  save_image_grid((fs::path(dir) / "class_style_grid.png").string(), class_style_grid(10, rng), grid);
+
+  // reconstructions.png: rows of test images, each followed by the row of their reconstructions
+  const std::size_t cols = std::min<std::size_t>(10, data.test_x.shape()[0]);
+  if (cols == 0 || data.test_y.size() != data.test_x.shape()[0]) return;
+  const std::size_t n = std::min<std::size_t>(50, data.test_x.shape()[0]) / cols * cols;
+  Rng binarize(kTestBinarizationSeed);
+  const Array<float> x = binarize.bernoulli(data.test_x);
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  const std::vector<int> labels = labels_of(data.test_y, 0, n);
+  Var<T> y = tape.constant(one_hot<T>(labels, options_.classes));
+  auto [m, v] = encode(tape, tape.constant(rows_as<T>(x, 0, n)), y);
+  const Array<float> recon = to_float<T>(sigmoid(decode(tape, sample_gaussian(m, v, rng), y)).value());
+  const std::size_t d = options_.x_dim;
+  Array<float> pairs = Array<float>::from_shape({2 * n, d});
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t row = i / cols, col = i % cols;
+    std::memcpy(&pairs(2 * row * cols + col, 0), &x(i, 0), d * sizeof(float));
+    std::memcpy(&pairs((2 * row + 1) * cols + col, 0), &recon(i, 0), d * sizeof(float));
+  }
+  grid.nrow = cols;
+  save_image_grid((fs::path(dir) / "reconstructions.png").string(), pairs, grid);
+}
+
+template class FSVAE<float>;
+template class FSVAE<double>;
+
+// ---- the registry entry ---------------------------------------------------------------------------
+
+namespace {
+
+std::size_t positive_flag(const Config& c, const std::string& name) {
+  const long v = c.integer(name);
+  if (v < 1) throw std::invalid_argument(fmt::format("--{}: expected a positive integer, got {}", name, v));
+  return static_cast<std::size_t>(v);
+}
+
+FSVAEOptions fsvae_options(const Config& c) {
+  FSVAEOptions o;
+  o.z = positive_flag(c, "z");
+  o.hidden = positive_flag(c, "hidden");
+  o.iwae = c.integers("iwae");
+  return o;
+}
+
+}  // namespace
+
+ModelInfo fsvae_info() {
+  ModelInfo info;
+  info.name = "fsvae";
+  info.description = "fully supervised (conditional) VAE: q(z|x,y), p(x|z,y); one row per class, one column per style";
+  info.flags = {
+      {"z", "10", "latent dimension"},
+      {"hidden", "300", "width of the two hidden layers of encoder and decoder"},
+      {"iwae", "1,10,100", "importance samples m of the reported test_niwae_<m> bounds of log p(x|y)"},
+  };
+  info.tiny_flags = {{"z", "2"}, {"hidden", "8"}, {"iwae", "1,4"}};
+  info.make_float = [](const Config& c, Rng& rng) -> std::unique_ptr<Model<float>> {
+    return std::make_unique<FSVAE<float>>(fsvae_options(c), rng);
+  };
+  info.make_double = [](const Config& c, Rng& rng) -> std::unique_ptr<Model<double>> {
+    return std::make_unique<FSVAE<double>>(fsvae_options(c), rng);
+  };
+  info.tiny_data = tiny_stroke_images;
+  return info;
+}
+
+}  // namespace tz::models

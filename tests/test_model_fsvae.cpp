@@ -1,0 +1,232 @@
+// Tests of models/fsvae: −ELBO(x|y) against a hand computation for the same ε; −IWAE(x|y) against a
+// hand computation; the class × style grid's layout (a decoder blind to y gives identical rows, one
+// blind to z identical columns); unlabelled rows are refused; the float64 gradcheck; a short
+// training run, the evaluation's metrics and the pictures.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <xtensor/xview.hpp>
+
+#include "io/png.hpp"
+#include "models/conformance.hpp"
+#include "models/fsvae.hpp"
+#include "models/gmvae.hpp"  // tiny_stroke_images
+#include "nn/optim.hpp"
+
+using tz::Array;
+using tz::Rng;
+using tz::Tape;
+using tz::Var;
+using tz::models::FSVAE;
+using tz::models::FSVAEOptions;
+
+namespace {
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+
+FSVAEOptions small() {
+  FSVAEOptions o;
+  o.x_dim = 12;
+  o.hidden = 8;
+  o.z = 3;
+  o.iwae = {1, 4};
+  return o;
+}
+
+Array<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
+  Array<double> p = rng.uniform<double>({n, d});
+  return rng.bernoulli(p);
+}
+
+double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
+double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
+
+}  // namespace
+
+TEST_CASE("fsvae: −ELBO(x|y) = rec + KL matches a hand computation for the same ε") {
+  Rng rng(1);
+  FSVAE<double> model(small(), rng);
+  const std::size_t n = 4, d = 12, zd = 3;
+  const Array<double> x = binary_rows(n, d, rng);
+  const std::vector<int> y = {3, 0, 9, 3};
+  const Array<double> eps = rng.normal<double>({n, zd});
+
+  Tape<double> tape;
+  auto bound = model.negative_elbo_bound(tape, tape.constant(x), y, tape.constant(eps));
+  Var<double> yv = tape.constant(tz::one_hot<double>(y, 10));
+  auto [m, v] = model.encode(tape, tape.constant(x), yv);
+  Array<double> z = Array<double>::from_shape({n, zd});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < zd; ++j) z(i, j) = m.value()(i, j) + std::sqrt(v.value()(i, j)) * eps(i, j);
+  const Array<double> l = model.decode(tape, tape.constant(z), yv).value();
+  for (std::size_t i = 0; i < n; ++i) {
+    double rec = 0, kl = 0;
+    for (std::size_t p = 0; p < d; ++p) rec -= x(i, p) * l(i, p) - softplus(l(i, p));
+    for (std::size_t j = 0; j < zd; ++j) {
+      const double mj = m.value()(i, j), vj = v.value()(i, j);
+      kl += 0.5 * (vj + mj * mj - 1 - std::log(vj));
+    }
+    CAPTURE(i);
+    CHECK(bound.rec.value()(i) == doctest::Approx(rec).epsilon(1e-12));
+    CHECK(bound.kl.value()(i) == doctest::Approx(kl).epsilon(1e-12));
+    CHECK(bound.nelbo.value()(i) == doctest::Approx(rec + kl).epsilon(1e-12));
+  }
+  // The label matters: the same x with another y has another bound.
+  auto other = model.negative_elbo_bound(tape, tape.constant(x), std::vector<int>{4, 1, 2, 7}, tape.constant(eps));
+  CHECK(other.nelbo.value()(0) != doctest::Approx(bound.nelbo.value()(0)).epsilon(1e-6));
+}
+
+TEST_CASE("fsvae: −IWAE(x|y) matches a hand computation of −log (1/m) Σ_j p(x|y,z_j) p(z_j) / q(z_j|x,y)") {
+  Rng rng(2);
+  FSVAE<double> model(small(), rng);
+  const std::size_t n = 2, iw = 3, d = 12, zd = 3;
+  const Array<double> x = binary_rows(n, d, rng);
+  const std::vector<int> y = {5, 1};
+  Tape<double> tape;
+  Rng noise(4);
+  const Array<double> niwae = model.negative_iwae_bound(tape, tape.constant(x), y, iw, noise).value();
+  Rng same(4);
+  const Array<double> eps = same.normal<double>({iw * n, zd});  // row j·n + i is sample j of x_i
+
+  for (std::size_t i = 0; i < n; ++i) {
+    Var<double> yi = tape.constant(tz::one_hot<double>({y[i]}, 10));
+    Array<double> xi = Array<double>(xt::view(x, xt::range(i, i + 1), xt::all()));
+    auto [m, v] = model.encode(tape, tape.constant(xi), yi);
+    double mean_w = 0;
+    for (std::size_t j = 0; j < iw; ++j) {
+      Array<double> z = Array<double>::from_shape({1, zd});
+      for (std::size_t q = 0; q < zd; ++q) z(0, q) = m.value()(0, q) + std::sqrt(v.value()(0, q)) * eps(j * n + i, q);
+      const Array<double> l = model.decode(tape, tape.constant(z), yi).value();
+      double log_w = 0;
+      for (std::size_t p = 0; p < d; ++p) log_w += xi(0, p) * l(0, p) - softplus(l(0, p));
+      for (std::size_t q = 0; q < zd; ++q) log_w += log_n(z(0, q), 0, 1) - log_n(z(0, q), m.value()(0, q), v.value()(0, q));
+      mean_w += std::exp(log_w) / iw;  // fine here: log w is about −10 with 12 pixels
+    }
+    CAPTURE(i);
+    CHECK(niwae(i) == doctest::Approx(-std::log(mean_w)).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("fsvae: class_style_grid puts class y in row y and the shared z_j in column j") {
+  Rng rng(3);
+  FSVAE<double> model(small(), rng);
+  const std::size_t columns = 4, K = 10, d = 12, zd = 3;
+  // dec.l1.W is [z + K, hidden]: rows 0..z−1 read z, rows z..z+K−1 read y.
+  const Array<double> W = model.params()["dec.l1.W"].value;
+
+  auto grid_with = [&](bool blind_to_y) {
+    Array<double>& w = model.params()["dec.l1.W"].value;
+    w = W;
+    const std::size_t from = blind_to_y ? zd : 0, to = blind_to_y ? zd + K : zd;
+    for (std::size_t r = from; r < to; ++r)
+      for (std::size_t h = 0; h < w.shape()[1]; ++h) w(r, h) = 0.0;
+    Rng g(9);
+    return model.class_style_grid(columns, g);
+  };
+  auto same_image = [&](const Array<float>& g, std::size_t a, std::size_t b) {
+    for (std::size_t p = 0; p < d; ++p)
+      if (g(a, p) != g(b, p)) return false;
+    return true;
+  };
+
+  const Array<float> blind_y = grid_with(true);  // the image depends on z only: every row is alike
+  REQUIRE(blind_y.shape() == std::vector<std::size_t>{K * columns, d});
+  for (std::size_t c = 1; c < K; ++c)
+    for (std::size_t j = 0; j < columns; ++j) CHECK(same_image(blind_y, c * columns + j, j));
+  CHECK_FALSE(same_image(blind_y, 0, 1));  // but the columns differ
+
+  const Array<float> blind_z = grid_with(false);  // the image depends on y only: every column is alike
+  for (std::size_t c = 0; c < K; ++c)
+    for (std::size_t j = 1; j < columns; ++j) CHECK(same_image(blind_z, c * columns + j, c * columns));
+  CHECK_FALSE(same_image(blind_z, 0, columns));  // but the rows differ
+}
+
+TEST_CASE("fsvae: the loss refuses a batch with an unlabelled row") {
+  Rng rng(4);
+  FSVAE<double> model(small(), rng);
+  tz::models::Batch<double> batch;
+  batch.x = binary_rows(3, 12, rng);
+  batch.y = {1, -1, 2};
+  Tape<double> tape;
+  CHECK_THROWS_WITH_AS(model.loss(tape, batch, rng), doctest::Contains("every example needs its label"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("fsvae: the loss passes a float64 gradcheck on a tiny batch") {
+  Rng rng(5);
+  FSVAE<double> model(small(), rng);
+  tz::models::Batch<double> batch;
+  batch.x = binary_rows(4, 12, rng);
+  batch.y = {0, 7, 7, 2};
+  auto result = tz::models::gradcheck_params("fsvae loss", model.params(), [&](Tape<double>& tape) {
+    Rng noise(7);
+    return model.loss(tape, batch, noise).value;
+  }, /*per_param=*/40, /*rtol=*/1e-6);
+  INFO(result.message);
+  CHECK(result.ok);
+}
+
+TEST_CASE("fsvae: a short training run lowers −ELBO(x|y); evaluate and the pictures") {
+  Rng rng(6);
+  tz::models::Dataset data = tz::models::tiny_stroke_images(rng);
+  FSVAEOptions o;
+  o.hidden = 64;
+  o.z = 4;
+  o.iwae = {1, 10};
+  FSVAE<float> model(o, rng);
+
+  tz::models::Batch<float> fixed;
+  fixed.x = Array<float>(xt::view(data.train_x, xt::range(0, 64), xt::all()));
+  fixed.y.assign(data.train_y.begin(), data.train_y.begin() + 64);
+  model.prepare_batch(fixed, rng);
+  auto loss_on_fixed = [&] {
+    Tape<float> tape;
+    tz::NoGrad<float> no_grad(tape);
+    Rng noise(1);
+    return model.loss(tape, fixed, noise).value.item();
+  };
+  const double before = loss_on_fixed();
+  tz::nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
+  Tape<float> tape;
+  for (int t = 0; t < 300; ++t) {
+    tz::models::Batch<float> b;
+    b.x = Array<float>::from_shape({32, 784});
+    for (std::size_t r = 0; r < 32; ++r) {
+      const std::size_t i = rng.below(200);
+      b.y.push_back(data.train_y[i]);
+      for (std::size_t p = 0; p < 784; ++p) b.x(r, p) = data.train_x(i, p);
+    }
+    model.prepare_batch(b, rng);
+    tape.clear();
+    model.params().zero_grad();
+    tape.backward(model.loss(tape, b, rng).value);
+    adam.step();
+  }
+  const double after = loss_on_fixed();
+  INFO("−ELBO(x|y) on a fixed batch: " << before << " → " << after);
+  CHECK(after < 0.6 * before);
+
+  Rng eval(2);
+  std::map<std::string, double> m;
+  for (auto& [k, v] : model.evaluate(data, eval)) m[k] = v;
+  REQUIRE(m.count("test_nelbo"));
+  REQUIRE(m.count("test_niwae_10"));
+  // float32 terms summed in double: equal to float rounding
+  CHECK(m["test_nelbo"] == doctest::Approx(m["test_kl"] + m["test_rec"]).epsilon(1e-6));
+  CHECK(m["test_nelbo"] < 0.6 * before);
+  CHECK(m["test_niwae_10"] < m["test_niwae_1"]);
+
+  const auto dir = std::filesystem::temp_directory_path() / "tapezoo-test-fsvae";
+  std::filesystem::remove_all(dir);
+  model.write_pictures(dir.string(), data, eval);
+  const tz::Image grid = tz::read_png((dir / "class_style_grid.png").string());
+  CHECK(grid.width == 10 * 30 + 2);   // ten shared z
+  CHECK(grid.height == 10 * 30 + 2);  // ten classes
+  CHECK(std::filesystem::exists(dir / "reconstructions.png"));
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,301 @@
+// tutorial: the variational autoencoder: the ELBO by Jensen's inequality, its three forms, the reparameterization trick
+//
+// Model (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"; models/vae.hpp):
+//   z ~ N(0, I),   x | z ~ Π_j Bernoulli(σ(f_θ(z)_j)),   q_φ(z|x) = N(m_φ(x), diag v_φ(x))
+// The derivation, one checked step at a time:
+//   log p(x) = log ∫ p(x, z) dz = log E_q[w],  w = p(x, z) / q(z|x)            (importance sampling)
+//            ≥ E_q[log w] = E_q[log p(x, z) − log q(z|x)] =: ELBO(x)            (Jensen: log is concave)
+//   ELBO(x)  = E_q[log p(x|z)] − E_q[log q(z|x) − log p(z)]                     (the Monte-Carlo-KL form)
+//            = E_q[log p(x|z)] − KL(q(z|x) ‖ p(z))                              (K&W eq. 3, KL in closed form)
+//            = log p(x) − KL(q(z|x) ‖ p(z|x))                                   (the gap is a KL: 05_iwae checks it)
+// and its gradient with respect to φ flows through z = m + √v ⊙ ε (K&W §2.4), which a score-function
+// estimator does not need but pays for in variance (step 6).
+//
+// Steps: 1 data, 2 the fresh model's bound, 3 training, 4 Jensen's inequality, 5 the three forms of
+// the ELBO with one set of ε, 6 the reparameterization trick against the score function, 7 samples.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autograd/random.hpp"
+#include "distributions/distributions.hpp"
+#include "io/png.hpp"
+#include "models/train.hpp"
+#include "models/vae.hpp"
+#include "tutorials/tutorial.hpp"
+
+using tz::Array;
+using tz::Rng;
+using tz::Tape;
+using tz::Var;
+namespace zm = tz::models;
+
+namespace {
+
+constexpr double kLog2Pi = 1.8378770664093454835606594728112;
+
+std::map<std::string, double> as_map(const zm::Metrics& m) { return {m.begin(), m.end()}; }
+
+// Mean, standard deviation and standard error of a list of numbers (sums in double).
+struct Stats {
+  double mean, sd, se;
+};
+Stats stats(const std::vector<double>& v) {
+  double s = 0, s2 = 0;
+  for (double a : v) s += a;
+  const double n = static_cast<double>(v.size()), mean = s / n;
+  for (double a : v) s2 += (a - mean) * (a - mean);
+  const double sd = std::sqrt(s2 / (n - 1));
+  return {mean, sd, sd / std::sqrt(n)};
+}
+
+// For n images and S samples each (same ε for every form): log p(x|z), log p(z), log q(z|x) per
+// sample, and the closed-form KL per image.
+struct Terms {
+  std::vector<double> log_px_z, log_pz, log_qz;  // [S·n], sample i of image j at i·n + j
+  std::vector<double> kl;                        // [n]
+  std::size_t n = 0, S = 0;
+};
+
+Terms elbo_terms(zm::VAE<float>& vae, const Array<float>& x, std::size_t S, Rng& rng) {
+  Terms out;
+  out.n = x.shape()[0];
+  out.S = S;
+  const std::size_t z_dim = vae.options().z;
+  Tape<float> tape;
+  tz::NoGrad<float> no_grad(tape);
+  Var<float> xv = tape.constant(x);
+  tz::Gaussian<float> q = vae.encode(tape, xv);
+  // z_i = m + √v ⊙ ε_i for S copies of every image (rows i·n + j)
+  Var<float> m = tz::duplicate(q.m, S), v = tz::duplicate(q.v, S);
+  Var<float> z = tz::sample_gaussian(m, v, tape.constant(rng.normal<float>({S * out.n, z_dim})));
+  Var<float> log_px_z = tz::log_bernoulli(tz::duplicate(xv, S), vae.decode(tape, z));
+  Var<float> log_pz = -0.5 * (tz::sum(tz::square(z), -1) + kLog2Pi * static_cast<double>(z_dim));
+  Var<float> log_qz = tz::log_normal(z, m, v);
+  // KL(q(z|x) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)
+  Var<float> kl = 0.5 * (tz::sum(q.v + tz::square(q.m) - tz::log(q.v), -1) - static_cast<double>(z_dim));
+  out.log_px_z.assign(log_px_z.value().begin(), log_px_z.value().end());
+  out.log_pz.assign(log_pz.value().begin(), log_pz.value().end());
+  out.log_qz.assign(log_qz.value().begin(), log_qz.value().end());
+  out.kl.assign(kl.value().begin(), kl.value().end());
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("04_vae", "the VAE: the ELBO by Jensen, its three forms, the reparameterization trick");
+  std::string data_spec;
+  t.add_option("--data", data_spec,
+               "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: "
+               "fashion-mnist)");
+  if (auto rc = t.parse(argc, argv)) return *rc;
+  Rng rng(t.seed());
+
+  // ---- 1 ------------------------------------------------------------------------------------------
+  const zm::ModelInfo& info = zm::find_model("vae");
+  if (data_spec.empty()) {
+    data_spec = "fashion-mnist";
+    if (!t.quick()) try {
+        zm::load_dataset(info, "mnist", rng);
+        data_spec = "mnist";
+      } catch (const std::exception&) {
+        t.note("data/mnist is not there (./zoo data mnist fetches it): using Fashion-MNIST");
+      }
+  }
+  const zm::Dataset data = zm::load_dataset(info, data_spec, rng);
+  const long iters = t.pick(5000L, 300L), test_rows = t.pick(1000L, 200L);
+  const zm::Dataset eval = zm::first_test_rows(data, test_rows);
+  t.step(1, "Data: {}, {} training images of {}×{} pixels; {} test images, binarized once", data.name,
+         data.train_x.shape()[0], data.rows, data.cols, eval.test_x.shape()[0]);
+  t.say("Pixels are Bernoulli(intensity) draws, afresh for every training batch (dynamic binarization).");
+
+  // ---- 2 ------------------------------------------------------------------------------------------
+  t.step(2, "The bound: −ELBO(x) = rec + KL,  rec = −log p(x|z),  KL = KL(q(z|x) ‖ N(0, I))");
+  t.say("For any q(z|x), log p(x) = log E_q[p(x,z)/q(z|x)] ≥ E_q[log p(x,z) − log q(z|x)]: the loss is the\n"
+        "negative of that lower bound, averaged over a batch, with one sample z = m + √v ⊙ ε per image.");
+  const zm::Config config = zm::Config::from(info.flags, {{"z", "10"}, {"iwae", "1"}}, "vae");
+  {
+    Rng init(t.seed());
+    auto fresh = info.make_float(config, init);
+    Rng eval_rng(1);
+    const auto before = as_map(fresh->evaluate(eval, eval_rng));
+    t.say("A fresh network's logits are near 0, so p(x_j = 1|z) ≈ ½ for every pixel and rec ≈ 784 log 2.");
+    t.check_close("fresh model: test rec ≈ 784 log 2", before.at("test_rec"), 784 * std::log(2.0), 0.02);
+  }
+
+  // ---- 3 ------------------------------------------------------------------------------------------
+  t.step(3, "Training: {} Adam steps of 100 images (lr 1e-3, z = 10, the shared loop of ./zoo train vae)", iters);
+  zm::TrainOptions opt;
+  opt.data = data_spec;
+  opt.iters = iters;
+  opt.batch = 100;
+  opt.seed = t.seed();
+  opt.eval = test_rows;
+  opt.quiet = !t.interactive();
+  opt.threads = t.threads();
+  std::unique_ptr<zm::Model<float>> model;
+  const zm::TrainResult run = zm::train(info, config, opt, &model);
+  auto& vae = dynamic_cast<zm::VAE<float>&>(*model);
+  const auto metrics = as_map(run.metrics);
+  double first = std::nan(""), last = std::nan("");
+  for (const auto& [name, ys] : run.curves)
+    if (name == "nelbo" && !ys.empty()) first = ys.front(), last = ys.back();
+  t.say("{:.1f} ms per step. Test: −ELBO {:.2f} = KL {:.2f} + rec {:.2f} nats", run.ms_per_iter,
+        metrics.at("test_nelbo"), metrics.at("test_kl"), metrics.at("test_rec"));
+  t.check("the training −ELBO fell", last < first - 50,
+          fmt::format("first 100 steps {:.2f} → last 100 steps {:.2f}", first, last));
+
+  // Test images, binarized once, for the next steps.
+  const Array<float> x_test = zm::binarized_test_rows(eval);
+  const std::size_t n = t.pick<std::size_t>(100, 20), S = t.pick<std::size_t>(1000, 200);
+  Array<float> x = Array<float>::from_shape({n, x_test.shape()[1]});
+  std::copy(x_test.data(), x_test.data() + x.size(), x.data());
+
+  // ---- 4 ------------------------------------------------------------------------------------------
+  t.step(4, "Jensen's inequality: log E_q[w] ≥ E_q[log w],  w = p(x,z)/q(z|x),  S = {} samples of z", S);
+  const Terms T = elbo_terms(vae, x, S, rng);
+  t.say("The left side estimates log p(x) (it is the importance-weighted bound L_S of 05_iwae), the right side\n"
+        "is the ELBO. log is concave, so the log of a mean is at least the mean of the logs.");
+  double lhs_mean = 0, rhs_mean = 0;
+  bool all_images = true;
+  for (std::size_t j = 0; j < n; ++j) {
+    std::vector<double> log_w(S);
+    for (std::size_t i = 0; i < S; ++i)
+      log_w[i] = T.log_px_z[i * n + j] + T.log_pz[i * n + j] - T.log_qz[i * n + j];
+    const double mx = *std::max_element(log_w.begin(), log_w.end());
+    double s = 0, mean_log = 0;
+    for (double lw : log_w) {
+      s += std::exp(lw - mx);
+      mean_log += lw / static_cast<double>(S);
+    }
+    const double log_mean = mx + std::log(s / static_cast<double>(S));  // log_mean_exp: never exp(log w)
+    all_images = all_images && log_mean >= mean_log;
+    lhs_mean += log_mean / static_cast<double>(n);
+    rhs_mean += mean_log / static_cast<double>(n);
+    if (j == 0)
+      t.check("Jensen, test image 0", log_mean >= mean_log,
+              fmt::format("log E[w] = {:.2f} ≥ E[log w] = {:.2f}", log_mean, mean_log));
+  }
+  t.check(fmt::format("Jensen, every one of {} test images", n), all_images,
+          fmt::format("mean log E[w] = {:.2f} ≥ mean E[log w] = {:.2f} (gap {:.2f} nats)", lhs_mean, rhs_mean,
+                      lhs_mean - rhs_mean));
+
+  // ---- 5 ------------------------------------------------------------------------------------------
+  t.step(5, "Three forms of the ELBO, computed from the same {} × {} samples ε", n, S);
+  std::vector<double> form_a(S * n), form_c(S * n), kl_err(S * n);
+  double rec_mean = 0, kl_mc = 0, kl_closed = 0;
+  for (std::size_t r = 0; r < S * n; ++r) {
+    const std::size_t j = r % n;
+    form_a[r] = T.log_px_z[r] + T.log_pz[r] - T.log_qz[r];  // log p(x, z) − log q(z|x)
+    form_c[r] = T.log_px_z[r] - T.kl[j];                     // log p(x|z) − KL
+    kl_err[r] = (T.log_qz[r] - T.log_pz[r]) - T.kl[j];       // one-sample KL − KL
+    rec_mean += T.log_px_z[r] / static_cast<double>(S * n);
+    kl_mc += (T.log_qz[r] - T.log_pz[r]) / static_cast<double>(S * n);
+  }
+  for (double k : T.kl) kl_closed += k / static_cast<double>(n);
+  const Stats a = stats(form_a), c = stats(form_c), e = stats(kl_err);
+  // The Monte-Carlo noise of each form: the variance of its one-sample terms within an image,
+  // averaged over images (the spread between images is not noise).
+  auto within = [&](const std::vector<double>& f) {
+    double total = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      std::vector<double> one(S);
+      for (std::size_t i = 0; i < S; ++i) one[i] = f[i * n + j];
+      const Stats st = stats(one);
+      total += st.sd * st.sd / static_cast<double>(n);
+    }
+    return total;
+  };
+  const double var_a = within(form_a), var_c = within(form_c);
+  const double b = rec_mean - kl_mc;
+  t.say("(a) E_q[log p(x,z) − log q(z|x)]                   = {:.6f}", a.mean);
+  t.say("(b) E_q[log p(x|z)] − E_q[log q(z|x) − log p(z)]    = {:.6f} − {:.6f} = {:.6f}", rec_mean, kl_mc, b);
+  t.say("(c) E_q[log p(x|z)] − KL(q ‖ p), KL in closed form = {:.6f} − {:.6f} = {:.6f}", rec_mean, kl_closed, c.mean);
+  t.check_close("(a) = (b): the same numbers summed in another order", b, a.mean, 1e-9);
+  t.check("(a) = (c) up to Monte-Carlo error: E_q[log q − log p(z)] = KL(q ‖ p)", std::abs(a.mean - c.mean) < 4 * e.se,
+          fmt::format("|(a) − (c)| = {:.4f} < 4 standard errors = {:.4f}", std::abs(a.mean - c.mean), 4 * e.se));
+  t.say("Their noise differs. log w = log p(x) + log p(z|x) − log q(z|x) would not vary at all if q(z|x) were\n"
+        "the posterior, while log p(x|z) in (c) always varies with z: once q is close to p(z|x), the one-sample\n"
+        "terms of (a) are the quieter ones (Roeder et al. 2017, \"Sticking the landing\").");
+  t.check("a trained q makes log w quieter than log p(x|z)", var_a < var_c,
+          fmt::format("variance of one-sample terms within an image: (a) {:.3f} < (c) {:.3f}", var_a, var_c));
+  t.say("The third form, log p(x) − KL(q(z|x) ‖ p(z|x)), needs log p(x) itself. The bound L_S of step 4 is\n"
+        "below log p(x), so the gap KL(q(z|x) ‖ p(z|x)) = log p(x) − ELBO is at least L_S − ELBO:");
+  t.check("KL(q(z|x) ‖ p(z|x)) ≥ L_S − ELBO ≥ 0", lhs_mean - a.mean >= 0,
+          fmt::format("L_{} − ELBO = {:.2f} − {:.2f} = {:.2f} nats", S, lhs_mean, a.mean, lhs_mean - a.mean));
+  t.note("05_iwae computes log p(x) on a grid for a 2-D latent and checks log p(x) − ELBO = KL(q ‖ p(z|x)) exactly.");
+
+  // ---- 6 ------------------------------------------------------------------------------------------
+  const double mu = 1.5;
+  const std::size_t N = t.pick<std::size_t>(200000, 40000);
+  t.step(6, "The reparameterization trick: two estimators of d/dμ E_{{N(μ,1)}}[z²] = 2μ at μ = {}", mu);
+  t.say("Score function (REINFORCE): ∇_μ E[f(z)] = E[f(z) ∇_μ log N(z; μ, 1)] = E[z² (z − μ)], z a constant sample.\n"
+        "Pathwise: z = μ + ε, ε ~ N(0, 1), so ∇_μ E[f(z)] = E[∇_μ (μ + ε)²] = E[2(μ + ε)], through the sample.\n"
+        "Both on the tape, one gradient per sample: μ is a leaf of N copies.");
+  const Array<double> eps = rng.normal<double>({N});
+  std::vector<double> g_path(N), g_score(N);
+  {
+    Tape<double> tape;
+    Var<double> mu_n = tape.leaf(Array<double>(xt::ones<double>({N}) * mu));
+    Var<double> z = mu_n + tape.constant(eps);  // z = μ + ε
+    tape.backward(tz::sum(tz::square(z)));      // Σ_n z_n²: gradient 2 z_n for copy n
+    const Array<double> g = mu_n.grad();
+    g_path.assign(g.begin(), g.end());
+  }
+  {
+    Tape<double> tape;
+    Var<double> mu_n = tape.leaf(Array<double>(xt::ones<double>({N}) * mu));
+    Array<double> z = eps + mu;                  // a sample, cut from μ
+    Var<double> zc = tape.constant(z);
+    // log N(z; μ, 1) = −½ (z − μ)² − ½ log 2π;  f(z) = z², a constant weight
+    Var<double> log_p = -0.5 * tz::square(zc - mu_n) - 0.5 * kLog2Pi;
+    tape.backward(tz::sum(tape.constant(Array<double>(z * z)) * log_p));
+    const Array<double> g = mu_n.grad();
+    g_score.assign(g.begin(), g.end());
+  }
+  const Stats sp = stats(g_path), ss = stats(g_score);
+  const double var_path = 4.0, var_score = std::pow(mu, 4) + 14 * mu * mu + 15;  // E[(μ+ε)⁴ε²] − (2μ)²
+  t.check("pathwise: mean = 2μ", std::abs(sp.mean - 2 * mu) < 4 * sp.se,
+          fmt::format("{:.4f} ± {:.4f} vs {:.1f}", sp.mean, sp.se, 2 * mu));
+  t.check("score function: mean = 2μ", std::abs(ss.mean - 2 * mu) < 4 * ss.se,
+          fmt::format("{:.4f} ± {:.4f} vs {:.1f}", ss.mean, ss.se, 2 * mu));
+  t.check_close("pathwise variance = Var[2ε] = 4", sp.sd * sp.sd, var_path, 0.05);
+  t.check_close("score-function variance = μ⁴ + 14μ² + 15", ss.sd * ss.sd, var_score, 0.15);
+  t.check("the reparameterized estimator needs fewer samples", ss.sd * ss.sd > 5 * sp.sd * sp.sd,
+          fmt::format("variance ratio {:.1f}: the score function needs ≈ {:.0f}× the samples for the same error",
+                      ss.sd * ss.sd / (sp.sd * sp.sd), ss.sd * ss.sd / (sp.sd * sp.sd)));
+  t.say("In the VAE, z = m + √v ⊙ ε carries the gradient of rec into the encoder the same way.");
+
+  // ---- 7 ------------------------------------------------------------------------------------------
+  t.step(7, "Samples: z ~ N(0, I), then the decoder's Bernoulli means σ(f_θ(z))");
+  Rng pic_rng(t.seed() + 2);
+  const std::string dir = t.out_dir().string();
+  vae.write_pictures(dir, eval, pic_rng);
+  // The mean of 1000 samples against the mean test image: where the model puts ink.
+  const Array<float> samples = vae.sample(1000, pic_rng);
+  const std::size_t d = samples.shape()[1];
+  std::vector<double> ms(d, 0.0), md(d, 0.0);
+  for (std::size_t i = 0; i < samples.shape()[0]; ++i)
+    for (std::size_t j = 0; j < d; ++j) ms[j] += samples(i, j) / static_cast<double>(samples.shape()[0]);
+  for (std::size_t i = 0; i < x_test.shape()[0]; ++i)
+    for (std::size_t j = 0; j < d; ++j) md[j] += x_test(i, j) / static_cast<double>(x_test.shape()[0]);
+  double sa = 0, sb = 0, sab = 0, saa = 0, sbb = 0;
+  for (std::size_t j = 0; j < d; ++j) sa += ms[j] / d, sb += md[j] / d;
+  for (std::size_t j = 0; j < d; ++j) {
+    sab += (ms[j] - sa) * (md[j] - sb);
+    saa += (ms[j] - sa) * (ms[j] - sa);
+    sbb += (md[j] - sb) * (md[j] - sb);
+  }
+  const double corr = sab / std::sqrt(saa * sbb);
+  t.check("the mean sample looks like the mean test image", corr > 0.9,
+          fmt::format("correlation of the two 28×28 mean images {:.3f}; ink per pixel {:.3f} vs {:.3f}", corr, sa, sb));
+  for (const char* f : {"samples.png", "reconstructions.png"}) {
+    const tz::Image img = tz::read_png(dir + "/" + f);
+    t.check(fmt::format("wrote {}", f), img.width == 302, fmt::format("{}/{} ({}×{} pixels)", dir, f, img.width, img.height));
+  }
+  return t.finish();
+}
