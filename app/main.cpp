@@ -127,7 +127,7 @@ int cmd_new_model(const std::string& name) {
   };
   write_file_atomic(dst.string(), text);
   insert_before(root / "models" / "registry.cpp", "// new models go above this line",
-                fmt::format("      [] {{ ModelInfo {0}_info(); return {0}_info(); }}(),", name));
+                fmt::format("      [] {{ extern ModelInfo {0}_info(); return {0}_info(); }}(),", name));
   insert_before(root / "models" / "meson.build", "# new models go above this line",
                 fmt::format("  '{}.cpp',", name));
   std::printf("new-model: wrote %s and registered '%s' in models/registry.cpp and models/meson.build.\n"

@@ -7,14 +7,14 @@ namespace tz::models {
 
 const std::vector<ModelInfo>& registry() {
   static const std::vector<ModelInfo> models = {
-      [] { ModelInfo ppca_info(); return ppca_info(); }(),
-      [] { ModelInfo vae_info(); return vae_info(); }(),
-      [] { ModelInfo iwae_info(); return iwae_info(); }(),
-      [] { ModelInfo beta_vae_info(); return beta_vae_info(); }(),
-      [] { ModelInfo gmvae_info(); return gmvae_info(); }(),
-      [] { ModelInfo ssvae_info(); return ssvae_info(); }(),
-      [] { ModelInfo fsvae_info(); return fsvae_info(); }(),
-      [] { ModelInfo gmm_info(); return gmm_info(); }(),
+      [] { extern ModelInfo ppca_info(); return ppca_info(); }(),
+      [] { extern ModelInfo vae_info(); return vae_info(); }(),
+      [] { extern ModelInfo iwae_info(); return iwae_info(); }(),
+      [] { extern ModelInfo beta_vae_info(); return beta_vae_info(); }(),
+      [] { extern ModelInfo gmvae_info(); return gmvae_info(); }(),
+      [] { extern ModelInfo ssvae_info(); return ssvae_info(); }(),
+      [] { extern ModelInfo fsvae_info(); return fsvae_info(); }(),
+      [] { extern ModelInfo gmm_info(); return gmm_info(); }(),
       // new models go above this line
   };
   return models;
