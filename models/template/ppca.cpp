@@ -36,8 +36,12 @@ namespace {
 template <class T>
 class Ppca : public Model<T> {
  public:
-  Ppca(const Config& cfg, Rng& rng, std::size_t d) : q_(static_cast<std::size_t>(cfg.integer("z"))), d_(d) {
-    if (q_ < 1 || q_ > d_) throw std::invalid_argument(fmt::format("--z: expected 1 ≤ z ≤ {} (the data's width), got {}", d_, q_));
+  Ppca(const Config& cfg, Rng& rng) {
+    const long d = cfg.integer("d"), q = cfg.integer("z");
+    if (d < 1) throw std::invalid_argument(fmt::format("--d: expected a positive width, got {}", d));
+    if (q < 1 || q > d) throw std::invalid_argument(fmt::format("--z: expected 1 ≤ z ≤ {} (--d), got {}", d, q));
+    d_ = static_cast<std::size_t>(d);
+    q_ = static_cast<std::size_t>(q);
     // ✎ Parameters, named as in the paper. Small random W, as any symmetric init would stall.
     auto& P = this->params_;
     const T k = T(1) / static_cast<T>(std::sqrt(static_cast<double>(d_)));
@@ -84,6 +88,13 @@ class Ppca : public Model<T> {
     Var<T> kl = kl_normal(q.m, q.v, t.constant(xt::zeros<T>(zs)), t.constant(xt::ones<T>(zs)));
     // −ELBO = rec + KL
     return {mean(rec + kl), mean(kl), mean(rec)};
+  }
+
+  // The data must have the width the model was built for (--d): say so before any matrix product.
+  void prepare_data(Dataset& data, Rng&) override {
+    if (data.dim() != d_)
+      throw std::invalid_argument(fmt::format("ppca: the data '{}' have {} columns, but the model was built with "
+                                              "--d {}; pass --d {}", data.name, data.dim(), d_, data.dim()));
   }
 
   Loss<T> loss(Tape<T>& t, const Batch<T>& batch, Rng& rng) override {
@@ -142,7 +153,7 @@ class Ppca : public Model<T> {
   }
 
  private:
-  std::size_t q_, d_;
+  std::size_t q_ = 0, d_ = 0;
 };
 
 // ✎ Data: low-rank Gaussian points, x = z W* + μ* + 0.1 ε, with z in 2 dimensions and x in 10.
@@ -173,14 +184,15 @@ ModelInfo ppca_info() {
   m.name = "ppca";
   m.description = "probabilistic PCA by the ELBO: the template to copy for a new model";
   // ✎ The model's own flags (the loop has --data, --iters, --batch, --lr, --seed, --out, --json …).
-  m.flags = {{"z", "2", "latent dimensions q"}};
-  m.tiny_flags = {{"z", "2"}};
+  m.flags = {{"z", "2", "latent dimensions q"},
+             {"d", "10", "data dimensions (must match the data; the synthetic data are 10-D)"}};
+  m.tiny_flags = {{"z", "2"}, {"d", "10"}};
   m.default_data = "synthetic";
   m.conformance_lr = 1e-2;
-  // The data width comes from the data, so the model is built for d = 10 (the synthetic data) unless
-  // a checkpoint or the loader says otherwise. ✎ An image model would fix d = 784 instead.
-  m.make_float = [](const Config& c, Rng& r) { return std::make_unique<Ppca<float>>(c, r, 10); };
-  m.make_double = [](const Config& c, Rng& r) { return std::make_unique<Ppca<double>>(c, r, 10); };
+  // The data width is a flag, as the factories do not see the data; prepare_data checks it.
+  // ✎ An image model would fix d = 784 instead.
+  m.make_float = [](const Config& c, Rng& r) { return std::make_unique<Ppca<float>>(c, r); };
+  m.make_double = [](const Config& c, Rng& r) { return std::make_unique<Ppca<double>>(c, r); };
   m.tiny_data = [](Rng& r) { return synthetic(256, 64, r); };
   m.load_data = [](const std::string& spec, Rng&, Dataset& out) {
     if (spec != "synthetic") return false;
