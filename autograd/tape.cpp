@@ -127,6 +127,14 @@ Var<T> Tape<T>::constant(Array<T>&& value, std::string label) {
 }
 
 template <class T>
+Var<T> Tape<T>::constant_view(const Array<T>& value, std::string label) {
+  std::uint32_t id = new_node(Op::constant);
+  nodes_[id].ext_value = &value;  // read in place: the caller keeps it alive until clear()
+  nodes_[id].label = std::move(label);
+  return finish(id);
+}
+
+template <class T>
 Var<T> Tape<T>::param(Param<T>& p) {
   std::uint32_t id = new_node(Op::param);
   Node<T>& n = nodes_[id];

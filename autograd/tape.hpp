@@ -125,6 +125,9 @@ class Tape {
   // A constant: data, noise ε, labels. No gradient flows into it.
   Var<T> constant(const Array<T>& value, std::string label = "");
   Var<T> constant(Array<T>&& value, std::string label = "");
+  // A constant read in place, without a copy (a minibatch, a noise buffer): value must stay alive
+  // and unchanged until the tape is cleared, as a parameter's value does during a step.
+  Var<T> constant_view(const Array<T>& value, std::string label = "");
   Var<T> scalar(T value) { return constant(Array<T>(value)); }
   // A parameter, read in place; backward accumulates into p.grad.
   Var<T> param(Param<T>& p);

@@ -167,6 +167,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   batcher.shuffle(rng);
   Batch<float> batch;
   Tape<float> tape;
+  params.zero_grad();
 
   std::unique_ptr<MetricsCsv> csv;
   if (!opt.out.empty()) std::filesystem::create_directories(opt.out);
@@ -188,8 +189,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
     model->prepare_batch(batch, rng);
     model->set_iteration(t);
 
-    tape.clear();
-    params.zero_grad();
+    tape.clear();  // the gradients are zero: from construction, then from step_and_zero_grad
     Loss<float> loss = model->loss(tape, batch, rng);
     const double value = loss.value.item();
     if (!std::isfinite(value))
@@ -198,7 +198,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
     tape.backward(loss.value);
     if (opt.clip > 0) nn::clip_grad_norm(params.all(), opt.clip);
     adam.set_lr(schedule.at(t));
-    adam.step();
+    adam.step_and_zero_grad();  // the update and the next step's zero_grad in one pass
 
     if (term_names.empty()) {
       term_names.push_back("loss");

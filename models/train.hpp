@@ -2,8 +2,8 @@
 //
 //   for t = 0 … iters−1:
 //     batch ← next shuffled minibatch;  model.prepare_batch(batch)     (e.g. dynamic binarization)
-//     tape.clear(); params.zero_grad()
-//     L ← model.loss(tape, batch);  tape.backward(L);  adam.step()
+//     tape.clear()
+//     L ← model.loss(tape, batch);  tape.backward(L);  adam.step_and_zero_grad()
 //   metrics ← model.evaluate(first --eval test rows)
 //
 // With --out DIR it writes DIR/checkpoint.npz (parameters by name, plus the model's name and

@@ -43,6 +43,16 @@ Adam<T>::Adam(std::vector<Param<T>*> params, Options opt) : params_(std::move(pa
 
 template <class T>
 void Adam<T>::step() {
+  update(false);
+}
+
+template <class T>
+void Adam<T>::step_and_zero_grad() {
+  update(true);
+}
+
+template <class T>
+void Adam<T>::update(bool zero_grad) {
   ++t_;
   const T b1 = static_cast<T>(opt_.beta1), b2 = static_cast<T>(opt_.beta2), eps = static_cast<T>(opt_.eps);
   const T wd = static_cast<T>(opt_.weight_decay);
@@ -52,7 +62,7 @@ void Adam<T>::step() {
   const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(bc2));
   for (std::size_t k = 0; k < params_.size(); ++k) {
     T* theta = params_[k]->value.data();
-    const T* grad = params_[k]->grad.data();
+    T* grad = params_[k]->grad.data();
     T* m = m_[k].data();
     T* v = v_[k].data();
     const std::size_t n = params_[k]->value.size();
@@ -61,6 +71,7 @@ void Adam<T>::step() {
       m[i] = b1 * m[i] + (T(1) - b1) * g;
       v[i] = b2 * v[i] + (T(1) - b2) * g * g;
       theta[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+      if (zero_grad) grad[i] = T(0);
     }
   }
 }

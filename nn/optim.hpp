@@ -49,11 +49,16 @@ class Adam {
   };
   Adam(std::vector<Param<T>*> params, Options opt);
   void step();
+  // step(), then zero every gradient in the same pass: what a training loop does next anyway
+  // (params.zero_grad()), without a second sweep over memory.
+  void step_and_zero_grad();
   void set_lr(double lr) { opt_.lr = lr; }
   double lr() const { return opt_.lr; }
   long steps() const { return t_; }
 
  private:
+  void update(bool zero_grad);
+
   std::vector<Param<T>*> params_;
   std::vector<Array<T>> m_, v_;
   Options opt_;

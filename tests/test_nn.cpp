@@ -81,6 +81,22 @@ TEST_CASE("Adam's first steps match the formula with bias correction (PyTorch de
   CHECK(p.value(0) == doctest::Approx(expect).epsilon(1e-14));
 }
 
+TEST_CASE("Adam's step_and_zero_grad is step() followed by zero_grad, bit for bit") {
+  Param<double> p("p", A{1.0, -2.0, 0.25}), q("q", A{1.0, -2.0, 0.25});
+  nn::Adam<double> a({&p}, {.lr = 0.01, .weight_decay = 0.1}), b({&q}, {.lr = 0.01, .weight_decay = 0.1});
+  const A grads[3] = {A{0.5, -4.0, 0.0}, A{1.0, 0.0, -3.0}, A{-0.2, 7.0, 1e-6}};
+  for (const A& g : grads) {
+    p.grad = g;
+    a.step();
+    p.grad.fill(0.0);
+    q.grad = g;
+    b.step_and_zero_grad();
+    CHECK(q.value == p.value);  // same arithmetic in the same order
+    CHECK(q.grad == A{0.0, 0.0, 0.0});
+  }
+  CHECK(b.steps() == 3);
+}
+
 TEST_CASE("SGD with momentum follows v ← μv + g, θ ← θ − lr·v") {
   Param<double> p("p", A{1.0});
   nn::SGD<double> opt({&p}, {.lr = 0.1, .momentum = 0.9});

@@ -106,6 +106,24 @@ TEST_CASE("constants and data get no gradient, and ops on them record no backwar
   CHECK(c.grad() == A{0.0, 0.0});
 }
 
+TEST_CASE("constant_view reads the caller's array in place and gets no gradient") {
+  Tape<double> t;
+  A data{1.0, 2.0};
+  Var c = t.constant_view(data, "x");
+  CHECK(c.value().data() == data.data());  // no copy: the node points at the caller's storage
+  Var x = t.leaf(A{3.0, 4.0});
+  Var z = sum(c * x);
+  CHECK_FALSE(c.requires_grad());
+  CHECK(z.item() == 11.0);
+  t.backward(z);
+  CHECK(x.grad() == A{1.0, 2.0});
+  CHECK(c.grad() == A{0.0, 0.0});
+  t.clear();  // a recycled node that was a view must not keep pointing at the old array
+  Var d = t.constant(A{5.0, 6.0});
+  CHECK(d.value() == A{5.0, 6.0});
+  CHECK(data == A{1.0, 2.0});
+}
+
 TEST_CASE("no_grad records no graph") {
   Tape<double> t;
   Var x = t.leaf(A{1.0});
