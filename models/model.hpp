@@ -94,7 +94,8 @@ class Model {
   const nn::ParamSet<T>& params() const { return params_; }
 
   // The training objective on a batch. Noise comes from rng (the conformance suite calls it
-  // twice with equal seeds and expects equal results).
+  // twice with equal seeds and expects equal results). The batch must stay alive and unchanged
+  // until tape.backward has run: a model may read it in place (Tape::constant_view).
   virtual Loss<T> loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) = 0;
 
   // Called once before training with the training data: a semi-supervised model keeps its

@@ -307,7 +307,7 @@ double VAE<T>::kl_weight() const {
 
 template <class T>
 Loss<T> VAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
-  Var<T> x = tape.constant(batch.x, "x");
+  Var<T> x = tape.constant_view(batch.x, "x");  // read in place: no copy of the batch per step
   if (options_.objective == Objective::iwae) {
     Var<T> niwae = negative_iwae_bound(tape, x, options_.k, rng);
     return {niwae, {{"niwae", niwae.item()}}};
