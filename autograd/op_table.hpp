@@ -30,7 +30,7 @@ enum class Op : std::uint8_t {
   // shape
   reshape, transpose, concat, narrow, gather_rows, tile, broadcast_to, detach,
   // linear algebra
-  matmul, linear,
+  matmul, linear, linear_elu,
   // normalisation along an axis
   softmax, log_softmax,
   count_
@@ -95,6 +95,7 @@ inline constexpr OpInfo kOps[] = {
 
   {Op::matmul,      "matmul",      "linalg",      "y = a @ b (BLAS gemm)",                 "ga += gy @ bᵀ, gb += aᵀ @ gy"},
   {Op::linear,      "linear",      "linalg",      "y = x @ W + b (bias fused)",            "gx += gy @ Wᵀ, gW += xᵀ @ gy, gb += Σ_rows gy"},
+  {Op::linear_elu,  "linear_elu",  "linalg",      "h = elu(x @ W + b) (bias, activation fused)", "gy = gh·(h > 0 ? 1 : h + 1), then linear's"},
 
   {Op::softmax,     "softmax",     "normalise",   "y = e^x / Σ_axis e^x",                  "gx += y·(gy - Σ_axis gy·y)"},
   {Op::log_softmax, "log_softmax", "normalise",   "y = x - logsumexp_axis(x)",             "gx += gy - softmax(x)·Σ_axis gy"},

@@ -65,6 +65,8 @@ template <class T> Var<T> detach(const Var<T>& x);
 template <class T> Var<T> matmul(const Var<T>& a, const Var<T>& b);  // [m,k] @ [k,n]
 // x @ W + b with x [n,in], W [in,out], b [out] or [1,out]: one gemm with the bias fused in.
 template <class T> Var<T> linear(const Var<T>& x, const Var<T>& W, const Var<T>& b);
+// elu(x @ W + b) in one node: a hidden layer of nn::MLP with ELU (the activation fused, in place).
+template <class T> Var<T> linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b);
 
 // ---- normalisation along an axis ------------------------------------------------------------------
 template <class T> Var<T> softmax(const Var<T>& x, int axis);

@@ -1,6 +1,7 @@
 // tapezoo: the tape's recording, its reverse sweep, anomaly mode, printing and DOT export.
 #include "autograd/tape.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -92,6 +93,7 @@ std::uint32_t Tape<T>::new_node(Op op) {
   n.param = nullptr;
   n.needs_grad = false;
   n.has_grad = false;
+  n.first_use = false;
   n.in.clear();
   n.c0 = n.c1 = 0;
   n.aux.clear();
@@ -141,6 +143,12 @@ Var<T> Tape<T>::param(Param<T>& p) {
   n.ext_value = &p.value;  // read in place: parameters do not change during a step
   n.param = &p;
   n.needs_grad = recording_;
+  // A handful of parameters per model: a linear search costs less than a hash, and allocates
+  // nothing once the vector has its capacity.
+  if (std::find(params_.begin(), params_.end(), &p) == params_.end()) {
+    params_.push_back(&p);
+    n.first_use = true;
+  }
   if (p.grad.shape() != p.value.shape()) p.grad = xt::zeros<T>(p.value.shape());
   return finish(id);
 }
@@ -190,6 +198,7 @@ Var<T> Tape<T>::finish(std::uint32_t id) {
 template <class T>
 void Tape<T>::clear() {
   n_ = 0;
+  params_.clear();
   ++gen_;
 }
 
@@ -197,43 +206,55 @@ void Tape<T>::clear() {
 
 template <class T>
 void Tape<T>::backward(const Var<T>& loss) {
-  check(loss, "backward");
-  const Array<T>& v = nodes_[loss.index()].val();
-  if (v.size() != 1)
-    throw AutogradError(fmt::format(
-        "backward: the loss {} is not a scalar; reduce it with sum() or mean(), or call "
-        "backward(y, seed) with a seed of shape {}",
-        describe(loss.index()), shape_str(v.shape())));
-  Array<T> seed = xt::ones<T>(v.shape());
-  backward(loss, seed);
+  backward_from(loss, nullptr, nullptr);
+}
+
+template <class T>
+void Tape<T>::backward(const Var<T>& loss, const ParamReady& ready) {
+  backward_from(loss, nullptr, &ready);
 }
 
 template <class T>
 void Tape<T>::backward(const Var<T>& y, const Array<T>& seed) {
-  check(y, "backward");
-  const std::uint32_t last = y.index();
-  Node<T>& top = nodes_[last];
-  if (seed.shape() != top.val().shape())
-    throw AutogradError(fmt::format("backward: the seed has shape {} but y {} has shape {}",
-                                    shape_str(seed.shape()), describe(last),
-                                    shape_str(top.val().shape())));
-  for (std::size_t i = 0; i <= last; ++i) nodes_[i].has_grad = false;  // a fresh sweep
-  if (!top.needs_grad) return;  // nothing on the path requires a gradient
-  // Seed dy/dy = 1 (or the given vector), then walk back.
-  if (top.param) {
-    top.param->grad += seed;
-  } else {
-    top.grad = seed;
-    top.has_grad = true;
-  }
-  sweep(last);
+  backward_from(y, &seed, nullptr);
 }
 
 template <class T>
-void Tape<T>::sweep(std::uint32_t last) {
+void Tape<T>::backward_from(const Var<T>& y, const Array<T>* seed, const ParamReady* ready) {
+  check(y, "backward");
+  const std::uint32_t last = y.index();
+  Node<T>& top = nodes_[last];
+  const auto& shape = top.val().shape();
+  if (!seed && top.val().size() != 1)
+    throw AutogradError(fmt::format(
+        "backward: the loss {} is not a scalar; reduce it with sum() or mean(), or call "
+        "backward(y, seed) with a seed of shape {}",
+        describe(last), shape_str(shape)));
+  if (seed && seed->shape() != shape)
+    throw AutogradError(fmt::format("backward: the seed has shape {} but y {} has shape {}",
+                                    shape_str(seed->shape()), describe(last), shape_str(shape)));
+  for (std::size_t i = 0; i <= last; ++i) nodes_[i].has_grad = false;  // a fresh sweep
+  if (!top.needs_grad) return;  // nothing on the path requires a gradient
+  // Seed dy/dy = 1 (or the given vector), then walk back.
+  Array<T>& g = top.param ? top.param->grad : top.grad;
+  if (seed) {
+    if (top.param) g += *seed; else g = *seed;
+  } else {
+    if (top.param) g += T(1); else g = xt::ones<T>(shape);
+  }
+  if (!top.param) top.has_grad = true;
+  sweep(last, ready);
+}
+
+template <class T>
+void Tape<T>::sweep(std::uint32_t last, const ParamReady* ready) {
   // Creation order is topological: every input of node i has an index below i.
   for (std::size_t i = last + 1; i-- > 0;) {
     Node<T>& n = nodes_[i];
+    if (ready && n.first_use) {  // every node that read this parameter lies behind us
+      (*ready)(*n.param);
+      continue;
+    }
     if (!n.has_grad || !n.backward) continue;
     n.backward(*this, n);
     if (anomaly_) check_finite_backward(static_cast<std::uint32_t>(i));

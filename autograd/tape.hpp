@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,7 @@ struct Node {
   Array<T> grad;                       // gy, the adjoint dLoss/dy
   bool needs_grad = false;             // some input (transitively) requires a gradient
   bool has_grad = false;               // grad holds a value in this backward pass
+  bool first_use = false;              // the first node on the tape that reads this parameter
   std::vector<std::uint32_t> in;       // input node indices (creation order: all < own index)
   double c0 = 0, c1 = 0;               // saved constants: exponent, clamp range, axis …
   std::vector<std::size_t> aux;        // saved indices: gather rows, argmax, shapes …
@@ -137,6 +139,11 @@ class Tape {
   void backward(const Var<T>& loss);
   // The same with an explicit seed of y's shape (a vector-Jacobian product).
   void backward(const Var<T>& y, const Array<T>& seed);
+  // backward(loss), calling ready(p) once for each parameter p on the tape as soon as p.grad is
+  // complete: when the sweep reaches the first node that read p, every later use has added its
+  // part. An optimizer can update p there, while p.grad is still in cache (nn::Adam::backward_step).
+  using ParamReady = std::function<void(Param<T>&)>;
+  void backward(const Var<T>& loss, const ParamReady& ready);
 
   // Forget all nodes (the next step starts afresh). Vars from before are invalid afterwards.
   void clear();
@@ -203,13 +210,15 @@ class Tape {
       throw_grad_shape(id, Shape(shape.begin(), shape.end()));
   }
   [[noreturn]] void throw_grad_shape(std::uint32_t id, const Shape& got) const;
-  void sweep(std::uint32_t last);
+  void backward_from(const Var<T>& y, const Array<T>* seed, const ParamReady* ready);
+  void sweep(std::uint32_t last, const ParamReady* ready);
   void check_finite_forward(std::uint32_t id) const;
   void check_finite_backward(std::uint32_t id) const;
   std::uint32_t new_node(Op op);
 
   std::vector<Node<T>> nodes_;  // storage is recycled across clear()
   std::size_t n_ = 0;           // live nodes
+  std::vector<const Param<T>*> params_;  // parameters read since clear(), in order of first use
   std::uint64_t gen_ = 1;
   bool recording_ = true;
   bool anomaly_ = false;

@@ -2,7 +2,7 @@
 //
 //   step_ms        one training step of models/vae (784-300-300-2z encoder, z-300-300-784 decoder,
 //                  ELU), batch 100, z 10, float32, as models/train.cpp runs it: tape.clear,
-//                  forward, backward, Adam with the gradient zeroing fused in. Median ms.
+//                  forward, then backward with Adam fused into the sweep. Median ms.
 //   prepare_ms     the iteration's data part before it: the batch copied into the reused buffer (as
 //                  gather_rows does) and binarized (prepare_batch). Median ms.
 //   gemm_ms        the step's 17 matrix products and nothing else, through tz::blas::gemm on
@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
   GemmFloor floor(params, B);
 
   // One iteration of models/train.cpp: the batch (a copy into the reused buffer, as gather_rows does)
-  // and its binarization, then the step proper: clear, forward, backward, Adam (which zeroes the
-  // gradients in its own pass, so they start at zero for the next step).
+  // and its binarization, then the step proper: clear, forward, backward with Adam in the sweep
+  // (it also zeroes the gradients, so they start at zero for the next step).
   auto prepare = [&]() {
     b.x = intensities;
     vae.prepare_batch(b, rng);
@@ -181,8 +181,7 @@ int main(int argc, char** argv) {
     tape.clear();
     tz::models::Loss<float> loss = vae.loss(tape, b, rng);
     const double value = loss.value.item();
-    tape.backward(loss.value);
-    adam.step_and_zero_grad();
+    adam.backward_step(tape, loss.value);  // as models/train.cpp: Adam inside the backward sweep
     return value;
   };
 

@@ -189,16 +189,20 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
     model->prepare_batch(batch, rng);
     model->set_iteration(t);
 
-    tape.clear();  // the gradients are zero: from construction, then from step_and_zero_grad
+    tape.clear();  // the gradients are zero: from construction, then from Adam, which zeroes them
     Loss<float> loss = model->loss(tape, batch, rng);
     const double value = loss.value.item();
     if (!std::isfinite(value))
       throw std::runtime_error(fmt::format("{}: the loss is {} at iteration {}; try a smaller --lr (now {})",
                                            info.name, value, t, opt.lr));
-    tape.backward(loss.value);
-    if (opt.clip > 0) nn::clip_grad_norm(params.all(), opt.clip);
     adam.set_lr(schedule.at(t));
-    adam.step_and_zero_grad();  // the update and the next step's zero_grad in one pass
+    if (opt.clip > 0) {
+      tape.backward(loss.value);
+      nn::clip_grad_norm(params.all(), opt.clip);  // needs every gradient before any update
+      adam.step_and_zero_grad();
+    } else {
+      adam.backward_step(tape, loss.value);  // backward, each parameter updated as its gradient completes
+    }
 
     if (term_names.empty()) {
       term_names.push_back("loss");

@@ -4,6 +4,7 @@
 //     batch ← next shuffled minibatch;  model.prepare_batch(batch)     (e.g. dynamic binarization)
 //     tape.clear()
 //     L ← model.loss(tape, batch);  tape.backward(L);  adam.step_and_zero_grad()
+//       (fused: adam.backward_step(tape, L) updates each parameter in the sweep, bit for bit the same)
 //   metrics ← model.evaluate(first --eval test rows)
 //
 // With --out DIR it writes DIR/checkpoint.npz (parameters by name, plus the model's name and

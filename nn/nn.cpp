@@ -97,6 +97,11 @@ Var<T> Linear<T>::operator()(Tape<T>& tape, const Var<T>& x) const {
 }
 
 template <class T>
+Var<T> Linear<T>::linear_elu(Tape<T>& tape, const Var<T>& x) const {
+  return tz::linear_elu(x, tape.param(*W_), tape.param(*b_));
+}
+
+template <class T>
 MLP<T>::MLP(ParamSet<T>& params, const std::string& name, const std::vector<std::size_t>& sizes, Activation act,
             Rng& rng)
     : act_(act) {
@@ -109,8 +114,13 @@ template <class T>
 Var<T> MLP<T>::operator()(Tape<T>& tape, const Var<T>& x) const {
   Var<T> h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    h = layers_[i](tape, h);
-    if (i + 1 < layers_.size()) h = activate(h, act_);
+    const bool hidden = i + 1 < layers_.size();
+    if (hidden && act_ == Activation::elu) {
+      h = layers_[i].linear_elu(tape, h);  // one node: elu(x @ W + b), the activation fused
+    } else {
+      h = layers_[i](tape, h);
+      if (hidden) h = activate(h, act_);
+    }
   }
   return h;
 }

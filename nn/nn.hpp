@@ -2,7 +2,8 @@
 //
 //   nn::ParamSet<float> params;
 //   nn::MLP<float> enc(params, "enc", {784, 300, 300, 20}, nn::Activation::elu, rng);
-//   Var<float> h = enc(tape, x);               // records linear + elu nodes on the tape
+//   Var<float> h = enc(tape, x);   // records linear_elu, linear_elu, linear: the ELU is fused
+//                                  // into its layer's node (other activations get nodes of their own)
 //
 // Parameters live in the ParamSet (name -> Param), outside any tape, and keep their gradients
 // until zero_grad(). Layers hold pointers into the set; a ParamSet never moves its Params.
@@ -47,6 +48,7 @@ class Linear {
   Linear() = default;
   Linear(ParamSet<T>& params, const std::string& name, std::size_t in, std::size_t out, Rng& rng);
   Var<T> operator()(Tape<T>& tape, const Var<T>& x) const;
+  Var<T> linear_elu(Tape<T>& tape, const Var<T>& x) const;  // elu(x W + b) as one node
   std::size_t in() const { return W_->value.shape()[0]; }
   std::size_t out() const { return W_->value.shape()[1]; }
   Param<T>& W() const { return *W_; }

@@ -43,36 +43,60 @@ Adam<T>::Adam(std::vector<Param<T>*> params, Options opt) : params_(std::move(pa
 
 template <class T>
 void Adam<T>::step() {
-  update(false);
+  begin_step();
+  for (std::size_t k = 0; k < params_.size(); ++k) update(k, false);
 }
 
 template <class T>
 void Adam<T>::step_and_zero_grad() {
-  update(true);
+  begin_step();
+  for (std::size_t k = 0; k < params_.size(); ++k) update(k, true);
 }
 
 template <class T>
-void Adam<T>::update(bool zero_grad) {
+void Adam<T>::backward_step(Tape<T>& tape, const Var<T>& loss) {
+  begin_step();
+  updated_.assign(params_.size(), false);
+  tape.backward(loss, [this](Param<T>& p) {
+    // A handful of parameters: a linear search. A parameter this optimizer does not own is left alone.
+    for (std::size_t k = 0; k < params_.size(); ++k)
+      if (params_[k] == &p) {
+        update(k, true);
+        updated_[k] = true;
+        return;
+      }
+  });
+  for (std::size_t k = 0; k < params_.size(); ++k)
+    if (!updated_[k]) update(k, true);  // not on the tape: its gradient is whatever it holds (zero)
+}
+
+template <class T>
+void Adam<T>::begin_step() {
   ++t_;
-  const T b1 = static_cast<T>(opt_.beta1), b2 = static_cast<T>(opt_.beta2), eps = static_cast<T>(opt_.eps);
-  const T wd = static_cast<T>(opt_.weight_decay);
   const double bc1 = 1 - std::pow(opt_.beta1, static_cast<double>(t_));
   const double bc2 = 1 - std::pow(opt_.beta2, static_cast<double>(t_));
-  const T step_size = static_cast<T>(opt_.lr / bc1);
-  const T inv_sqrt_bc2 = static_cast<T>(1 / std::sqrt(bc2));
-  for (std::size_t k = 0; k < params_.size(); ++k) {
-    T* theta = params_[k]->value.data();
-    T* grad = params_[k]->grad.data();
-    T* m = m_[k].data();
-    T* v = v_[k].data();
-    const std::size_t n = params_[k]->value.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      const T g = grad[i] + wd * theta[i];
-      m[i] = b1 * m[i] + (T(1) - b1) * g;
-      v[i] = b2 * v[i] + (T(1) - b2) * g * g;
-      theta[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-      if (zero_grad) grad[i] = T(0);
-    }
+  step_size_ = static_cast<T>(opt_.lr / bc1);
+  inv_sqrt_bc2_ = static_cast<T>(1 / std::sqrt(bc2));
+}
+
+template <class T>
+void Adam<T>::update(std::size_t k, bool zero_grad) {
+  const T b1 = static_cast<T>(opt_.beta1), b2 = static_cast<T>(opt_.beta2), eps = static_cast<T>(opt_.eps);
+  const T wd = static_cast<T>(opt_.weight_decay);
+  const T step_size = step_size_, inv_sqrt_bc2 = inv_sqrt_bc2_;
+  Param<T>& p = *params_[k];
+  if (p.grad.shape() != p.value.shape()) p.grad = xt::zeros<T>(p.value.shape());  // never seen a backward
+  T* theta = p.value.data();
+  T* grad = p.grad.data();
+  T* m = m_[k].data();
+  T* v = v_[k].data();
+  const std::size_t n = p.value.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const T g = grad[i] + wd * theta[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * g;
+    v[i] = b2 * v[i] + (T(1) - b2) * g * g;
+    theta[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    if (zero_grad) grad[i] = T(0);
   }
 }
 

@@ -4,6 +4,10 @@
 //
 //   nn::Adam<float> opt(params.all(), {.lr = 1e-3});
 //   for (…) { tape.clear(); params.zero_grad(); tape.backward(loss(tape)); opt.step(); }
+//
+// Adam can also zero the gradients itself (step_and_zero_grad), or run inside the backward sweep
+// (backward_step), which models/train.cpp uses: the optimizer's pass over θ, g, m and v is the
+// costliest part of a VAE step after the matrix products, and doing it while g is in cache helps.
 #pragma once
 
 #include <string>
@@ -52,17 +56,25 @@ class Adam {
   // step(), then zero every gradient in the same pass: what a training loop does next anyway
   // (params.zero_grad()), without a second sweep over memory.
   void step_and_zero_grad();
+  // tape.backward(loss), with each parameter's update (and gradient zeroing) done inside the sweep
+  // as soon as its gradient is complete, while it is still in cache. The same numbers, bit for bit,
+  // as tape.backward(loss); step_and_zero_grad(); a parameter that was not on the tape is updated
+  // at the end. Not with gradient clipping, which needs every gradient first.
+  void backward_step(Tape<T>& tape, const Var<T>& loss);
   void set_lr(double lr) { opt_.lr = lr; }
   double lr() const { return opt_.lr; }
   long steps() const { return t_; }
 
  private:
-  void update(bool zero_grad);
+  void begin_step();                           // t ← t + 1 and the bias-correction factors
+  void update(std::size_t k, bool zero_grad);  // the update of parameter k with this step's factors
 
   std::vector<Param<T>*> params_;
   std::vector<Array<T>> m_, v_;
+  std::vector<bool> updated_;  // backward_step: which parameters the sweep has updated
   Options opt_;
   long t_ = 0;
+  T step_size_ = 0, inv_sqrt_bc2_ = 0;  // lr / (1−β1^t) and 1 / √(1−β2^t)
 };
 
 // Scales all gradients so that their joint L2 norm is at most max_norm; returns the norm before

@@ -193,6 +193,15 @@ std::map<Op, std::vector<OpCase>> make_cases() {
                     [](const Vs& v) { return linear(v[0], v[1], v[2]); }},
                    {"bias [1,4]", {m23, spread({3, 4}, -1, 1), spread({1, 4}, -2, 2)},
                     [](const Vs& v) { return linear(v[0], v[1], v[2]); }}};
+  // Outputs on both sides of 0, deep in the negative tail (h → −1, gradient e^−30), and within
+  // 1e-3 of 0. Exactly at 0 elu is C¹ but not C², so a central difference is off by h/4 there: that
+  // point is checked by hand in "linear_elu at y = 0" below.
+  c[Op::linear_elu] = {{"x[2,3] @ W[3,4] + b[4], y from −31 to 41", {m23, spread({3, 4}, -1, 1), A{-30.0, -0.5, 0.2, 40.0}},
+                        [](const Vs& v) { return linear_elu(v[0], v[1], v[2]); }},
+                       {"y near 0 (x = 0, b = ±1e-3)", {A(xt::zeros<double>({2, 3})), spread({3, 4}, -1, 1), A{1e-3, -1e-3, -2.0, 2.0}},
+                        [](const Vs& v) { return linear_elu(v[0], v[1], v[2]); }},
+                       {"bias [1,4]", {m23, spread({3, 4}, -1, 1), spread({1, 4}, -2, 2)},
+                        [](const Vs& v) { return linear_elu(v[0], v[1], v[2]); }}};
   for (int axis : {0, 1, -1}) {
     std::string l = "axis " + std::to_string(axis);
     c[Op::softmax].push_back(unary(l, spread({3, 4}, -3, 3), [=](const V& x) { return softmax(x, axis); }));
@@ -259,6 +268,21 @@ TEST_CASE("conventions at kinks: relu'(0) = 0, abs'(0) = 0, clamp passes the bou
   V y = sum(relu(x)) + sum(abs(x)) + sum(clamp(x, 0.0, 1.0));
   t.backward(y);
   CHECK(x.grad() == A{1.0, 1.0, 1.0});  // 0 + 0 + 1 (inside the closed range)
+}
+
+TEST_CASE("linear_elu at y = 0: elu'(0) = 1 from both sides, so the gradient is linear's") {
+  // x = 0 and b = [0, 0] make y exactly 0: h = 0, and gy = gh·1. With gh = [1, 2] per row:
+  // gb = Σ_rows gh = [2, 4], gW = xᵀ gh = 0, gx = gh Wᵀ = [1·1 + 2·2, 1·3 + 2·4] = [5, 11] per row.
+  Tape<double> t;
+  V x = t.leaf(A(xt::zeros<double>({2, 2})));
+  V W = t.leaf(A{{1.0, 2.0}, {3.0, 4.0}});
+  V b = t.leaf(A{0.0, 0.0});
+  V h = linear_elu(x, W, b);
+  CHECK(h.value() == A(xt::zeros<double>({2, 2})));
+  t.backward(sum(h * t.constant(A{{1.0, 2.0}, {1.0, 2.0}})));
+  CHECK(b.grad() == A{2.0, 4.0});
+  CHECK(W.grad() == A(xt::zeros<double>({2, 2})));
+  CHECK(x.grad() == A{{5.0, 11.0}, {5.0, 11.0}});
 }
 
 TEST_CASE("logsumexp of an all -inf row is -inf with a zero (not NaN) gradient") {

@@ -124,6 +124,19 @@ TEST_CASE("constant_view reads the caller's array in place and gets no gradient"
   CHECK(data == A{1.0, 2.0});
 }
 
+TEST_CASE("backward with a ready callback calls it once per parameter, after its last use") {
+  Param<double> w("w", A{2.0}), c("c", A{3.0});
+  Tape<double> t;
+  Var a = t.param(w);             // #0: first use of w
+  Var b = t.param(c);             // #1
+  Var y = a * b + a * t.param(w);  // a second node reads w: w's gradient has three parts
+  std::vector<std::pair<std::string, double>> calls;
+  t.backward(sum(y), [&](Param<double>& p) { calls.emplace_back(p.name, p.grad(0)); });
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0] == std::pair<std::string, double>{"c", 2.0});  // dy/dc = w
+  CHECK(calls[1] == std::pair<std::string, double>{"w", 7.0});  // dy/dw = c + 2w, complete when called
+}
+
 TEST_CASE("no_grad records no graph") {
   Tape<double> t;
   Var x = t.leaf(A{1.0});
