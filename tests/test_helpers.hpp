@@ -1,13 +1,27 @@
-// Small helpers for tests. A braced A{{…}} with a single row is ambiguous for xt::xarray, so
-// matrices are written mat({{…}, {…}}).
+// Small helpers shared by the tests: matrices written out, hand computations, random binary rows and
+// a short training run of an image model.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <initializer_list>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
+#include "autograd/random.hpp"
+#include "models/model.hpp"
+#include "nn/optim.hpp"
+
 namespace tz::test {
 
+// ---- values written out ---------------------------------------------------------------------------
+
+// A braced A{{…}} with a single row is ambiguous for xt::xarray, so matrices are written
+// mat({{…}, {…}}).
 template <class T = double>
 xt::xarray<T> mat(std::initializer_list<std::initializer_list<double>> rows) {
   const std::size_t r = rows.size(), c = r ? rows.begin()->size() : 0;
@@ -17,5 +31,75 @@ xt::xarray<T> mat(std::initializer_list<std::initializer_list<double>> rows) {
     for (double v : row) a.data()[i++] = static_cast<T>(v);
   return a;
 }
+
+// Random binary rows [n, d]: intensities p ~ U[0, 1), then x ~ Bernoulli(p), both drawn from rng.
+inline xt::xarray<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
+  xt::xarray<double> p = rng.uniform<double>({n, d});
+  return rng.bernoulli(p);
+}
+
+// The same, drawn with their own seed.
+inline xt::xarray<double> binary_rows(std::size_t n, std::size_t d, std::uint64_t seed) {
+  Rng rng(seed);
+  return binary_rows(n, d, rng);
+}
+
+// ---- hand computations with plain doubles ---------------------------------------------------------
+
+inline constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
+
+// log(1 + e^l), stable.
+inline double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
+
+// log N(x; m, v) of one coordinate.
+inline double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
+
+// ---- a short training run of an image model (tests/test_model_*.cpp) -------------------------------
+
+// The first `rows` training rows as a batch, with their labels when `labels`, prepared once by the
+// model (binarized with rng).
+inline models::Batch<float> first_rows(models::Model<float>& model, const models::Dataset& data, std::size_t rows,
+                                       bool labels, Rng& rng) {
+  const std::size_t d = data.train_x.shape()[1];
+  models::Batch<float> b;
+  b.x = xt::xarray<float>::from_shape({rows, d});
+  std::copy_n(data.train_x.data(), rows * d, b.x.data());
+  if (labels) b.y.assign(data.train_y.begin(), data.train_y.begin() + static_cast<std::ptrdiff_t>(rows));
+  model.prepare_batch(b, rng);
+  return b;
+}
+
+// The loss on a batch with the noise of Rng(1), without gradients.
+inline double loss_without_grad(models::Model<float>& model, const models::Batch<float>& batch) {
+  Tape<float> tape;
+  NoGrad<float> no_grad(tape);
+  Rng noise(1);
+  return model.loss(tape, batch, noise).value.item();
+}
+
+// `steps` Adam steps (learning rate 1e-3), each on 32 training rows drawn at random with rng (with
+// their labels when `labels`) and prepared by the model.
+inline void adam_steps(models::Model<float>& model, const models::Dataset& data, int steps, bool labels, Rng& rng) {
+  const std::size_t n = data.train_x.shape()[0], d = data.train_x.shape()[1];
+  nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
+  Tape<float> tape;
+  for (int t = 0; t < steps; ++t) {
+    models::Batch<float> b;
+    b.x = xt::xarray<float>::from_shape({32, d});
+    for (std::size_t r = 0; r < 32; ++r) {
+      const std::size_t i = rng.below(n);
+      if (labels) b.y.push_back(data.train_y[i]);
+      for (std::size_t p = 0; p < d; ++p) b.x(r, p) = data.train_x(i, p);
+    }
+    model.prepare_batch(b, rng);
+    tape.clear();
+    model.params().zero_grad();
+    tape.backward(model.loss(tape, b, rng).value);
+    adam.step();
+  }
+}
+
+// Metrics by name.
+inline std::map<std::string, double> as_map(const models::Metrics& m) { return {m.begin(), m.end()}; }
 
 }  // namespace tz::test

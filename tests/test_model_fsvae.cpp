@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -16,7 +15,7 @@
 #include "models/conformance.hpp"
 #include "models/fsvae.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
-#include "nn/optim.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -24,10 +23,9 @@ using tz::Tape;
 using tz::Var;
 using tz::models::FSVAE;
 using tz::models::FSVAEOptions;
+using namespace tz::test;  // binary_rows, softplus, log_n, first_rows, loss_without_grad, adam_steps, as_map
 
 namespace {
-
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
 FSVAEOptions small() {
   FSVAEOptions o;
@@ -37,14 +35,6 @@ FSVAEOptions small() {
   o.iwae = {1, 4};
   return o;
 }
-
-Array<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
-  Array<double> p = rng.uniform<double>({n, d});
-  return rng.bernoulli(p);
-}
-
-double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
-double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
 
 }  // namespace
 
@@ -180,40 +170,15 @@ TEST_CASE("fsvae: a short training run lowers −ELBO(x|y); evaluate and the pic
   o.iwae = {1, 10};
   FSVAE<float> model(o, rng);
 
-  tz::models::Batch<float> fixed;
-  fixed.x = Array<float>(xt::view(data.train_x, xt::range(0, 64), xt::all()));
-  fixed.y.assign(data.train_y.begin(), data.train_y.begin() + 64);
-  model.prepare_batch(fixed, rng);
-  auto loss_on_fixed = [&] {
-    Tape<float> tape;
-    tz::NoGrad<float> no_grad(tape);
-    Rng noise(1);
-    return model.loss(tape, fixed, noise).value.item();
-  };
-  const double before = loss_on_fixed();
-  tz::nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
-  Tape<float> tape;
-  for (int t = 0; t < 300; ++t) {
-    tz::models::Batch<float> b;
-    b.x = Array<float>::from_shape({32, 784});
-    for (std::size_t r = 0; r < 32; ++r) {
-      const std::size_t i = rng.below(200);
-      b.y.push_back(data.train_y[i]);
-      for (std::size_t p = 0; p < 784; ++p) b.x(r, p) = data.train_x(i, p);
-    }
-    model.prepare_batch(b, rng);
-    tape.clear();
-    model.params().zero_grad();
-    tape.backward(model.loss(tape, b, rng).value);
-    adam.step();
-  }
-  const double after = loss_on_fixed();
+  const tz::models::Batch<float> fixed = first_rows(model, data, 64, /*labels=*/true, rng);
+  const double before = loss_without_grad(model, fixed);
+  adam_steps(model, data, 300, /*labels=*/true, rng);
+  const double after = loss_without_grad(model, fixed);
   INFO("−ELBO(x|y) on a fixed batch: " << before << " → " << after);
   CHECK(after < 0.6 * before);
 
   Rng eval(2);
-  std::map<std::string, double> m;
-  for (auto& [k, v] : model.evaluate(data, eval)) m[k] = v;
+  auto m = as_map(model.evaluate(data, eval));
   REQUIRE(m.count("test_nelbo"));
   REQUIRE(m.count("test_niwae_10"));
   // float32 terms summed in double: equal to float rounding

@@ -17,7 +17,7 @@
 #include "models/conformance.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
 #include "models/ssvae.hpp"
-#include "nn/optim.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -25,6 +25,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::SSVAE;
 using tz::models::SSVAEOptions;
+using namespace tz::test;  // binary_rows, softplus, first_rows, loss_without_grad, adam_steps, as_map
 
 namespace {
 
@@ -39,13 +40,6 @@ SSVAEOptions small() {
   o.labelled_batch = 0;
   return o;
 }
-
-Array<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
-  Array<double> p = rng.uniform<double>({n, d});
-  return rng.bernoulli(p);
-}
-
-double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
 
 // log softmax of one row of logits, by hand.
 std::vector<double> log_softmax_row(const Array<double>& logits, std::size_t i) {
@@ -293,37 +287,12 @@ TEST_CASE("ssvae: a short training run lowers the loss and teaches the classifie
   Rng eval0(1);
   const double accuracy_before = model.accuracy(data.test_x, data.test_y);
 
-  tz::models::Batch<float> fixed;
-  fixed.x = Array<float>(xt::view(data.train_x, xt::range(0, 32), xt::all()));
-  fixed.y.assign(data.train_y.begin(), data.train_y.begin() + 32);
-  model.prepare_batch(fixed, rng);
-  auto loss_on_fixed = [&] {
-    Tape<float> tape;
-    tz::NoGrad<float> no_grad(tape);
-    Rng noise(1);
-    return model.loss(tape, fixed, noise).value.item();
-  };
-  const double before = loss_on_fixed();
-  tz::nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
-  Tape<float> tape;
-  for (int t = 0; t < 150; ++t) {
-    tz::models::Batch<float> b;
-    b.x = Array<float>::from_shape({32, 784});
-    for (std::size_t r = 0; r < 32; ++r) {
-      const std::size_t i = rng.below(200);
-      b.y.push_back(data.train_y[i]);
-      for (std::size_t p = 0; p < 784; ++p) b.x(r, p) = data.train_x(i, p);
-    }
-    model.prepare_batch(b, rng);
-    tape.clear();
-    model.params().zero_grad();
-    tape.backward(model.loss(tape, b, rng).value);
-    adam.step();
-  }
-  const double after = loss_on_fixed();
+  const tz::models::Batch<float> fixed = first_rows(model, data, 32, /*labels=*/true, rng);
+  const double before = loss_without_grad(model, fixed);
+  adam_steps(model, data, 150, /*labels=*/true, rng);
+  const double after = loss_without_grad(model, fixed);
   Rng eval(2);
-  std::map<std::string, double> m;
-  for (auto& [k, v] : model.evaluate(data, eval)) m[k] = v;
+  auto m = as_map(model.evaluate(data, eval));
   INFO("loss " << before << " → " << after << "; test accuracy " << accuracy_before << " → " << m["test_accuracy"]);
   CHECK(after < 0.6 * before);
   CHECK(m["labelled_accuracy"] == 1.0);
