@@ -1,18 +1,26 @@
-// Small helpers shared by the tests: matrices written out, hand computations, random binary rows and
-// a short training run of an image model.
+// Small helpers shared by the tests: matrices written out, hand computations, random binary rows, a
+// short training run of an image model, and a temporary folder.
 #pragma once
+
+#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <system_error>
 #include <vector>
+
+#include <unistd.h>
 
 #include <xtensor/xarray.hpp>
 
 #include "autograd/random.hpp"
+#include "datasets/files.hpp"
 #include "models/model.hpp"
 #include "nn/optim.hpp"
 
@@ -101,5 +109,45 @@ inline void adam_steps(models::Model<float>& model, const models::Dataset& data,
 
 // Metrics by name.
 inline std::map<std::string, double> as_map(const models::Metrics& m) { return {m.begin(), m.end()}; }
+
+// ---- files ----------------------------------------------------------------------------------------
+
+// A fresh folder under /tmp, removed with everything in it at the end of the test.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "tapezoo-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+  // The names of the files in it, sorted.
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(path)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+// The message of the FileError thrown by f (fails the test if none is thrown).
+template <class F>
+std::string file_error(F&& f) {
+  try {
+    f();
+  } catch (const FileError& e) {
+    return e.what();
+  }
+  FAIL("expected a tz::FileError");
+  return {};
+}
+
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 }  // namespace tz::test

@@ -29,43 +29,14 @@
 #include "io/png.hpp"
 #include "io/progress.hpp"
 #include "autograd/random.hpp"
+#include "tests/test_helpers.hpp"
 
 namespace fs = std::filesystem;
+using tz::test::contains;
+using tz::test::file_error;
+using tz::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tapezoo-io-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
-
-template <class F>
-std::string file_error(F&& f) {
-  try {
-    f();
-  } catch (const tz::FileError& e) {
-    return e.what();
-  }
-  FAIL("expected a tz::FileError");
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string hex(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";
