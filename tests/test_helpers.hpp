@@ -21,6 +21,7 @@
 
 #include "autograd/random.hpp"
 #include "datasets/files.hpp"
+#include "models/conformance.hpp"
 #include "models/model.hpp"
 #include "nn/optim.hpp"
 
@@ -62,22 +63,26 @@ inline double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp
 // log N(x; m, v) of one coordinate.
 inline double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
 
-// ---- a short training run of an image model (tests/test_model_*.cpp) -------------------------------
+// ---- the model tests (tests/test_model_*.cpp) -----------------------------------------------------
 
-// The first `rows` training rows as a batch, with their labels when `labels`, prepared once by the
-// model (binarized with rng).
-inline models::Batch<float> first_rows(models::Model<float>& model, const models::Dataset& data, std::size_t rows,
-                                       bool labels, Rng& rng) {
-  const std::size_t d = data.train_x.shape()[1];
-  models::Batch<float> b;
-  b.x = xt::xarray<float>::from_shape({rows, d});
-  std::copy_n(data.train_x.data(), rows * d, b.x.data());
-  if (labels) b.y.assign(data.train_y.begin(), data.train_y.begin() + static_cast<std::ptrdiff_t>(rows));
-  model.prepare_batch(b, rng);
-  return b;
+// The float64 gradcheck of a model's loss on a batch (40 elements of each parameter, relative
+// tolerance 1e-6), with the same noise, Rng(7), on every evaluation.
+inline models::CheckResult gradcheck_loss(const std::string& what, models::Model<double>& model,
+                                          const models::Batch<double>& batch) {
+  return models::gradcheck_params(what, model.params(), [&](Tape<double>& tape) {
+    Rng noise(7);  // the same ε every time
+    return model.loss(tape, batch, noise).value;
+  }, /*per_param=*/40, /*rtol=*/1e-6);
 }
 
-// The loss on a batch with the noise of Rng(1), without gradients.
+// A short training run of an image model. The loss on a fixed batch (the first `rows` training rows,
+// with their labels when `labels`, prepared once by the model with rng; noise Rng(1), no gradients)
+// before and after `steps` Adam steps (learning rate 1e-3), each on 32 training rows drawn at random
+// with rng (with their labels when `labels`) and prepared by the model.
+struct BeforeAfter {
+  double before, after;
+};
+
 inline double loss_without_grad(models::Model<float>& model, const models::Batch<float>& batch) {
   Tape<float> tape;
   NoGrad<float> no_grad(tape);
@@ -85,10 +90,16 @@ inline double loss_without_grad(models::Model<float>& model, const models::Batch
   return model.loss(tape, batch, noise).value.item();
 }
 
-// `steps` Adam steps (learning rate 1e-3), each on 32 training rows drawn at random with rng (with
-// their labels when `labels`) and prepared by the model.
-inline void adam_steps(models::Model<float>& model, const models::Dataset& data, int steps, bool labels, Rng& rng) {
+inline BeforeAfter short_training_run(models::Model<float>& model, const models::Dataset& data, std::size_t rows,
+                                      int steps, bool labels, Rng& rng) {
   const std::size_t n = data.train_x.shape()[0], d = data.train_x.shape()[1];
+  models::Batch<float> fixed;
+  fixed.x = xt::xarray<float>::from_shape({rows, d});
+  std::copy_n(data.train_x.data(), rows * d, fixed.x.data());
+  if (labels) fixed.y.assign(data.train_y.begin(), data.train_y.begin() + static_cast<std::ptrdiff_t>(rows));
+  model.prepare_batch(fixed, rng);
+  const double before = loss_without_grad(model, fixed);
+
   nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
   Tape<float> tape;
   for (int t = 0; t < steps; ++t) {
@@ -105,6 +116,7 @@ inline void adam_steps(models::Model<float>& model, const models::Dataset& data,
     tape.backward(model.loss(tape, b, rng).value);
     adam.step();
   }
+  return {before, loss_without_grad(model, fixed)};
 }
 
 // Metrics by name.

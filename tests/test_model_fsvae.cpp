@@ -12,7 +12,6 @@
 #include <xtensor/xview.hpp>
 
 #include "io/png.hpp"
-#include "models/conformance.hpp"
 #include "models/fsvae.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
 #include "tests/test_helpers.hpp"
@@ -23,7 +22,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::FSVAE;
 using tz::models::FSVAEOptions;
-using namespace tz::test;  // binary_rows, softplus, log_n, first_rows, loss_without_grad, adam_steps, as_map
+using namespace tz::test;  // binary_rows, softplus, log_n, gradcheck_loss, short_training_run, as_map
 
 namespace {
 
@@ -153,10 +152,7 @@ TEST_CASE("fsvae: the loss passes a float64 gradcheck on a tiny batch") {
   tz::models::Batch<double> batch;
   batch.x = binary_rows(4, 12, rng);
   batch.y = {0, 7, 7, 2};
-  auto result = tz::models::gradcheck_params("fsvae loss", model.params(), [&](Tape<double>& tape) {
-    Rng noise(7);
-    return model.loss(tape, batch, noise).value;
-  }, /*per_param=*/40, /*rtol=*/1e-6);
+  const auto result = gradcheck_loss("fsvae loss", model, batch);  // the same ε every time
   INFO(result.message);
   CHECK(result.ok);
 }
@@ -170,10 +166,7 @@ TEST_CASE("fsvae: a short training run lowers −ELBO(x|y); evaluate and the pic
   o.iwae = {1, 10};
   FSVAE<float> model(o, rng);
 
-  const tz::models::Batch<float> fixed = first_rows(model, data, 64, /*labels=*/true, rng);
-  const double before = loss_without_grad(model, fixed);
-  adam_steps(model, data, 300, /*labels=*/true, rng);
-  const double after = loss_without_grad(model, fixed);
+  const auto [before, after] = short_training_run(model, data, 64, 300, /*labels=*/true, rng);
   INFO("−ELBO(x|y) on a fixed batch: " << before << " → " << after);
   CHECK(after < 0.6 * before);
 

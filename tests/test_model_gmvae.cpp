@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "io/png.hpp"
-#include "models/conformance.hpp"
 #include "models/gmvae.hpp"
 #include "tests/test_helpers.hpp"
 
@@ -21,7 +20,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::GMVAE;
 using tz::models::GMVAEOptions;
-using namespace tz::test;  // binary_rows, softplus, log_n, first_rows, loss_without_grad, adam_steps, as_map
+using namespace tz::test;  // binary_rows, softplus, log_n, gradcheck_loss, short_training_run, as_map
 
 namespace {
 
@@ -183,10 +182,7 @@ TEST_CASE("gmvae: the loss passes a float64 gradcheck on a tiny batch") {
   GMVAE<double> model(small(3), rng);
   tz::models::Batch<double> batch;
   batch.x = binary_rows(4, 16, rng);
-  auto result = tz::models::gradcheck_params("gmvae loss", model.params(), [&](Tape<double>& tape) {
-    Rng noise(7);  // the same ε every time
-    return model.loss(tape, batch, noise).value;
-  }, /*per_param=*/40, /*rtol=*/1e-6);
+  const auto result = gradcheck_loss("gmvae loss", model, batch);  // the same ε every time
   INFO(result.message);
   CHECK(result.ok);
 }
@@ -202,10 +198,7 @@ TEST_CASE("gmvae: a short training run lowers the −ELBO, and evaluate reports 
   o.iwae = {1, 10};
   GMVAE<float> model(o, rng);
 
-  const tz::models::Batch<float> fixed = first_rows(model, data, 64, /*labels=*/false, rng);
-  const double before = loss_without_grad(model, fixed);
-  adam_steps(model, data, 300, /*labels=*/false, rng);
-  const double after = loss_without_grad(model, fixed);
+  const auto [before, after] = short_training_run(model, data, 64, 300, /*labels=*/false, rng);
   INFO("−ELBO on a fixed batch: " << before << " → " << after);
   CHECK(after < 0.6 * before);
 

@@ -14,7 +14,6 @@
 
 #include <xtensor/xview.hpp>
 
-#include "models/conformance.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
 #include "models/ssvae.hpp"
 #include "tests/test_helpers.hpp"
@@ -25,7 +24,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::SSVAE;
 using tz::models::SSVAEOptions;
-using namespace tz::test;  // binary_rows, softplus, first_rows, loss_without_grad, adam_steps, as_map
+using namespace tz::test;  // binary_rows, softplus, gradcheck_loss, short_training_run, as_map
 
 namespace {
 
@@ -267,10 +266,7 @@ TEST_CASE("ssvae: the loss passes a float64 gradcheck on a tiny mixed batch") {
   tz::models::Batch<double> batch;
   batch.x = binary_rows(4, 12, rng);
   batch.y = {-1, 5, -1, 2};
-  auto result = tz::models::gradcheck_params("ssvae loss", model.params(), [&](Tape<double>& tape) {
-    Rng noise(7);
-    return model.loss(tape, batch, noise).value;
-  }, /*per_param=*/40, /*rtol=*/1e-6);
+  const auto result = gradcheck_loss("ssvae loss", model, batch);  // the same ε every time
   INFO(result.message);
   CHECK(result.ok);
 }
@@ -287,10 +283,7 @@ TEST_CASE("ssvae: a short training run lowers the loss and teaches the classifie
   Rng eval0(1);
   const double accuracy_before = model.accuracy(data.test_x, data.test_y);
 
-  const tz::models::Batch<float> fixed = first_rows(model, data, 32, /*labels=*/true, rng);
-  const double before = loss_without_grad(model, fixed);
-  adam_steps(model, data, 150, /*labels=*/true, rng);
-  const double after = loss_without_grad(model, fixed);
+  const auto [before, after] = short_training_run(model, data, 32, 150, /*labels=*/true, rng);
   Rng eval(2);
   auto m = as_map(model.evaluate(data, eval));
   INFO("loss " << before << " → " << after << "; test accuracy " << accuracy_before << " → " << m["test_accuracy"]);
