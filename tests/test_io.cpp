@@ -46,9 +46,11 @@ std::string hex(const std::string& bytes) {
 }
 
 // The Debian python3 (which has numpy) first: `python3` on PATH may be another one without it.
+// None: "", after a message that the calling test is skipped.
 std::string python_with_numpy() {
   for (const std::string py : {"/usr/bin/python3", "python3"})
     if (std::system((py + " -c 'import numpy' > /dev/null 2>&1").c_str()) == 0) return py;
+  MESSAGE("skipped: no python3 with numpy (apt-get install python3-numpy)");
   return {};
 }
 
@@ -111,10 +113,7 @@ TEST_CASE("npz round-trips float32 and float64 arrays bit-exactly, in order") {
 
 TEST_CASE("numpy.load opens our npz with the same bits") {
   const std::string py = python_with_numpy();
-  if (py.empty()) {
-    MESSAGE("skipped: no python3 with numpy (apt-get install python3-numpy)");
-    return;
-  }
+  if (py.empty()) return;
   TempDir dir;
   const auto model = small_model();
   tz::NamedArrays arrays;
@@ -140,10 +139,7 @@ TEST_CASE("numpy.load opens our npz with the same bits") {
 
 TEST_CASE("npz files written by numpy (savez and savez_compressed) load with the same values") {
   const std::string py = python_with_numpy();
-  if (py.empty()) {
-    MESSAGE("skipped: no python3 with numpy (apt-get install python3-numpy)");
-    return;
-  }
+  if (py.empty()) return;
   TempDir dir;
   write_text(dir / "write.py",
              "import sys, numpy as np\n"
