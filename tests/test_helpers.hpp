@@ -21,6 +21,7 @@
 
 #include "autograd/random.hpp"
 #include "datasets/files.hpp"
+#include "distributions/distributions.hpp"
 #include "models/conformance.hpp"
 #include "models/model.hpp"
 #include "nn/optim.hpp"
@@ -62,6 +63,35 @@ inline double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp
 
 // log N(x; m, v) of one coordinate.
 inline double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
+
+// The two terms of −ELBO(x|y) = rec + KL for each row, written out by hand with plain loops from the
+// encoder q(z|x,y) and decoder p(x|z,y) of a conditional model (ssvae, fsvae), for the noise ε [n, z]:
+//   z = m + √v ε,  rec = −Σ_j [x_j l_j − softplus(l_j)],  KL = ½ Σ_j (v_j + m_j² − 1 − log v_j)
+struct HandTerms {
+  std::vector<double> rec, kl;
+};
+
+template <class Model>
+HandTerms conditional_elbo_by_hand(const Model& model, const xt::xarray<double>& x, const std::vector<int>& y,
+                                   const xt::xarray<double>& eps) {
+  const std::size_t n = x.shape()[0], d = x.shape()[1], zd = model.options().z;
+  Tape<double> tape;
+  Var<double> yv = tape.constant(one_hot<double>(y, model.options().classes));
+  auto [m, v] = model.encode(tape, tape.constant(x), yv);
+  xt::xarray<double> z = xt::xarray<double>::from_shape({n, zd});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < zd; ++j) z(i, j) = m.value()(i, j) + std::sqrt(v.value()(i, j)) * eps(i, j);
+  const xt::xarray<double> l = model.decode(tape, tape.constant(z), yv).value();
+  HandTerms out{std::vector<double>(n, 0.0), std::vector<double>(n, 0.0)};
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t p = 0; p < d; ++p) out.rec[i] -= x(i, p) * l(i, p) - softplus(l(i, p));
+    for (std::size_t j = 0; j < zd; ++j) {
+      const double mj = m.value()(i, j), vj = v.value()(i, j);
+      out.kl[i] += 0.5 * (vj + mj * mj - 1 - std::log(vj));
+    }
+  }
+  return out;
+}
 
 // ---- the model tests (tests/test_model_*.cpp) -----------------------------------------------------
 

@@ -20,7 +20,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::GMVAE;
 using tz::models::GMVAEOptions;
-using namespace tz::test;  // binary_rows, softplus, log_n, gradcheck_loss, short_training_run, as_map
+using namespace tz::test;  // the shared helpers: binary_rows, softplus, conditional_elbo_by_hand, gradcheck_loss, …
 
 namespace {
 

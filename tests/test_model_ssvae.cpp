@@ -24,7 +24,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::SSVAE;
 using tz::models::SSVAEOptions;
-using namespace tz::test;  // binary_rows, softplus, gradcheck_loss, short_training_run, as_map
+using namespace tz::test;  // the shared helpers: binary_rows, softplus, conditional_elbo_by_hand, gradcheck_loss, …
 
 namespace {
 
@@ -56,24 +56,9 @@ std::vector<double> log_softmax_row(const Array<double>& logits, std::size_t i) 
 // for the noise ε (row i).
 std::vector<double> labelled_bound_by_hand(SSVAE<double>& model, const Array<double>& x, const std::vector<int>& y,
                                            const Array<double>& eps) {
-  const std::size_t n = x.shape()[0], d = x.shape()[1], zd = model.options().z;
-  Tape<double> tape;
-  Var<double> yv = tape.constant(tz::one_hot<double>(y, 10));
-  auto [m, v] = model.encode(tape, tape.constant(x), yv);
-  Array<double> z = Array<double>::from_shape({n, zd});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < zd; ++j) z(i, j) = m.value()(i, j) + std::sqrt(v.value()(i, j)) * eps(i, j);
-  const Array<double> l = model.decode(tape, tape.constant(z), yv).value();
-  std::vector<double> out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    double rec = 0, kl = 0;
-    for (std::size_t p = 0; p < d; ++p) rec -= x(i, p) * l(i, p) - softplus(l(i, p));
-    for (std::size_t j = 0; j < zd; ++j) {
-      const double mj = m.value()(i, j), vj = v.value()(i, j);
-      kl += 0.5 * (vj + mj * mj - 1 - std::log(vj));
-    }
-    out[i] = rec + kl + kLog10;
-  }
+  const HandTerms hand = conditional_elbo_by_hand(model, x, y, eps);
+  std::vector<double> out(x.shape()[0]);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = hand.rec[i] + hand.kl[i] + kLog10;
   return out;
 }
 
