@@ -25,9 +25,6 @@
 // One JSON line on stdout. One BLAS thread unless --threads N (PITFALLS 14). The OpenBLAS kernels
 // are chosen when the library loads: compare `OPENBLAS_CORETYPE=SkylakeX build/bench/tape_overhead`
 // (set in the shell for that one command, never in code: PITFALLS 13); blas_core says which ran.
-#include <malloc.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -42,6 +39,7 @@
 #include "autograd/blas.hpp"
 #include "autograd/ops.hpp"
 #include "autograd/random.hpp"
+#include "bench/memory_usage.hpp"  // current_rss_bytes, heap_in_use_bytes
 
 namespace {
 
@@ -68,23 +66,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// Current resident set size in bytes: the second field of /proc/self/statm, in pages.
-long current_rss_bytes() {
-  long size = 0, resident = 0;
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (!f) return -1;
-  const int got = std::fscanf(f, "%ld %ld", &size, &resident);
-  std::fclose(f);
-  return got == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
-}
-
-// Bytes the program holds from malloc right now (glibc: arena in use + mmapped blocks). Unlike RSS
-// it does not depend on when freed pages go back to the system, so a leak shows as any growth.
-long heap_in_use_bytes() {
-  const struct mallinfo2 mi = mallinfo2();
-  return static_cast<long>(mi.uordblks + mi.hblkhd);
 }
 
 // ---- (a) a chain of tiny elementwise ops ---------------------------------------------------------
@@ -209,12 +190,12 @@ int run_memory(int steps, std::uint64_t seed, int threads) {
     net.sgd_step(0.01f);
     tape.clear();
     if (step == early) {
-      rss_early = current_rss_bytes();
-      heap_early = heap_in_use_bytes();
+      rss_early = tz::bench::current_rss_bytes();
+      heap_early = tz::bench::heap_in_use_bytes();
     }
     if (step == steps) {
-      rss_last = current_rss_bytes();
-      heap_last = heap_in_use_bytes();
+      rss_last = tz::bench::current_rss_bytes();
+      heap_last = tz::bench::heap_in_use_bytes();
     }
   }
   const double ratio = static_cast<double>(rss_last) / static_cast<double>(rss_early);

@@ -111,20 +111,12 @@ class HeaderParser {
     std::vector<std::pair<std::string, HeaderValue>> out;
     expect('{');
     for (;;) {
-      skip_space();
-      if (peek() == '}') {
-        ++i_;
-        break;
-      }
+      if (accept('}')) break;
       std::string key = parse_string();
       expect(':');
       HeaderValue v = parse_value();
       out.emplace_back(std::move(key), std::move(v));
-      skip_space();
-      if (peek() == ',') {
-        ++i_;
-        continue;
-      }
+      if (accept(',')) continue;
       expect('}');
       break;
     }
@@ -140,10 +132,15 @@ class HeaderParser {
   void skip_space() {
     while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
   }
-  void expect(char c) {
+  // Skips white space, then consumes c if it comes next.
+  bool accept(char c) {
     skip_space();
-    if (peek() != c) fail(std::string("expected '") + c + "'");
+    if (peek() != c) return false;
     ++i_;
+    return true;
+  }
+  void expect(char c) {
+    if (!accept(c)) fail(std::string("expected '") + c + "'");
   }
   std::string parse_string() {
     skip_space();
@@ -174,11 +171,7 @@ class HeaderParser {
       v.kind = HeaderValue::Tuple;
       ++i_;
       for (;;) {
-        skip_space();
-        if (peek() == ')') {
-          ++i_;
-          break;
-        }
+        if (accept(')')) break;
         if (!std::isdigit(static_cast<unsigned char>(peek()))) fail("expected a non-negative integer in the shape");
         std::size_t d = 0;
         while (std::isdigit(static_cast<unsigned char>(peek()))) {
@@ -189,11 +182,7 @@ class HeaderParser {
         }
         if (peek() == 'L') ++i_;  // Python 2 longs
         v.tuple.push_back(d);
-        skip_space();
-        if (peek() == ',') {
-          ++i_;
-          continue;
-        }
+        if (accept(',')) continue;
         expect(')');
         break;
       }

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
+#include <type_traits>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -15,8 +17,31 @@ namespace tz::models {
 namespace {
 
 CheckResult fail(std::string msg) { return {false, std::move(msg)}; }
+CheckResult threw(const std::string& what, const std::exception& e) {
+  return fail(fmt::format("{}: threw: {}", what, e.what()));
+}
 
 Config tiny_config(const ModelInfo& info) { return Config::from(info.flags, info.tiny_flags, info.name); }
+
+// Where a check starts: a model of the configuration cfg, built with rng, and the model's tiny data
+// (drawn with rng after it), prepared by the model.
+template <class T>
+struct TinyModel {
+  std::unique_ptr<Model<T>> model;
+  Dataset data;
+};
+
+template <class T>
+TinyModel<T> tiny_model(const ModelInfo& info, const Config& cfg, Rng& rng) {
+  TinyModel<T> out;
+  if constexpr (std::is_same_v<T, double>)
+    out.model = info.make_double(cfg, rng);
+  else
+    out.model = info.make_float(cfg, rng);
+  out.data = info.tiny_data(rng);
+  out.model->prepare_data(out.data, rng);
+  return out;
+}
 
 // The first rows of the tiny data as a batch of scalar type T, prepared once with a fixed seed.
 template <class T>
@@ -93,10 +118,7 @@ CheckResult check_gradient(const ModelInfo& info) {
   const std::string what = fmt::format("model '{}', check 'gradient' (float64 gradcheck of its loss)", info.name);
   try {
     Rng rng(1);
-    const Config cfg = tiny_config(info);
-    auto model = info.make_double(cfg, rng);
-    Dataset d = info.tiny_data(rng);
-    model->prepare_data(d, rng);
+    auto [model, d] = tiny_model<double>(info, tiny_config(info), rng);
     model->set_iteration(0);
     Batch<double> b = fixed_batch<double>(d, 8, *model);
     return gradcheck_params(what, model->params(), [&](Tape<double>& tape) {
@@ -104,7 +126,7 @@ CheckResult check_gradient(const ModelInfo& info) {
       return model->loss(tape, b, noise).value;
     });
   } catch (const std::exception& e) {
-    return fail(fmt::format("{}: threw: {}", what, e.what()));
+    return threw(what, e);
   }
 }
 
@@ -112,10 +134,7 @@ CheckResult check_training(const ModelInfo& info, int steps) {
   const std::string what = fmt::format("model '{}', check 'training' ({} Adam steps must lower the loss)", info.name, steps);
   try {
     Rng rng(2);
-    const Config cfg = tiny_config(info);
-    auto model = info.make_float(cfg, rng);
-    Dataset d = info.tiny_data(rng);
-    model->prepare_data(d, rng);
+    auto [model, d] = tiny_model<float>(info, tiny_config(info), rng);
     model->set_iteration(0);
     Batch<float> fixed = fixed_batch<float>(d, 64, *model);
     const double before = loss_at(*model, fixed, 13);
@@ -161,7 +180,7 @@ CheckResult check_training(const ModelInfo& info, int steps) {
                               what, before, after, info.conformance_lr));
     return {};
   } catch (const std::exception& e) {
-    return fail(fmt::format("{}: threw: {}", what, e.what()));
+    return threw(what, e);
   }
 }
 
@@ -172,9 +191,7 @@ CheckResult check_roundtrip(const ModelInfo& info) {
   try {
     Rng rng(3);
     const Config cfg = tiny_config(info);
-    auto a = info.make_float(cfg, rng);
-    Dataset d = info.tiny_data(rng);
-    a->prepare_data(d, rng);
+    auto [a, d] = tiny_model<float>(info, cfg, rng);
     // A few steps away from the initialisation, so that loading must really replace values.
     nn::Adam<float> adam(a->params().all(), {.lr = 1e-2});
     Batch<float> b = fixed_batch<float>(d, 16, *a);
@@ -199,7 +216,7 @@ CheckResult check_roundtrip(const ModelInfo& info) {
     return {};
   } catch (const std::exception& e) {
     std::filesystem::remove(path);
-    return fail(fmt::format("{}: threw: {}", what, e.what()));
+    return threw(what, e);
   }
 }
 
@@ -221,7 +238,7 @@ CheckResult check_flags(const ModelInfo& info) {
     }
     return {};
   } catch (const std::exception& e) {
-    return fail(fmt::format("{}: threw: {}", what, e.what()));
+    return threw(what, e);
   }
 }
 

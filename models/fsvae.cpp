@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -11,42 +10,9 @@
 
 #include "io/png.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
+#include "models/vae_common.hpp"
 
 namespace tz::models {
-
-namespace {
-
-// The test set is binarized once, with this seed (as models/gmvae.cpp).
-constexpr std::uint64_t kTestBinarizationSeed = 0;
-
-template <class T>
-Array<T> rows_as(const Array<float>& x, std::size_t begin, std::size_t end) {
-  const std::size_t d = x.shape()[1];
-  Array<T> out = Array<T>::from_shape({end - begin, d});
-  const float* src = x.data() + begin * d;
-  for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(src[i]);
-  return out;
-}
-
-template <class T>
-double sum_of(const Var<T>& v) {
-  double s = 0;
-  for (T a : v.value()) s += static_cast<double>(a);  // double accumulation (PITFALLS 21)
-  return s;
-}
-
-template <class T>
-Array<float> to_float(const Array<T>& a) {
-  Array<float> out = Array<float>::from_shape(a.shape());
-  std::transform(a.begin(), a.end(), out.begin(), [](T v) { return static_cast<float>(v); });
-  return out;
-}
-
-std::vector<int> labels_of(const std::vector<int>& y, std::size_t begin, std::size_t end) {
-  return std::vector<int>(y.begin() + static_cast<std::ptrdiff_t>(begin), y.begin() + static_cast<std::ptrdiff_t>(end));
-}
-
-}  // namespace
 
 template <class T>
 FSVAE<T>::FSVAE(const FSVAEOptions& options, Rng& rng) : options_(options) {
@@ -133,30 +99,25 @@ template <class T>
 Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   if (data.test_y.size() != data.test_x.shape()[0])
     throw std::invalid_argument(fmt::format("fsvae: the test set of '{}' has no labels", data.name));
-  Rng binarize(kTestBinarizationSeed);
-  const Array<float> x_test = binarize.bernoulli(data.test_x);
+  const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
   Tape<T> tape;
   NoGrad<T> no_grad(tape);
   double nelbo = 0, kl = 0, rec = 0;
-  for (std::size_t b = 0; b < n; b += 500) {
-    const std::size_t e = std::min(n, b + 500);
-    tape.clear();
+  for_each_chunk(tape, n, 500, [&](std::size_t b, std::size_t e) {
     Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), rng);
     nelbo += sum_of(bound.nelbo);
     kl += sum_of(bound.kl);
     rec += sum_of(bound.rec);
-  }
+  });
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
   Metrics out = {{"test_nelbo", nelbo / nd}, {"test_kl", kl / nd}, {"test_rec", rec / nd}};
   for (long m : options_.iwae) {
-    const std::size_t iw = static_cast<std::size_t>(m), chunk = std::max<std::size_t>(1, 5000 / iw);
+    const std::size_t iw = static_cast<std::size_t>(m);
     double niwae = 0;
-    for (std::size_t b = 0; b < n; b += chunk) {
-      const std::size_t e = std::min(n, b + chunk);
-      tape.clear();
+    for_each_chunk(tape, n, iwae_chunk_rows(iw, 5000), [&](std::size_t b, std::size_t e) {
       niwae += sum_of(negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), iw, rng));
-    }
+    });
     out.emplace_back(fmt::format("test_niwae_{}", m), niwae / nd);
   }
   return out;
@@ -164,20 +125,9 @@ Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
 
 template <class T>
 Array<float> FSVAE<T>::class_style_grid(std::size_t columns, Rng& rng) {
-  const std::size_t K = options_.classes;
-  // z_j ~ N(0, I), j = 1..columns, shared by every row; row y decodes (z_j, y)
-  const Array<T> z_shared = rng.normal<T>({columns, options_.z});
-  Array<T> z = Array<T>::from_shape({K * columns, options_.z});
-  std::vector<int> labels(K * columns);
-  for (std::size_t c = 0; c < K; ++c)
-    for (std::size_t j = 0; j < columns; ++j) {
-      labels[c * columns + j] = static_cast<int>(c);
-      for (std::size_t q = 0; q < options_.z; ++q) z(c * columns + j, q) = z_shared(j, q);
-    }
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  Var<T> y = tape.constant(one_hot<T>(labels, K));
-  return to_float<T>(sigmoid(decode(tape, tape.constant(std::move(z)), y)).value());
+  // image y·columns + j decodes (z_j, y), z_j ~ N(0, I) shared by every row
+  ClassStyleCodes<T> codes = class_style_codes<T>(options_.classes, columns, options_.z, rng);
+  return conditional_means(*this, std::move(codes.z), codes.labels, options_.classes);
 }
 
 template <class T>
@@ -185,41 +135,27 @@ Array<float> FSVAE<T>::sample(std::size_t n, Rng& rng) {
   // y ~ Cat(1/K), z ~ N(0, I), then the Bernoulli means of p(x|z,y)
   std::vector<int> labels(n);
   for (auto& c : labels) c = static_cast<int>(rng.below(options_.classes));
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  Var<T> z = tape.constant(rng.normal<T>({n, options_.z}));
-  return to_float<T>(sigmoid(decode(tape, z, tape.constant(one_hot<T>(labels, options_.classes)))).value());
+  return conditional_means(*this, rng.normal<T>({n, options_.z}), labels, options_.classes);
 }
 
 template <class T>
 void FSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& rng) {
   namespace fs = std::filesystem;
   fs::create_directories(dir);
-  const std::size_t side = data.rows ? data.rows : static_cast<std::size_t>(std::lround(std::sqrt(double(options_.x_dim))));
+  const std::size_t side = image_side(data, options_.x_dim);
   GridOptions grid{.nrow = 10, .padding = 2, .pad_value = 1.0f, .image_height = side, .image_width = side};
   save_image_grid((fs::path(dir) / "class_style_grid.png").string(), class_style_grid(10, rng), grid);
 
   // reconstructions.png: rows of test images, each followed by the row of their reconstructions
-  const std::size_t cols = std::min<std::size_t>(10, data.test_x.shape()[0]);
-  if (cols == 0 || data.test_y.size() != data.test_x.shape()[0]) return;
-  const std::size_t n = std::min<std::size_t>(50, data.test_x.shape()[0]) / cols * cols;
-  Rng binarize(kTestBinarizationSeed);
-  const Array<float> x = binarize.bernoulli(data.test_x);
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  const std::vector<int> labels = labels_of(data.test_y, 0, n);
-  Var<T> y = tape.constant(one_hot<T>(labels, options_.classes));
-  auto [m, v] = encode(tape, tape.constant(rows_as<T>(x, 0, n)), y);
-  const Array<float> recon = to_float<T>(sigmoid(decode(tape, sample_gaussian(m, v, rng), y)).value());
-  const std::size_t d = options_.x_dim;
-  Array<float> pairs = Array<float>::from_shape({2 * n, d});
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t row = i / cols, col = i % cols;
-    std::memcpy(&pairs(2 * row * cols + col, 0), &x(i, 0), d * sizeof(float));
-    std::memcpy(&pairs((2 * row + 1) * cols + col, 0), &recon(i, 0), d * sizeof(float));
-  }
-  grid.nrow = cols;
-  save_image_grid((fs::path(dir) / "reconstructions.png").string(), pairs, grid);
+  if (data.test_y.size() != data.test_x.shape()[0]) return;
+  save_reconstructions((fs::path(dir) / "reconstructions.png").string(), data, grid, [&](const Array<float>& x, std::size_t n) {
+    Tape<T> tape;
+    NoGrad<T> no_grad(tape);
+    // σ(f(z, y)) for z ~ q(z|x,y), y the true labels
+    Var<T> y = tape.constant(one_hot<T>(labels_of(data.test_y, 0, n), options_.classes));
+    auto [m, v] = encode(tape, tape.constant(rows_as<T>(x, 0, n)), y);
+    return to_float<T>(sigmoid(decode(tape, sample_gaussian(m, v, rng), y)).value());
+  });
 }
 
 template class FSVAE<float>;
@@ -229,16 +165,10 @@ template class FSVAE<double>;
 
 namespace {
 
-std::size_t positive_flag(const Config& c, const std::string& name) {
-  const long v = c.integer(name);
-  if (v < 1) throw std::invalid_argument(fmt::format("--{}: expected a positive integer, got {}", name, v));
-  return static_cast<std::size_t>(v);
-}
-
 FSVAEOptions fsvae_options(const Config& c) {
   FSVAEOptions o;
-  o.z = positive_flag(c, "z");
-  o.hidden = positive_flag(c, "hidden");
+  o.z = count_flag(c, "z");
+  o.hidden = count_flag(c, "hidden");
   o.iwae = c.integers("iwae");
   return o;
 }

@@ -56,6 +56,22 @@ void symmetrize_from_upper(double* a, std::size_t d) {
     for (std::size_t j = 0; j < i; ++j) a[i * d + j] = a[j * d + i];
 }
 
+// dpotrf (Cholesky) and dtrtri (inverse of a non-unit triangular matrix) in place on the d×d matrix
+// a, on LAPACK's triangle `uplo`; false when LAPACK reports a failure (info ≠ 0).
+bool potrf(const char* uplo, double* a, std::size_t d) {
+  const int n = static_cast<int>(d);
+  int info = 0;
+  dpotrf_(uplo, &n, a, &n, &info, 1);
+  return info == 0;
+}
+
+bool trtri(const char* uplo, double* a, std::size_t d) {
+  const int n = static_cast<int>(d);
+  int info = 0;
+  dtrtri_(uplo, "N", &n, a, &n, &info, 1, 1);
+  return info == 0;
+}
+
 }  // namespace
 
 // ---- small dense linear algebra (LAPACK) ----------------------------------------------------------------
@@ -65,22 +81,14 @@ void symmetrize_from_upper(double* a, std::size_t d) {
 //   dtrtri 'L':  L ← L⁻¹ in LAPACK's lower triangle; our upper triangle then holds L⁻ᵀ = P.
 // P Pᵀ = L⁻ᵀ L⁻¹ = (L Lᵀ)⁻¹ = A⁻¹, and P is scikit-learn's precisions_cholesky_ (upper).
 bool precision_cholesky_inplace(double* a, std::size_t d) {
-  const int n = static_cast<int>(d);
-  int info = 0;
-  dpotrf_("L", &n, a, &n, &info, 1);
-  if (info != 0) return false;
-  dtrtri_("L", "N", &n, a, &n, &info, 1, 1);
-  if (info != 0) return false;
+  if (!potrf("L", a, d) || !trtri("L", a, d)) return false;
   zero_triangle(a, d, /*lower=*/true);
   return true;
 }
 
 // dpotrf 'U': A = Uᵀ U with U in LAPACK's upper triangle = our lower triangle, which holds Uᵀ = L.
 bool cholesky_lower_inplace(double* a, std::size_t d) {
-  const int n = static_cast<int>(d);
-  int info = 0;
-  dpotrf_("U", &n, a, &n, &info, 1);
-  if (info != 0) return false;
+  if (!potrf("U", a, d)) return false;
   zero_triangle(a, d, /*lower=*/false);
   return true;
 }
@@ -88,10 +96,7 @@ bool cholesky_lower_inplace(double* a, std::size_t d) {
 // dtrtri 'L' on our upper triangular P (LAPACK's lower triangle holds Pᵀ): Pᵀ ← P⁻ᵀ, so our
 // upper triangle holds P⁻¹.
 bool invert_upper_triangular_inplace(double* a, std::size_t d) {
-  const int n = static_cast<int>(d);
-  int info = 0;
-  dtrtri_("L", "N", &n, a, &n, &info, 1, 1);
-  if (info != 0) return false;
+  if (!trtri("L", a, d)) return false;
   zero_triangle(a, d, /*lower=*/true);
   return true;
 }
@@ -119,6 +124,12 @@ constexpr std::size_t kStep = kChains * kLanes;  // points per inner step
 static_assert(kBlock % kStep == 0);
 
 batch load(const double* p) { return batch::load_unaligned(p); }
+
+// c_b = x_b − a for the kBlock points of a block: c[i·kBlock + b] = xt[i·kBlock + b] − a_i, i < D.
+void center_block(const double* xt, const double* a, std::size_t D, double* c) {
+  for (std::size_t i = 0; i < D; ++i)
+    for (std::size_t b = 0; b < kBlock; ++b) c[i * kBlock + b] = xt[i * kBlock + b] - a[i];
+}
 
 // Σ_b term(b) over the kBlock points of a block, as one batch of per-lane partial sums.
 // term(b0) gives the kLanes values at points b0 … b0 + kLanes − 1; kChains independent sums.
@@ -227,8 +238,7 @@ void SquaredMahalanobis::operator()(const Blocked& x, std::size_t j, double* out
         for (std::size_t k = 0; k < K; ++k) {
           const double* Pk = tied ? P : P + k * D * D;
           // c_i = x_i − μ_ki for the block
-          for (std::size_t i = 0; i < D; ++i)
-            for (std::size_t b = 0; b < kBlock; ++b) c[i * kBlock + b] = xt[i * kBlock + b] - mu[k * D + i];
+          center_block(xt, mu + k * D, D, c);
           // y_j = Σ_{i≤j} c_i P_k,ij  and  Σ_j y_j², kStep points and two columns j at a time, all
           // in registers (each c_i loaded once serves both columns)
           for (std::size_t b0 = 0; b0 < kBlock; b0 += kStep) {
@@ -342,8 +352,7 @@ Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& sh
       for (std::size_t k = 0; k < K; ++k) {
         const double* r = resp.block(j) + k * kBlock;  // padding rows have r = 0
         // c_b = x_b − a_k for the block
-        for (std::size_t i = 0; i < D; ++i)
-          for (std::size_t b = 0; b < kBlock; ++b) c[i * kBlock + b] = xt[i * kBlock + b] - shift(k, i);
+        center_block(xt, &shift(k, 0), D, c.data());
         // acc_k += Σ_b r_kb [c_b; 1][c_b; 1]ᵀ, upper triangle, in 4×4 tiles of SIMD accumulators
         batch* acc_k = acc.data() + k * Dp * Dp;
         for (std::size_t i = 0; i <= D; i += 4) {
@@ -372,8 +381,7 @@ Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& sh
     for (std::size_t k = 0; k < K; ++k) {
       const double* r = resp.block(j) + k * kBlock;  // padding rows have r = 0
       // c_b = x_b − a_k for the block
-      for (std::size_t i = 0; i < D; ++i)
-        for (std::size_t b = 0; b < kBlock; ++b) c[i * kBlock + b] = xt[i * kBlock + b] - shift(k, i);
+      center_block(xt, &shift(k, 0), D, c.data());
       // N_k += Σ_b r_kb,   m1_k += Σ_b r_kb c_b
       n_acc[k] += sum_over_block([&](std::size_t b) { return load(r + b); });
       for (std::size_t d = 0; d < D; ++d)

@@ -3,57 +3,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
 #include "io/png.hpp"
+#include "models/vae_common.hpp"
 
 namespace tz::models {
-
-namespace {
-
-// The test set is binarized once, with this seed, so that every model's test bounds are computed
-// on the same binary images, whatever the seed of the run.
-constexpr std::uint64_t kTestBinarizationSeed = 0;
-
-// Rows [begin, end) of a float matrix, on the model's scalar type (a container, PITFALLS 2).
-template <class T>
-Array<T> rows_as(const Array<float>& x, std::size_t begin, std::size_t end) {
-  const std::size_t d = x.shape()[1];
-  Array<T> out = Array<T>::from_shape({end - begin, d});
-  const float* src = x.data() + begin * d;
-  for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(src[i]);
-  return out;
-}
-
-Array<float> binarized_test_set(const Dataset& data) {
-  Rng rng(kTestBinarizationSeed);
-  return rng.bernoulli(data.test_x);
-}
-
-template <class T>
-double sum_of(const Var<T>& v) {
-  double s = 0;
-  for (T a : v.value()) s += static_cast<double>(a);  // double accumulation (PITFALLS 21)
-  return s;
-}
-
-template <class T>
-Array<float> to_float(const Array<T>& a) {
-  Array<float> out = Array<float>::from_shape(a.shape());
-  std::transform(a.begin(), a.end(), out.begin(), [](T v) { return static_cast<float>(v); });
-  return out;
-}
-
-std::size_t image_side(const Dataset& data, std::size_t x_dim) {
-  if (data.rows) return data.rows;
-  return static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(x_dim))));
-}
-
-}  // namespace
 
 template <class T>
 GMVAE<T>::GMVAE(const GMVAEOptions& options, Rng& rng) : options_(options) {
@@ -147,29 +105,27 @@ void GMVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
 
 template <class T>
 Metrics GMVAE<T>::evaluate(const Dataset& data, Rng& rng) {
-  const Array<float> x_test = binarized_test_set(data);
+  const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
   Tape<T> tape;
   NoGrad<T> no_grad(tape);
 
   double nelbo = 0, kl = 0, rec = 0;
-  for (std::size_t b = 0; b < n; b += 500) {
-    tape.clear();
-    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, std::min(n, b + 500))), rng);
+  for_each_chunk(tape, n, 500, [&](std::size_t b, std::size_t e) {
+    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), rng);
     nelbo += sum_of(bound.nelbo);
     kl += sum_of(bound.kl);
     rec += sum_of(bound.rec);
-  }
+  });
   Metrics out = {{"test_nelbo", nelbo / n}, {"test_kl", kl / n}, {"test_rec", rec / n}};
 
   // −IWAE_m in chunks of about 1000 rows of z (the mixture density alone is [rows, k, z])
   for (long m : options_.iwae) {
-    const std::size_t iw = static_cast<std::size_t>(m), chunk = std::max<std::size_t>(1, 1000 / iw);
+    const std::size_t iw = static_cast<std::size_t>(m);
     double niwae = 0;
-    for (std::size_t b = 0; b < n; b += chunk) {
-      tape.clear();
-      niwae += sum_of(negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, std::min(n, b + chunk))), iw, rng));
-    }
+    for_each_chunk(tape, n, iwae_chunk_rows(iw, 1000), [&](std::size_t b, std::size_t e) {
+      niwae += sum_of(negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), iw, rng));
+    });
     out.emplace_back(fmt::format("test_niwae_{}", m), niwae / static_cast<double>(n));
   }
   return out;
@@ -217,23 +173,13 @@ void GMVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
   save_image_grid((fs::path(dir) / "samples.png").string(), sample_components(components, rng), grid);
 
   // reconstructions.png: rows of test digits, each followed by the row of their reconstructions
-  const std::size_t cols = std::min<std::size_t>(10, data.test_x.shape()[0]);
-  if (cols == 0) return;
-  const std::size_t n = std::min<std::size_t>(50, data.test_x.shape()[0]) / cols * cols;
-  const Array<float> x = binarized_test_set(data);
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  auto [m, v] = encode(tape, tape.constant(rows_as<T>(x, 0, n)));
-  const Array<float> recon = to_float<T>(sigmoid(decode(tape, sample_gaussian(m, v, rng))).value());
-  const std::size_t d = options_.x_dim;
-  Array<float> pairs = Array<float>::from_shape({2 * n, d});
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t row = i / cols, col = i % cols;
-    std::memcpy(&pairs(2 * row * cols + col, 0), &x(i, 0), d * sizeof(float));
-    std::memcpy(&pairs((2 * row + 1) * cols + col, 0), &recon(i, 0), d * sizeof(float));
-  }
-  grid.nrow = cols;
-  save_image_grid((fs::path(dir) / "reconstructions.png").string(), pairs, grid);
+  save_reconstructions((fs::path(dir) / "reconstructions.png").string(), data, grid, [&](const Array<float>& x, std::size_t n) {
+    Tape<T> tape;
+    NoGrad<T> no_grad(tape);
+    // σ(f(z)) for z ~ q(z|x)
+    auto [m, v] = encode(tape, tape.constant(rows_as<T>(x, 0, n)));
+    return to_float<T>(sigmoid(decode(tape, sample_gaussian(m, v, rng))).value());
+  });
 }
 
 template class GMVAE<float>;
@@ -243,17 +189,11 @@ template class GMVAE<double>;
 
 namespace {
 
-std::size_t positive_flag(const Config& c, const std::string& name) {
-  const long v = c.integer(name);
-  if (v < 1) throw std::invalid_argument(fmt::format("--{}: expected a positive integer, got {}", name, v));
-  return static_cast<std::size_t>(v);
-}
-
 GMVAEOptions gmvae_options(const Config& c) {
   GMVAEOptions o;
-  o.z = positive_flag(c, "z");
-  o.k = positive_flag(c, "k");
-  o.hidden = positive_flag(c, "hidden");
+  o.z = count_flag(c, "z");
+  o.k = count_flag(c, "k");
+  o.hidden = count_flag(c, "hidden");
   o.iwae = c.integers("iwae");
   return o;
 }

@@ -3,10 +3,31 @@
 
 #include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 #include <fmt/format.h>
 
 namespace tz::models {
+
+namespace {
+
+// Reads all of s as a long (std::stol) or a double (std::stod) into v: false when s is empty, does
+// not start with a number, overflows, or has anything after the number.
+template <class N>
+bool read_number(const std::string& s, N& v) {
+  std::size_t pos = 0;
+  try {
+    if constexpr (std::is_same_v<N, long>)
+      v = std::stol(s, &pos);
+    else
+      v = std::stod(s, &pos);
+  } catch (...) {
+    return false;
+  }
+  return !s.empty() && pos == s.size();
+}
+
+}  // namespace
 
 Config Config::from(const std::vector<FlagSpec>& specs, const std::map<std::string, std::string>& overrides,
                     const std::string& model) {
@@ -32,27 +53,15 @@ const std::string& Config::str(const std::string& name) const {
 
 long Config::integer(const std::string& name) const {
   const std::string& s = str(name);
-  std::size_t pos = 0;
   long v = 0;
-  try {
-    v = std::stol(s, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  if (s.empty() || pos != s.size()) throw std::invalid_argument(fmt::format("--{}: '{}' is not an integer", name, s));
+  if (!read_number(s, v)) throw std::invalid_argument(fmt::format("--{}: '{}' is not an integer", name, s));
   return v;
 }
 
 double Config::real(const std::string& name) const {
   const std::string& s = str(name);
-  std::size_t pos = 0;
   double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    pos = 0;
-  }
-  if (s.empty() || pos != s.size()) throw std::invalid_argument(fmt::format("--{}: '{}' is not a number", name, s));
+  if (!read_number(s, v)) throw std::invalid_argument(fmt::format("--{}: '{}' is not a number", name, s));
   return v;
 }
 
@@ -70,14 +79,8 @@ std::vector<long> Config::integers(const std::string& name) const {
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    std::size_t pos = 0;
     long v = 0;
-    try {
-      v = std::stol(item, &pos);
-    } catch (...) {
-      pos = 0;
-    }
-    if (item.empty() || pos != item.size())
+    if (!read_number(item, v))
       throw std::invalid_argument(fmt::format("--{}: '{}' is not a comma-separated list of integers", name, s));
     out.push_back(v);
   }

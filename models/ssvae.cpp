@@ -11,37 +11,11 @@
 #include "datasets/batching.hpp"
 #include "io/png.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
+#include "models/vae_common.hpp"
 
 namespace tz::models {
 
 namespace {
-
-// The test set is binarized once, with this seed (as models/gmvae.cpp), so that bounds compare
-// across models and runs.
-constexpr std::uint64_t kTestBinarizationSeed = 0;
-
-template <class T>
-Array<T> rows_as(const Array<float>& x, std::size_t begin, std::size_t end) {
-  const std::size_t d = x.shape()[1];
-  Array<T> out = Array<T>::from_shape({end - begin, d});
-  const float* src = x.data() + begin * d;
-  for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(src[i]);
-  return out;
-}
-
-template <class T>
-double sum_of(const Var<T>& v) {
-  double s = 0;
-  for (T a : v.value()) s += static_cast<double>(a);  // double accumulation (PITFALLS 21)
-  return s;
-}
-
-template <class T>
-Array<float> to_float(const Array<T>& a) {
-  Array<float> out = Array<float>::from_shape(a.shape());
-  std::transform(a.begin(), a.end(), out.begin(), [](T v) { return static_cast<float>(v); });
-  return out;
-}
 
 // Row c·n + i has label c: every (x_i, y) pair of a batch of n, as CS236's np.repeat(arange(K), n).
 std::vector<int> enumerate_labels(std::size_t classes, std::size_t n) {
@@ -266,9 +240,7 @@ std::vector<int> SSVAE<T>::predict(const Array<float>& x) {
   std::vector<int> out(n);
   Tape<T> tape;
   NoGrad<T> no_grad(tape);
-  for (std::size_t b = 0; b < n; b += 1000) {
-    tape.clear();
-    const std::size_t e = std::min(n, b + 1000);
+  for_each_chunk(tape, n, 1000, [&](std::size_t b, std::size_t e) {
     const Array<T>& logits = classify(tape, tape.constant(rows_as<T>(x, b, e))).value();
     for (std::size_t i = b; i < e; ++i) {
       std::size_t best = 0;
@@ -276,7 +248,7 @@ std::vector<int> SSVAE<T>::predict(const Array<float>& x) {
         if (logits(i - b, c) > logits(i - b, best)) best = c;
       out[i] = static_cast<int>(best);
     }
-  }
+  });
   return out;
 }
 
@@ -296,20 +268,18 @@ Metrics SSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   if (!yl_.empty()) out.emplace_back("labelled_accuracy", accuracy(to_float<T>(xl_), yl_));
 
   // U(x) on the binarized test images
-  Rng binarize(kTestBinarizationSeed);
-  const Array<float> x_test = binarize.bernoulli(data.test_x);
+  const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
   Tape<T> tape;
   NoGrad<T> no_grad(tape);
   double nelbo = 0, kl_y = 0, kl_z = 0, rec = 0;
-  for (std::size_t b = 0; b < n; b += 100) {
-    tape.clear();
-    UnlabelledBound u = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, std::min(n, b + 100))), rng);
+  for_each_chunk(tape, n, 100, [&](std::size_t b, std::size_t e) {
+    UnlabelledBound u = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), rng);
     nelbo += sum_of(u.nelbo);
     kl_y += sum_of(u.kl_y);
     kl_z += sum_of(u.kl_z);
     rec += sum_of(u.rec);
-  }
+  });
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
   out.emplace_back("test_nelbo", nelbo / nd);
   out.emplace_back("test_kl_y", kl_y / nd);
@@ -320,20 +290,9 @@ Metrics SSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
 
 template <class T>
 Array<float> SSVAE<T>::class_style_grid(std::size_t columns, Rng& rng) {
-  const std::size_t K = options_.classes;
-  // z_j ~ N(0, I), j = 1..columns, shared by every row; row y decodes (z_j, y)
-  const Array<T> z_shared = rng.normal<T>({columns, options_.z});
-  Array<T> z = Array<T>::from_shape({K * columns, options_.z});
-  std::vector<int> labels(K * columns);
-  for (std::size_t c = 0; c < K; ++c)
-    for (std::size_t j = 0; j < columns; ++j) {
-      labels[c * columns + j] = static_cast<int>(c);
-      for (std::size_t q = 0; q < options_.z; ++q) z(c * columns + j, q) = z_shared(j, q);
-    }
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  Var<T> y = tape.constant(one_hot<T>(labels, K));
-  return to_float<T>(sigmoid(decode(tape, tape.constant(std::move(z)), y)).value());
+  // image y·columns + j decodes (z_j, y), z_j ~ N(0, I) shared by every row
+  ClassStyleCodes<T> codes = class_style_codes<T>(options_.classes, columns, options_.z, rng);
+  return conditional_means(*this, std::move(codes.z), codes.labels, options_.classes);
 }
 
 template <class T>
@@ -341,16 +300,13 @@ Array<float> SSVAE<T>::sample(std::size_t n, Rng& rng) {
   // y ~ Cat(1/K), z ~ N(0, I), then the Bernoulli means of p(x|z,y)
   std::vector<int> labels(n);
   for (auto& c : labels) c = static_cast<int>(rng.below(options_.classes));
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  Var<T> z = tape.constant(rng.normal<T>({n, options_.z}));
-  return to_float<T>(sigmoid(decode(tape, z, tape.constant(one_hot<T>(labels, options_.classes)))).value());
+  return conditional_means(*this, rng.normal<T>({n, options_.z}), labels, options_.classes);
 }
 
 template <class T>
 void SSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& rng) {
   std::filesystem::create_directories(dir);
-  const std::size_t side = data.rows ? data.rows : static_cast<std::size_t>(std::lround(std::sqrt(double(options_.x_dim))));
+  const std::size_t side = image_side(data, options_.x_dim);
   const std::size_t columns = 10;
   save_image_grid((std::filesystem::path(dir) / "class_style_grid.png").string(), class_style_grid(columns, rng),
                   {.nrow = columns, .padding = 2, .pad_value = 1.0f, .image_height = side, .image_width = side});
@@ -363,17 +319,10 @@ template class SSVAE<double>;
 
 namespace {
 
-std::size_t count_flag(const Config& c, const std::string& name, bool allow_zero) {
-  const long v = c.integer(name);
-  if (v < 0 || (v == 0 && !allow_zero))
-    throw std::invalid_argument(fmt::format("--{}: expected a {} integer, got {}", name, allow_zero ? "non-negative" : "positive", v));
-  return static_cast<std::size_t>(v);
-}
-
 SSVAEOptions ssvae_options(const Config& c) {
   SSVAEOptions o;
-  o.z = count_flag(c, "z", false);
-  o.hidden = count_flag(c, "hidden", false);
+  o.z = count_flag(c, "z");
+  o.hidden = count_flag(c, "hidden");
   o.gw = c.real("gw");
   o.cw = c.real("cw");
   o.labels = count_flag(c, "labels", true);

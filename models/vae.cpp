@@ -4,14 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
-#include "datasets/batching.hpp"
 #include "io/png.hpp"
 
 namespace tz::models {
@@ -20,30 +18,9 @@ namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 
-// The test set is binarized once, with this seed, so that every run's test bounds are computed on
-// the same binary images, whatever the seed of the run.
-constexpr std::uint64_t kTestBinarizationSeed = 0;
 // Images evaluated together by negative_iwae_bound_eval: fixed, so that the order in which ε is
 // drawn does not depend on the chunk size.
 constexpr std::size_t kEvalGroup = 100;
-
-// Rows [begin, end) of a float matrix, on the model's scalar type (a container, PITFALLS 2).
-template <class T>
-Array<T> rows_as(const Array<float>& x, std::size_t begin, std::size_t end) {
-  const std::size_t d = x.shape()[1];
-  Array<T> out = Array<T>::from_shape({end - begin, d});
-  const float* src = x.data() + begin * d;
-  for (std::size_t i = 0; i < out.size(); ++i) out.data()[i] = static_cast<T>(src[i]);
-  return out;
-}
-
-template <class T>
-Array<T> rows_of(const Array<T>& x, std::size_t begin, std::size_t end) {
-  const std::size_t d = x.shape()[1];
-  Array<T> out = Array<T>::from_shape({end - begin, d});
-  std::copy(x.data() + begin * d, x.data() + end * d, out.data());
-  return out;
-}
 
 // Φ⁻¹(p), the standard normal quantile, by bisection on Φ(x) = ½ erfc(−x/√2): exact to double
 // precision, and only used for pictures.
@@ -113,20 +90,15 @@ double anneal_fraction(long t, long anneal, AnnealShape shape) {
 
 VAEOptions vae_options(const Config& c) {
   VAEOptions o;
-  auto positive = [&](const char* name) {
-    const long v = c.integer(name);
-    if (v < 1) throw std::invalid_argument(fmt::format("--{}: expected a positive integer, got {}", name, v));
-    return static_cast<std::size_t>(v);
-  };
-  o.z = positive("z");
-  o.hidden = positive("hidden");
+  o.z = count_flag(c, "z");
+  o.hidden = count_flag(c, "hidden");
   o.beta = c.real("beta");
   if (!(o.beta >= 0)) throw std::invalid_argument(fmt::format("--beta: expected β ≥ 0, got {}", o.beta));
   o.anneal = c.integer("anneal");
   if (o.anneal < 0) throw std::invalid_argument(fmt::format("--anneal: expected ≥ 0 iterations, got {}", o.anneal));
   o.anneal_shape = parse_anneal_shape(c.str("anneal-shape"));
   o.objective = parse_objective(c.str("objective"));
-  o.k = positive("k");
+  o.k = count_flag(c, "k");
   o.iwae = c.integers("iwae");
   for (long k : o.iwae)
     if (k < 1) throw std::invalid_argument(fmt::format("--iwae: every k must be at least 1, got {}", k));
@@ -343,11 +315,6 @@ void VAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   std::swap(batch.x, xbin_);
 }
 
-Array<float> binarized_test_rows(const Dataset& data) {
-  Rng rng(kTestBinarizationSeed);
-  return binarize_static(data.test_x, rng);
-}
-
 template <class T>
 Metrics VAE<T>::evaluate(const Dataset& data, Rng& rng) {
   const Array<float> x_test = binarized_test_rows(data);
@@ -377,33 +344,14 @@ Metrics VAE<T>::evaluate(const Dataset& data, Rng& rng) {
 
 template <class T>
 Array<float> VAE<T>::decode_means(const Array<float>& z) {
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  const std::size_t n = z.shape()[0];
-  Array<float> out = Array<float>::from_shape({n, options_.x_dim});
-  for (std::size_t b = 0; b < n; b += 1000) {
-    const std::size_t e = std::min(n, b + 1000);
-    tape.clear();
-    // E[x|z] = σ(f_θ(z))
-    const Array<T>& p = sigmoid(decode(tape, tape.constant(rows_as<T>(z, b, e)))).value();
-    for (std::size_t i = 0; i < p.size(); ++i) out.data()[b * options_.x_dim + i] = static_cast<float>(p.data()[i]);
-  }
-  return out;
+  // E[x|z] = σ(f_θ(z)), 1000 rows at a time
+  return map_rows<T>(z, options_.x_dim, [&](Tape<T>& tape, const Var<T>& zc) { return sigmoid(decode(tape, zc)).value(); });
 }
 
 template <class T>
 Array<float> VAE<T>::posterior_means(const Array<float>& x) {
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  const std::size_t n = x.shape()[0];
-  Array<float> out = Array<float>::from_shape({n, options_.z});
-  for (std::size_t b = 0; b < n; b += 1000) {
-    const std::size_t e = std::min(n, b + 1000);
-    tape.clear();
-    const Array<T>& m = encode(tape, tape.constant(rows_as<T>(x, b, e))).m.value();
-    for (std::size_t i = 0; i < m.size(); ++i) out.data()[b * options_.z + i] = static_cast<float>(m.data()[i]);
-  }
-  return out;
+  // m of q(z|x) = N(m, diag v), 1000 rows at a time
+  return map_rows<T>(x, options_.z, [&](Tape<T>& tape, const Var<T>& xc) { return encode(tape, xc).m.value(); });
 }
 
 template <class T>
@@ -430,14 +378,7 @@ void VAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& rn
   if (n > 0) {
     const Array<float> x = rows_as<float>(x_test, 0, n);
     const Array<float> recon = decode_means(posterior_means(x));
-    const std::size_t lines = (n + cols - 1) / cols;
-    Array<float> pairs = xt::zeros<float>({2 * lines * cols, d});
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::size_t row = i / cols, col = i % cols;
-      std::memcpy(&pairs((2 * row) * cols + col, 0), &x(i, 0), d * sizeof(float));
-      std::memcpy(&pairs((2 * row + 1) * cols + col, 0), &recon(i, 0), d * sizeof(float));
-    }
-    save_image_grid(dir + "/reconstructions.png", pairs, grid);
+    save_image_grid(dir + "/reconstructions.png", reconstruction_pairs(x, recon, n, cols), grid);
   }
 
   if (options_.z == 2) {

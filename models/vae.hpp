@@ -45,6 +45,7 @@
 
 #include "distributions/distributions.hpp"
 #include "models/model.hpp"
+#include "models/vae_common.hpp"  // binarized_test_rows, and the helpers the VAE family shares
 #include "nn/nn.hpp"
 
 namespace tz::models {
@@ -161,9 +162,7 @@ class VAE : public Model<T> {
   Array<T> xbin_;  // the binarized batch, swapped with batch.x
 };
 
-// The test set binarized once with a fixed seed, so that every run's test bounds are computed on
-// the same binary images.
-Array<float> binarized_test_rows(const Dataset& data);
+// binarized_test_rows(data), the test set binarized once with a fixed seed, is in models/vae_common.hpp.
 // Burda et al. (2016, §5.2): unit j is active when Cov_x(E_q[z_j|x]) > threshold (1e-2).
 // means: [n, z] posterior means of n data points. Returns the variance of each unit.
 std::vector<double> unit_activities(const Array<float>& means);

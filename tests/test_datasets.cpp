@@ -22,41 +22,18 @@
 #include "datasets/matrix.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/synthetic.hpp"
+#include "tests/test_helpers.hpp"
 
 namespace fs = std::filesystem;
+using tz::test::contains;
+using tz::test::file_error;
+using tz::test::TempDir;
 
 namespace {
-
-// A fresh folder under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tapezoo-datasets-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 void write_raw(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// The message of the FileError thrown by f (fails the test if none is thrown).
-template <class F>
-std::string file_error(F&& f) {
-  try {
-    f();
-  } catch (const tz::FileError& e) {
-    return e.what();
-  }
-  FAIL("expected a tz::FileError");
-  return {};
 }
 
 template <class F>
@@ -70,7 +47,6 @@ std::string invalid_argument(F&& f) {
   return {};
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 tz::IdxImages test_images(std::size_t count, std::size_t rows, std::size_t cols) {
   tz::IdxImages im;

@@ -29,43 +29,14 @@
 #include "io/png.hpp"
 #include "io/progress.hpp"
 #include "autograd/random.hpp"
+#include "tests/test_helpers.hpp"
 
 namespace fs = std::filesystem;
+using tz::test::contains;
+using tz::test::file_error;
+using tz::test::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tapezoo-io-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
-
-template <class F>
-std::string file_error(F&& f) {
-  try {
-    f();
-  } catch (const tz::FileError& e) {
-    return e.what();
-  }
-  FAIL("expected a tz::FileError");
-  return {};
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 std::string hex(const std::string& bytes) {
   static const char* digits = "0123456789abcdef";
@@ -75,9 +46,11 @@ std::string hex(const std::string& bytes) {
 }
 
 // The Debian python3 (which has numpy) first: `python3` on PATH may be another one without it.
+// None: "", after a message that the calling test is skipped.
 std::string python_with_numpy() {
   for (const std::string py : {"/usr/bin/python3", "python3"})
     if (std::system((py + " -c 'import numpy' > /dev/null 2>&1").c_str()) == 0) return py;
+  MESSAGE("skipped: no python3 with numpy (apt-get install python3-numpy)");
   return {};
 }
 
@@ -140,10 +113,7 @@ TEST_CASE("npz round-trips float32 and float64 arrays bit-exactly, in order") {
 
 TEST_CASE("numpy.load opens our npz with the same bits") {
   const std::string py = python_with_numpy();
-  if (py.empty()) {
-    MESSAGE("skipped: no python3 with numpy (apt-get install python3-numpy)");
-    return;
-  }
+  if (py.empty()) return;
   TempDir dir;
   const auto model = small_model();
   tz::NamedArrays arrays;
@@ -169,10 +139,7 @@ TEST_CASE("numpy.load opens our npz with the same bits") {
 
 TEST_CASE("npz files written by numpy (savez and savez_compressed) load with the same values") {
   const std::string py = python_with_numpy();
-  if (py.empty()) {
-    MESSAGE("skipped: no python3 with numpy (apt-get install python3-numpy)");
-    return;
-  }
+  if (py.empty()) return;
   TempDir dir;
   write_text(dir / "write.py",
              "import sys, numpy as np\n"

@@ -5,38 +5,14 @@
 // (784-300-300-20, 10,000 steps) is `build/bench/tape_overhead --memory-steps 10000`.
 #include <doctest/doctest.h>
 
-#include <malloc.h>
-#include <unistd.h>
-
 #include <cmath>
-#include <cstdio>
 #include <vector>
 
 #include "autograd/ops.hpp"
 #include "autograd/random.hpp"
+#include "bench/memory_usage.hpp"  // the same measurements as bench/tape_overhead --memory-steps
 
 using namespace tz;
-
-namespace {
-
-// Current resident set size in bytes (/proc/self/statm, second field, in pages): not the peak.
-long current_rss_bytes() {
-  long size = 0, resident = 0;
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (!f) return -1;
-  const int got = std::fscanf(f, "%ld %ld", &size, &resident);
-  std::fclose(f);
-  return got == 2 ? resident * sysconf(_SC_PAGESIZE) : -1;
-}
-
-// Bytes held from malloc (glibc: arena in use + mmapped blocks), independent of when freed pages
-// return to the system. xtensor's aligned allocator goes through malloc too.
-long heap_in_use_bytes() {
-  const struct mallinfo2 mi = mallinfo2();
-  return static_cast<long>(mi.uordblks + mi.hblkhd);
-}
-
-}  // namespace
 
 TEST_CASE("2,000 training steps of a small MLP: RSS and heap stay flat, the tape is recycled") {
   const std::vector<std::size_t> sizes = {64, 32, 32, 8};
@@ -77,12 +53,12 @@ TEST_CASE("2,000 training steps of a small MLP: RSS and heap stay flat, the tape
       }
     tape.clear();
     if (step == 200) {
-      rss_200 = current_rss_bytes();
-      heap_200 = heap_in_use_bytes();
+      rss_200 = tz::bench::current_rss_bytes();
+      heap_200 = tz::bench::heap_in_use_bytes();
     }
     if (step == 2000) {
-      rss_2000 = current_rss_bytes();
-      heap_2000 = heap_in_use_bytes();
+      rss_2000 = tz::bench::current_rss_bytes();
+      heap_2000 = tz::bench::heap_in_use_bytes();
     }
   }
   INFO("RSS at step 200: ", rss_200, " bytes; at step 2000: ", rss_2000, " bytes");

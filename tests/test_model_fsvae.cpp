@@ -6,17 +6,15 @@
 
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
 #include <xtensor/xview.hpp>
 
 #include "io/png.hpp"
-#include "models/conformance.hpp"
 #include "models/fsvae.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
-#include "nn/optim.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -24,10 +22,9 @@ using tz::Tape;
 using tz::Var;
 using tz::models::FSVAE;
 using tz::models::FSVAEOptions;
+using namespace tz::test;  // the shared helpers: binary_rows, softplus, conditional_elbo_by_hand, gradcheck_loss, …
 
 namespace {
-
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
 FSVAEOptions small() {
   FSVAEOptions o;
@@ -37,14 +34,6 @@ FSVAEOptions small() {
   o.iwae = {1, 4};
   return o;
 }
-
-Array<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
-  Array<double> p = rng.uniform<double>({n, d});
-  return rng.bernoulli(p);
-}
-
-double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
-double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
 
 }  // namespace
 
@@ -58,19 +47,9 @@ TEST_CASE("fsvae: −ELBO(x|y) = rec + KL matches a hand computation for the sam
 
   Tape<double> tape;
   auto bound = model.negative_elbo_bound(tape, tape.constant(x), y, tape.constant(eps));
-  Var<double> yv = tape.constant(tz::one_hot<double>(y, 10));
-  auto [m, v] = model.encode(tape, tape.constant(x), yv);
-  Array<double> z = Array<double>::from_shape({n, zd});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < zd; ++j) z(i, j) = m.value()(i, j) + std::sqrt(v.value()(i, j)) * eps(i, j);
-  const Array<double> l = model.decode(tape, tape.constant(z), yv).value();
+  const HandTerms hand = conditional_elbo_by_hand(model, x, y, eps);
   for (std::size_t i = 0; i < n; ++i) {
-    double rec = 0, kl = 0;
-    for (std::size_t p = 0; p < d; ++p) rec -= x(i, p) * l(i, p) - softplus(l(i, p));
-    for (std::size_t j = 0; j < zd; ++j) {
-      const double mj = m.value()(i, j), vj = v.value()(i, j);
-      kl += 0.5 * (vj + mj * mj - 1 - std::log(vj));
-    }
+    const double rec = hand.rec[i], kl = hand.kl[i];
     CAPTURE(i);
     CHECK(bound.rec.value()(i) == doctest::Approx(rec).epsilon(1e-12));
     CHECK(bound.kl.value()(i) == doctest::Approx(kl).epsilon(1e-12));
@@ -163,10 +142,7 @@ TEST_CASE("fsvae: the loss passes a float64 gradcheck on a tiny batch") {
   tz::models::Batch<double> batch;
   batch.x = binary_rows(4, 12, rng);
   batch.y = {0, 7, 7, 2};
-  auto result = tz::models::gradcheck_params("fsvae loss", model.params(), [&](Tape<double>& tape) {
-    Rng noise(7);
-    return model.loss(tape, batch, noise).value;
-  }, /*per_param=*/40, /*rtol=*/1e-6);
+  const auto result = gradcheck_loss("fsvae loss", model, batch);  // the same ε every time
   INFO(result.message);
   CHECK(result.ok);
 }
@@ -180,40 +156,12 @@ TEST_CASE("fsvae: a short training run lowers −ELBO(x|y); evaluate and the pic
   o.iwae = {1, 10};
   FSVAE<float> model(o, rng);
 
-  tz::models::Batch<float> fixed;
-  fixed.x = Array<float>(xt::view(data.train_x, xt::range(0, 64), xt::all()));
-  fixed.y.assign(data.train_y.begin(), data.train_y.begin() + 64);
-  model.prepare_batch(fixed, rng);
-  auto loss_on_fixed = [&] {
-    Tape<float> tape;
-    tz::NoGrad<float> no_grad(tape);
-    Rng noise(1);
-    return model.loss(tape, fixed, noise).value.item();
-  };
-  const double before = loss_on_fixed();
-  tz::nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
-  Tape<float> tape;
-  for (int t = 0; t < 300; ++t) {
-    tz::models::Batch<float> b;
-    b.x = Array<float>::from_shape({32, 784});
-    for (std::size_t r = 0; r < 32; ++r) {
-      const std::size_t i = rng.below(200);
-      b.y.push_back(data.train_y[i]);
-      for (std::size_t p = 0; p < 784; ++p) b.x(r, p) = data.train_x(i, p);
-    }
-    model.prepare_batch(b, rng);
-    tape.clear();
-    model.params().zero_grad();
-    tape.backward(model.loss(tape, b, rng).value);
-    adam.step();
-  }
-  const double after = loss_on_fixed();
+  const auto [before, after] = short_training_run(model, data, 64, 300, /*labels=*/true, rng);
   INFO("−ELBO(x|y) on a fixed batch: " << before << " → " << after);
   CHECK(after < 0.6 * before);
 
   Rng eval(2);
-  std::map<std::string, double> m;
-  for (auto& [k, v] : model.evaluate(data, eval)) m[k] = v;
+  auto m = as_map(model.evaluate(data, eval));
   REQUIRE(m.count("test_nelbo"));
   REQUIRE(m.count("test_niwae_10"));
   // float32 terms summed in double: equal to float rounding

@@ -7,16 +7,12 @@
 
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
-#include <xtensor/xview.hpp>
-
 #include "io/png.hpp"
-#include "models/conformance.hpp"
 #include "models/gmvae.hpp"
-#include "nn/optim.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -24,10 +20,9 @@ using tz::Tape;
 using tz::Var;
 using tz::models::GMVAE;
 using tz::models::GMVAEOptions;
+using namespace tz::test;  // the shared helpers: binary_rows, softplus, conditional_elbo_by_hand, gradcheck_loss, …
 
 namespace {
-
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
 GMVAEOptions small(std::size_t k) {
   GMVAEOptions o;
@@ -39,17 +34,6 @@ GMVAEOptions small(std::size_t k) {
   return o;
 }
 
-Array<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
-  Array<double> p = rng.uniform<double>({n, d});
-  return rng.bernoulli(p);
-}
-
-// log N(x; m, v) of one coordinate, by hand.
-double log_n(double x, double m, double v) { return -0.5 * (kLog2Pi + std::log(v) + (x - m) * (x - m) / v); }
-
-// log(1 + e^l), stable, by hand.
-double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
-
 // Sets the prior to one component N(0, I): μ = 0 and z_pre[1] = softplus⁻¹(1 − 1e-8), so σ² = 1.
 void make_standard_prior(GMVAE<double>& model) {
   Array<double>& z_pre = model.params()["prior.z_pre"].value;
@@ -59,8 +43,6 @@ void make_standard_prior(GMVAE<double>& model) {
     z_pre(1, j) = std::log(std::expm1(1.0 - 1e-8));
   }
 }
-
-std::map<std::string, double> as_map(const tz::models::Metrics& m) { return {m.begin(), m.end()}; }
 
 }  // namespace
 
@@ -200,10 +182,7 @@ TEST_CASE("gmvae: the loss passes a float64 gradcheck on a tiny batch") {
   GMVAE<double> model(small(3), rng);
   tz::models::Batch<double> batch;
   batch.x = binary_rows(4, 16, rng);
-  auto result = tz::models::gradcheck_params("gmvae loss", model.params(), [&](Tape<double>& tape) {
-    Rng noise(7);  // the same ε every time
-    return model.loss(tape, batch, noise).value;
-  }, /*per_param=*/40, /*rtol=*/1e-6);
+  const auto result = gradcheck_loss("gmvae loss", model, batch);  // the same ε every time
   INFO(result.message);
   CHECK(result.ok);
 }
@@ -219,33 +198,7 @@ TEST_CASE("gmvae: a short training run lowers the −ELBO, and evaluate reports 
   o.iwae = {1, 10};
   GMVAE<float> model(o, rng);
 
-  tz::models::Batch<float> fixed;
-  fixed.x = Array<float>(xt::view(data.train_x, xt::range(0, 64), xt::all()));
-  model.prepare_batch(fixed, rng);
-  auto loss_on_fixed = [&] {
-    Tape<float> tape;
-    tz::NoGrad<float> no_grad(tape);
-    Rng noise(1);
-    return model.loss(tape, fixed, noise).value.item();
-  };
-  const double before = loss_on_fixed();
-
-  tz::nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
-  Tape<float> tape;
-  for (int t = 0; t < 300; ++t) {
-    tz::models::Batch<float> b;
-    b.x = Array<float>::from_shape({32, 784});
-    for (std::size_t r = 0; r < 32; ++r) {
-      const std::size_t i = rng.below(data.train_x.shape()[0]);
-      for (std::size_t p = 0; p < 784; ++p) b.x(r, p) = data.train_x(i, p);
-    }
-    model.prepare_batch(b, rng);
-    tape.clear();
-    model.params().zero_grad();
-    tape.backward(model.loss(tape, b, rng).value);
-    adam.step();
-  }
-  const double after = loss_on_fixed();
+  const auto [before, after] = short_training_run(model, data, 64, 300, /*labels=*/false, rng);
   INFO("−ELBO on a fixed batch: " << before << " → " << after);
   CHECK(after < 0.6 * before);
 

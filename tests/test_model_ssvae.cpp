@@ -14,10 +14,9 @@
 
 #include <xtensor/xview.hpp>
 
-#include "models/conformance.hpp"
 #include "models/gmvae.hpp"  // tiny_stroke_images
 #include "models/ssvae.hpp"
-#include "nn/optim.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -25,6 +24,7 @@ using tz::Tape;
 using tz::Var;
 using tz::models::SSVAE;
 using tz::models::SSVAEOptions;
+using namespace tz::test;  // the shared helpers: binary_rows, softplus, conditional_elbo_by_hand, gradcheck_loss, …
 
 namespace {
 
@@ -39,13 +39,6 @@ SSVAEOptions small() {
   o.labelled_batch = 0;
   return o;
 }
-
-Array<double> binary_rows(std::size_t n, std::size_t d, Rng& rng) {
-  Array<double> p = rng.uniform<double>({n, d});
-  return rng.bernoulli(p);
-}
-
-double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
 
 // log softmax of one row of logits, by hand.
 std::vector<double> log_softmax_row(const Array<double>& logits, std::size_t i) {
@@ -63,24 +56,9 @@ std::vector<double> log_softmax_row(const Array<double>& logits, std::size_t i) 
 // for the noise ε (row i).
 std::vector<double> labelled_bound_by_hand(SSVAE<double>& model, const Array<double>& x, const std::vector<int>& y,
                                            const Array<double>& eps) {
-  const std::size_t n = x.shape()[0], d = x.shape()[1], zd = model.options().z;
-  Tape<double> tape;
-  Var<double> yv = tape.constant(tz::one_hot<double>(y, 10));
-  auto [m, v] = model.encode(tape, tape.constant(x), yv);
-  Array<double> z = Array<double>::from_shape({n, zd});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < zd; ++j) z(i, j) = m.value()(i, j) + std::sqrt(v.value()(i, j)) * eps(i, j);
-  const Array<double> l = model.decode(tape, tape.constant(z), yv).value();
-  std::vector<double> out(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    double rec = 0, kl = 0;
-    for (std::size_t p = 0; p < d; ++p) rec -= x(i, p) * l(i, p) - softplus(l(i, p));
-    for (std::size_t j = 0; j < zd; ++j) {
-      const double mj = m.value()(i, j), vj = v.value()(i, j);
-      kl += 0.5 * (vj + mj * mj - 1 - std::log(vj));
-    }
-    out[i] = rec + kl + kLog10;
-  }
+  const HandTerms hand = conditional_elbo_by_hand(model, x, y, eps);
+  std::vector<double> out(x.shape()[0]);
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] = hand.rec[i] + hand.kl[i] + kLog10;
   return out;
 }
 
@@ -273,10 +251,7 @@ TEST_CASE("ssvae: the loss passes a float64 gradcheck on a tiny mixed batch") {
   tz::models::Batch<double> batch;
   batch.x = binary_rows(4, 12, rng);
   batch.y = {-1, 5, -1, 2};
-  auto result = tz::models::gradcheck_params("ssvae loss", model.params(), [&](Tape<double>& tape) {
-    Rng noise(7);
-    return model.loss(tape, batch, noise).value;
-  }, /*per_param=*/40, /*rtol=*/1e-6);
+  const auto result = gradcheck_loss("ssvae loss", model, batch);  // the same ε every time
   INFO(result.message);
   CHECK(result.ok);
 }
@@ -293,37 +268,9 @@ TEST_CASE("ssvae: a short training run lowers the loss and teaches the classifie
   Rng eval0(1);
   const double accuracy_before = model.accuracy(data.test_x, data.test_y);
 
-  tz::models::Batch<float> fixed;
-  fixed.x = Array<float>(xt::view(data.train_x, xt::range(0, 32), xt::all()));
-  fixed.y.assign(data.train_y.begin(), data.train_y.begin() + 32);
-  model.prepare_batch(fixed, rng);
-  auto loss_on_fixed = [&] {
-    Tape<float> tape;
-    tz::NoGrad<float> no_grad(tape);
-    Rng noise(1);
-    return model.loss(tape, fixed, noise).value.item();
-  };
-  const double before = loss_on_fixed();
-  tz::nn::Adam<float> adam(model.params().all(), {.lr = 1e-3});
-  Tape<float> tape;
-  for (int t = 0; t < 150; ++t) {
-    tz::models::Batch<float> b;
-    b.x = Array<float>::from_shape({32, 784});
-    for (std::size_t r = 0; r < 32; ++r) {
-      const std::size_t i = rng.below(200);
-      b.y.push_back(data.train_y[i]);
-      for (std::size_t p = 0; p < 784; ++p) b.x(r, p) = data.train_x(i, p);
-    }
-    model.prepare_batch(b, rng);
-    tape.clear();
-    model.params().zero_grad();
-    tape.backward(model.loss(tape, b, rng).value);
-    adam.step();
-  }
-  const double after = loss_on_fixed();
+  const auto [before, after] = short_training_run(model, data, 32, 150, /*labels=*/true, rng);
   Rng eval(2);
-  std::map<std::string, double> m;
-  for (auto& [k, v] : model.evaluate(data, eval)) m[k] = v;
+  auto m = as_map(model.evaluate(data, eval));
   INFO("loss " << before << " → " << after << "; test accuracy " << accuracy_before << " → " << m["test_accuracy"]);
   CHECK(after < 0.6 * before);
   CHECK(m["labelled_accuracy"] == 1.0);

@@ -18,6 +18,7 @@
 #include "models/conformance.hpp"
 #include "models/train.hpp"
 #include "models/vae.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -25,10 +26,11 @@ using tz::Tape;
 using tz::Var;
 using tz::models::VAE;
 using tz::models::VAEOptions;
+using tz::test::binary_rows;  // binary_rows(n, d, seed): random binary rows [n, d], drawn with their own seed
+using tz::test::kLog2Pi;
+using tz::test::softplus;
 
 namespace {
-
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
 VAEOptions tiny(std::size_t x_dim, std::size_t hidden, std::size_t z) {
   VAEOptions o;
@@ -38,16 +40,9 @@ VAEOptions tiny(std::size_t x_dim, std::size_t hidden, std::size_t z) {
   return o;
 }
 
-// Random binary rows [n, d], drawn with their own seed.
-Array<double> binary_rows(std::size_t n, std::size_t d, std::uint64_t seed) {
-  Rng rng(seed);
-  return rng.bernoulli(rng.uniform<double>({n, d}));
-}
-
 // ---- a hand computation of the network with plain loops ------------------------------------------
 
 double elu(double a) { return a > 0 ? a : std::expm1(a); }
-double softplus(double a) { return std::max(a, 0.0) + std::log1p(std::exp(-std::abs(a))); }
 
 // y = x W + b for one row, then ELU unless last.
 std::vector<double> dense(const std::vector<double>& x, const Array<double>& W, const Array<double>& b, bool act) {
