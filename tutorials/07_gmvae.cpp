@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -253,35 +254,59 @@ int main(int argc, char** argv) {
   double entropy = 0;
   for (double u : usage)
     if (u > 0) entropy -= u * std::log(u);
-  t.say("Responsibilities p(i|z) ∝ N(z; μ_i, σ_i²) at the codes: the effective number of components in use,\n"
-        "exp(H[mean responsibility]), is {:.1f} of {}.", std::exp(entropy), kk);
-
-  // The picture: codes coloured by label, and the 20 most used components as 1σ and 2σ ellipses in the
-  // colour of the label that contributes most to them.
-  xt::xtensor<double, 2> points = xt::xtensor<double, 2>::from_shape({n, 2});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < 2; ++j) points(i, j) = m.value()(i, j);
-  std::vector<std::size_t> order(kk);
-  for (std::size_t c = 0; c < kk; ++c) order[c] = c;
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return usage[a] > usage[b]; });
-  std::vector<tz::CovarianceEllipse> ellipses;
-  for (std::size_t r = 0; r < std::min<std::size_t>(20, kk); ++r) {
-    const std::size_t c = order[r];
-    const auto top = std::max_element(label_mass[c].begin(), label_mass[c].end()) - label_mass[c].begin();
-    ellipses.push_back({mu.value()(c, 0), mu.value()(c, 1), var.value()(c, 0), 0.0, var.value()(c, 1),
-                        tz::palette_color(static_cast<std::size_t>(top))});
+  // The purity of a component: the share of its responsibility that comes from its most common label.
+  std::vector<double> purity(kk);
+  for (std::size_t c = 0; c < kk; ++c) {
+    const double total = std::accumulate(label_mass[c].begin(), label_mass[c].end(), 0.0);
+    purity[c] = *std::max_element(label_mass[c].begin(), label_mass[c].end()) / total;
   }
+  std::vector<double> sorted_purity = purity;
+  std::nth_element(sorted_purity.begin(), sorted_purity.begin() + kk / 2, sorted_purity.end());
+  double sd_min = 1e300, sd_max = 0;
+  for (float a : var.value()) sd_min = std::min(sd_min, std::sqrt(double(a))), sd_max = std::max(sd_max, std::sqrt(double(a)));
+  t.say("Responsibilities p(i|z) ∝ N(z; μ_i, σ_i²) at the codes: the effective number of components in use,\n"
+        "exp(H[mean responsibility]), is {:.1f} of {}. Their σ_i run from {:.2f} to {:.2f}, and the median component\n"
+        "takes {:.0f}% of its responsibility from its most common label (a component per class would take 100%).",
+        std::exp(entropy), kk, sd_min, sd_max, 100 * sorted_purity[kk / 2]);
+  if (!t.quick())
+    t.say("So the {} components have not split into one cluster per class: in two dimensions they overlap into\n"
+          "one flexible density that follows the lumpy cloud of codes, which N(0, I) cannot (the check above).", kk);
+
+  // The picture: draws from the learned prior in grey, under the codes coloured by label, and N(0, I)
+  // at 1σ and 2σ for comparison: the prior a VAE would have imposed.
+  const std::size_t draws = 2000;
+  xt::xtensor<double, 2> points = xt::xtensor<double, 2>::from_shape({draws + n, 2});
+  std::vector<tz::Rgb> colors(draws, tz::Rgb{215, 215, 215});
+  Rng prior_rng(4);
+  for (std::size_t s = 0; s < draws; ++s) {
+    const std::size_t c = prior_rng.below(kk);  // i ~ uniform, then z ~ N(μ_i, σ_i²)
+    for (std::size_t j = 0; j < 2; ++j)
+      points(s, j) = mu.value()(c, j) + std::sqrt(double(var.value()(c, j))) * prior_rng.normal();
+  }
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < 2; ++j) points(draws + i, j) = m.value()(i, j);
+  const std::vector<tz::Rgb> code_colors = tz::label_colors(eval.test_y);
+  colors.insert(colors.end(), code_colors.begin(), code_colors.end());
+  const std::vector<tz::CovarianceEllipse> standard_normal = {{0.0, 0.0, 1.0, 0.0, 1.0, tz::Rgb{0, 0, 0}}};
   const auto scatter = t.out_file("gmvae_codes.png");
-  tz::save_scatter_plot(scatter.string(), points, tz::label_colors(eval.test_y), ellipses,
-                        {.title = "GMVAE codes by label; top-20 prior components", .xlabel = "z1", .ylabel = "z2",
-                         .sigmas = {1.0}});
-  t.say("Wrote {}: each colour is a label; the ellipses are the prior's most used components.", scatter.string());
+  tz::save_scatter_plot(scatter.string(), points, colors, standard_normal,
+                        {.title = "GMVAE: codes m(x); grey: z ~ p(z)", .xlabel = "z1", .ylabel = "z2", .sigmas = {1.0, 2.0}});
+  t.say("Wrote {}:", scatter.string());
+  t.say("  the codes of {} test images, one colour per label (0 blue, 1 orange, 2 green, 3 red, 4 purple,\n"
+        "  5 brown, 6 pink, 7 grey, 8 olive, 9 cyan), over {} light grey draws from the learned prior p(z);\n"
+        "  the black circles are N(0, I) at 1σ and 2σ, the prior of the VAE.", n, draws);
   Rng pic(3);
   gmvae.write_pictures(t.out_dir().string(), eval, pic);
-  t.say("Wrote {}: each row decodes ten draws from one component of the prior.", t.out_file("samples.png").string());
+  t.say("Wrote {}:", t.out_file("samples.png").string());
+  t.say("  each row decodes ten draws from one component of the prior (a broad component mixes classes);");
+  t.say("and {}:", t.out_file("reconstructions.png").string());
+  t.say("  test images, each row followed by its reconstructions.");
 
   // ---- 6 ------------------------------------------------------------------------------------------
-  t.step(6, "The bounds of both models on the same {} binarized test images", gm.iters > 0 ? n : 0);
+  // train() scored the first test_rows test images (0: all of them), not step 5's n.
+  const std::size_t scored = test_rows == 0 ? data.test_x.shape()[0]
+                                            : std::min<std::size_t>(static_cast<std::size_t>(test_rows), data.test_x.shape()[0]);
+  t.step(6, "The bounds of both models on the same {} binarized test images", gm.iters > 0 ? scored : 0);
   auto g = as_map(gm.metrics), w = as_map(va.metrics);
   t.say("               −ELBO      KL     rec   −IWAE_100");
   t.say("  GMVAE     {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", g["test_nelbo"], g["test_kl"], g["test_rec"], g["test_niwae_100"]);
