@@ -196,9 +196,10 @@ int main(int argc, char** argv) {
           fmt::format("the ink of the ten columns, correlated between every pair of rows: mean r = {:.2f}", mean_corr));
   Rng pictures(3);
   model.write_pictures(t.out_dir().string(), eval, pictures);
-  t.say("Wrote {}: one row per class, one column per z. And {}: test images, each row followed by\n"
-        "its reconstructions from q(z|x,y).", t.out_file("class_style_grid.png").string(),
-        t.out_file("reconstructions.png").string());
+  t.say("Wrote {}:", t.out_file("class_style_grid.png").string());
+  t.say("  one row per class, one column per z.");
+  t.say("Wrote {}:", t.out_file("reconstructions.png").string());
+  t.say("  test images, each row followed by its reconstructions from q(z|x,y).");
 
   // ---- 6 ------------------------------------------------------------------------------------------
   t.step(6, "The bounds of log p(x|y) on {} binarized test images", n);
