@@ -26,67 +26,18 @@
 #include "datasets/synthetic.hpp"
 #include "io/plot.hpp"
 #include "models/gmm.hpp"
+#include "tutorials/gmm_data.hpp"
 #include "tutorials/tutorial.hpp"
 
 using tz::gmm::Matrix;
 using tz::gmm::Vector;
+// The mixture shared with tutorial 03 (tutorials/gmm_data.hpp): K = 3 components in D = 2
+// dimensions, its data make_data() and the start of the fit initial_parameters().
+using namespace tz::tutorial::gmm_data;
 
 namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
-constexpr std::size_t K = 3, D = 2;
-
-// The data of tutorials 02 and 03 (same seed, same points): three 2-D Gaussians with known π, μ, Σ.
-tz::MixtureData make_data(std::size_t n, tz::Rng& rng) {
-  tz::MixtureOptions o;
-  o.mean_scale = 2.5;       // μ_k ~ N(0, 2.5² I) …
-  o.min_separation = 2.5;   // … redrawn until every two are at least 2.5 apart: clusters that touch
-  o.var_min = 0.25;
-  o.var_max = 1.2;
-  return tz::make_gaussian_mixture(n, K, D, rng, o);
-}
-
-// k-means++ seeding (Arthur & Vassilvitskii 2007): K data points, the first uniformly at random,
-// each next one with probability ∝ D(x_n)², its squared distance to the nearest point chosen so far.
-std::vector<std::size_t> kmeans_pp_seeds(const Matrix& x, tz::Rng& rng) {
-  const std::size_t N = x.shape(0);
-  std::vector<std::size_t> seeds{rng.below(N)};
-  std::vector<double> d2(N, HUGE_VAL);
-  while (seeds.size() < K) {
-    const std::size_t c = seeds.back();
-    for (std::size_t n = 0; n < N; ++n) {
-      double s = 0;
-      for (std::size_t j = 0; j < D; ++j) s += (x(n, j) - x(c, j)) * (x(n, j) - x(c, j));
-      d2[n] = std::min(d2[n], s);
-    }
-    seeds.push_back(rng.categorical(d2));
-  }
-  return seeds;
-}
-
-// The start of tutorials 02 and 03: π_k = 1/K, μ_k = the k-means++ seeds, Σ_k = the covariance of
-// all the data (every component starts as wide as the whole data set).
-tz::gmm::Parameters initial_parameters(const Matrix& x, tz::Rng& rng, std::vector<std::size_t>* seeds_out = nullptr) {
-  const std::size_t N = x.shape(0);
-  tz::gmm::Parameters init;
-  init.weights = xt::ones<double>({K}) / static_cast<double>(K);
-  init.means = Matrix::from_shape({K, D});
-  const std::vector<std::size_t> seeds = kmeans_pp_seeds(x, rng);
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t j = 0; j < D; ++j) init.means(k, j) = x(seeds[k], j);
-  double mean[D] = {0, 0}, cov[D][D] = {{0, 0}, {0, 0}};
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t j = 0; j < D; ++j) mean[j] += x(n, j) / static_cast<double>(N);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t i = 0; i < D; ++i)
-      for (std::size_t j = 0; j < D; ++j) cov[i][j] += (x(n, i) - mean[i]) * (x(n, j) - mean[j]) / N;
-  init.covariances = xt::xarray<double>::from_shape({K, D, D});
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t i = 0; i < D; ++i)
-      for (std::size_t j = 0; j < D; ++j) init.covariances(k, i, j) = cov[i][j];
-  if (seeds_out) *seeds_out = seeds;
-  return init;
-}
 
 // a_nk = log π_k + log N(x_n | μ_k, Σ_k), written out on plain loops from the Cholesky factor of
 // the precision P_k (P_k P_kᵀ = Σ_k⁻¹, upper triangular, as models/gmm.hpp stores it):

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +25,7 @@
 #include "models/train.hpp"
 #include "models/vae.hpp"
 #include "tutorials/tutorial.hpp"
+#include "tutorials/vae_steps.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -37,20 +37,9 @@ namespace {
 
 constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
-std::map<std::string, double> as_map(const zm::Metrics& m) { return {m.begin(), m.end()}; }
-
-// Mean, standard deviation and standard error of a list of numbers (sums in double).
-struct Stats {
-  double mean, sd, se;
-};
-Stats stats(const std::vector<double>& v) {
-  double s = 0, s2 = 0;
-  for (double a : v) s += a;
-  const double n = static_cast<double>(v.size()), mean = s / n;
-  for (double a : v) s2 += (a - mean) * (a - mean);
-  const double sd = std::sqrt(s2 / (n - 1));
-  return {mean, sd, sd / std::sqrt(n)};
-}
+// Mean, standard deviation and standard error of a list of numbers (tutorials/vae_steps.hpp).
+using tz::tutorial::Stats;
+using tz::tutorial::stats;
 
 // For n images and S samples each (same ε for every form): log p(x|z), log p(z), log q(z|x) per
 // sample, and the closed-form KL per image.
@@ -89,24 +78,13 @@ Terms elbo_terms(zm::VAE<float>& vae, const Array<float>& x, std::size_t S, Rng&
 int main(int argc, char** argv) {
   tz::tutorial::Tutorial t("04_vae", "the VAE: the ELBO by Jensen, its three forms, the reparameterization trick");
   std::string data_spec;
-  t.add_option("--data", data_spec,
-               "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: "
-               "fashion-mnist)");
+  tz::tutorial::add_data_option(t, data_spec);
   if (auto rc = t.parse(argc, argv)) return *rc;
   Rng rng(t.seed());
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& info = zm::find_model("vae");
-  if (data_spec.empty()) {
-    data_spec = "fashion-mnist";
-    if (!t.quick()) try {
-        zm::load_dataset(info, "mnist", rng);
-        data_spec = "mnist";
-      } catch (const std::exception&) {
-        t.note("data/mnist is not there (./zoo data mnist fetches it): using Fashion-MNIST");
-      }
-  }
-  const zm::Dataset data = zm::load_dataset(info, data_spec, rng);
+  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
   const long iters = t.pick(5000L, 300L), test_rows = t.pick(1000L, 200L);
   const zm::Dataset eval = zm::first_test_rows(data, test_rows);
   t.step(1, "Data: {}, {} training images of {}×{} pixels; {} test images, binarized once", data.name,
@@ -122,25 +100,18 @@ int main(int argc, char** argv) {
     Rng init(t.seed());
     auto fresh = info.make_float(config, init);
     Rng eval_rng(1);
-    const auto before = as_map(fresh->evaluate(eval, eval_rng));
+    const auto before = tz::tutorial::as_map(fresh->evaluate(eval, eval_rng));
     t.say("A fresh network's logits are near 0, so p(x_j = 1|z) ≈ ½ for every pixel and rec ≈ 784 log 2.");
     t.check_close("fresh model: test rec ≈ 784 log 2", before.at("test_rec"), 784 * std::log(2.0), 0.02);
   }
 
   // ---- 3 ------------------------------------------------------------------------------------------
   t.step(3, "Training: {} Adam steps of 100 images (lr 1e-3, z = 10, the shared loop of ./zoo train vae)", iters);
-  zm::TrainOptions opt;
-  opt.data = data_spec;
-  opt.iters = iters;
-  opt.batch = 100;
-  opt.seed = t.seed();
-  opt.eval = test_rows;
-  opt.quiet = !t.interactive();
-  opt.threads = t.threads();
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
   std::unique_ptr<zm::Model<float>> model;
   const zm::TrainResult run = zm::train(info, config, opt, &model);
   auto& vae = dynamic_cast<zm::VAE<float>&>(*model);
-  const auto metrics = as_map(run.metrics);
+  const auto metrics = tz::tutorial::as_map(run.metrics);
   double first = std::nan(""), last = std::nan("");
   for (const auto& [name, ys] : run.curves)
     if (name == "nelbo" && !ys.empty()) first = ys.front(), last = ys.back();

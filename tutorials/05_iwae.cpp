@@ -23,6 +23,7 @@
 #include "models/train.hpp"
 #include "models/vae.hpp"
 #include "tutorials/tutorial.hpp"
+#include "tutorials/vae_steps.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -121,11 +122,9 @@ std::vector<GridResult> integrate_on_grid(zm::VAE<float>& vae, const Array<float
   return out;
 }
 
-double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double a : v) s += a;
-  return s / static_cast<double>(v.size());
-}
+// The mean of a list of numbers, and its standard error (tutorials/vae_steps.hpp).
+using tz::tutorial::mean_of;
+using tz::tutorial::stats;
 
 }  // namespace
 
@@ -133,9 +132,7 @@ int main(int argc, char** argv) {
   tz::tutorial::Tutorial t("05_iwae", "importance-weighted bounds, and the ELBO's gap as a KL, checked on a grid");
   std::string data_spec;
   double grid_step = 0, grid_radius = 6.0;
-  t.add_option("--data", data_spec,
-               "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: "
-               "fashion-mnist)");
+  tz::tutorial::add_data_option(t, data_spec);
   t.add_option("--grid-step", grid_step,
                "step h of the integration grid (default: 0.025, --quick 0.05, or less to resolve the narrowest q)");
   t.add_option("--grid-radius", grid_radius, "the grid covers [−R, R]² (default 6: q(z|x) = N(0, 1) puts 2e-9 outside)");
@@ -145,16 +142,7 @@ int main(int argc, char** argv) {
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& info = zm::find_model("vae");
-  if (data_spec.empty()) {
-    data_spec = "fashion-mnist";
-    if (!t.quick()) try {
-        zm::load_dataset(info, "mnist", rng);
-        data_spec = "mnist";
-      } catch (const std::exception&) {
-        t.note("data/mnist is not there (./zoo data mnist fetches it): using Fashion-MNIST");
-      }
-  }
-  const zm::Dataset data = zm::load_dataset(info, data_spec, rng);
+  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
   const std::size_t n = t.pick<std::size_t>(100, 20);
   const zm::Dataset eval = zm::first_test_rows(data, static_cast<long>(n));
   t.step(1, "Data: {}, {} training images; the first {} test images, binarized once", data.name,
@@ -165,14 +153,7 @@ int main(int argc, char** argv) {
   t.step(2, "A VAE with a 2-D latent space: {} Adam steps of 100 images (lr 1e-3)", iters);
   t.say("With z in two dimensions, p(x) = ∫ p(x|z) p(z) dz is an integral over the plane, which a grid can\n"
         "compute: every bound below can be compared with the number it bounds.");
-  zm::TrainOptions opt;
-  opt.data = data_spec;
-  opt.iters = iters;
-  opt.batch = 100;
-  opt.seed = t.seed();
-  opt.eval = static_cast<long>(n);
-  opt.quiet = !t.interactive();
-  opt.threads = t.threads();
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, static_cast<long>(n));
   const zm::Config config = zm::Config::from(info.flags, {{"z", "2"}, {"iwae", "1"}}, "vae");
   std::unique_ptr<zm::Model<float>> model;
   const zm::TrainResult run = zm::train(info, config, opt, &model);
@@ -307,12 +288,9 @@ int main(int argc, char** argv) {
   // L_1 is a one-sample ELBO: on average over images it estimates the grid's ELBO.
   std::vector<double> diff(n);
   for (std::size_t i = 0; i < n; ++i) diff[i] = L[1][i] - elbo[i];
-  double sd = 0;
-  const double md = mean_of(diff);
-  for (double a : diff) sd += (a - md) * (a - md) / static_cast<double>(n - 1);
-  const double se = std::sqrt(sd / static_cast<double>(n));
+  const auto d = stats(diff);  // the mean difference and its standard error over the n images
   t.check(fmt::format("E[L_1] = ELBO: L_1, the mean of {} log w per image, agrees with the grid's ELBO", K),
-          std::abs(md) < 4 * se,
-          fmt::format("mean (L_1 − ELBO_grid) = {:.4f} ± {:.4f}", md, se));
+          std::abs(d.mean) < 4 * d.se,
+          fmt::format("mean (L_1 − ELBO_grid) = {:.4f} ± {:.4f}", d.mean, d.se));
   return t.finish();
 }

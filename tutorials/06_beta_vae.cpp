@@ -24,14 +24,13 @@
 #include "models/train.hpp"
 #include "models/vae.hpp"
 #include "tutorials/tutorial.hpp"
+#include "tutorials/vae_steps.hpp"
 
 using tz::Array;
 using tz::Rng;
 namespace zm = tz::models;
 
 namespace {
-
-std::map<std::string, double> as_map(const zm::Metrics& m) { return {m.begin(), m.end()}; }
 
 struct Trained {
   std::unique_ptr<zm::Model<float>> model;
@@ -45,7 +44,7 @@ Trained train(const zm::ModelInfo& info, const std::map<std::string, std::string
               const Array<float>& x_test) {
   Trained out;
   const zm::TrainResult r = zm::train(info, zm::Config::from(info.flags, flags, "vae"), opt, &out.model);
-  out.metrics = as_map(r.metrics);
+  out.metrics = tz::tutorial::as_map(r.metrics);
   const Array<float> means = out.vae().posterior_means(x_test);
   out.activity = zm::unit_activities(means);
   out.active = zm::active_units(means);
@@ -74,37 +73,19 @@ Array<float> traversals(zm::VAE<float>& vae, const Array<float>& m0, const std::
 int main(int argc, char** argv) {
   tz::tutorial::Tutorial t("06_beta_vae", "β-VAE: rec against KL, latent traversals, KL annealing against collapse");
   std::string data_spec;
-  t.add_option("--data", data_spec,
-               "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: "
-               "fashion-mnist)");
+  tz::tutorial::add_data_option(t, data_spec);
   if (auto rc = t.parse(argc, argv)) return *rc;
   Rng rng(t.seed());
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& info = zm::find_model("vae");
-  if (data_spec.empty()) {
-    data_spec = "fashion-mnist";
-    if (!t.quick()) try {
-        zm::load_dataset(info, "mnist", rng);
-        data_spec = "mnist";
-      } catch (const std::exception&) {
-        t.note("data/mnist is not there (./zoo data mnist fetches it): using Fashion-MNIST");
-      }
-  }
-  const zm::Dataset data = zm::load_dataset(info, data_spec, rng);
+  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
   const long test_rows = t.pick(1000L, 300L);
   const Array<float> x_test = zm::binarized_test_rows(zm::first_test_rows(data, test_rows));
   t.step(1, "Data: {}, {} training images; {} test images, binarized once", data.name, data.train_x.shape()[0],
          x_test.shape()[0]);
 
-  zm::TrainOptions opt;
-  opt.data = data_spec;
-  opt.iters = t.pick(3000L, 400L);
-  opt.batch = 100;
-  opt.seed = t.seed();
-  opt.eval = test_rows;
-  opt.quiet = !t.interactive();
-  opt.threads = t.threads();
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, t.pick(3000L, 400L), test_rows);
 
   // ---- 2 ------------------------------------------------------------------------------------------
   t.step(2, "β = 0.5, 1, 4: minimise rec + β·KL, {} Adam steps each, z = 10", opt.iters);

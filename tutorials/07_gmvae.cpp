@@ -17,7 +17,6 @@
 // VAE alike, 5 the clusters in z (z = 2, drawn), 6 the NELBO and IWAE bounds of both.
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -30,6 +29,7 @@
 #include "models/gmvae.hpp"
 #include "models/train.hpp"
 #include "tutorials/tutorial.hpp"
+#include "tutorials/vae_steps.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -38,8 +38,6 @@ using tz::Var;
 namespace zm = tz::models;
 
 namespace {
-
-std::map<std::string, double> as_map(const zm::Metrics& m) { return {m.begin(), m.end()}; }
 
 // Mean and standard error of a list of numbers.
 std::pair<double, double> mean_se(const std::vector<double>& v) {
@@ -76,22 +74,14 @@ std::vector<double> kl_samples(const Array<double>& m, const Array<double>& v, c
 int main(int argc, char** argv) {
   tz::tutorial::Tutorial t("07_gmvae", "the GMVAE: a learned mixture prior, its Monte-Carlo KL, and clusters in z");
   std::string data_spec;
-  t.add_option("--data", data_spec, "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: fashion-mnist)");
+  tz::tutorial::add_data_option(t, data_spec);
   if (auto rc = t.parse(argc, argv)) return *rc;
   Rng rng(t.seed());
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& gmvae_info = zm::find_model("gmvae");
   const zm::ModelInfo& vae_info = zm::find_model("vae");
-  if (data_spec.empty()) {
-    data_spec = "fashion-mnist";
-    if (!t.quick()) try {
-        zm::load_dataset(gmvae_info, "mnist", rng);
-        data_spec = "mnist";
-      } catch (const std::exception&) {
-      }
-  }
-  zm::Dataset data = zm::load_dataset(gmvae_info, data_spec, rng);
+  zm::Dataset data = tz::tutorial::load_tutorial_data(t, gmvae_info, data_spec, rng, /*note_fallback=*/false);
   const long iters = t.pick(5000L, 400L), test_rows = t.pick(0L, 500L);
   const std::size_t z_dim = 2, k = t.pick<std::size_t>(500, 100);
   t.step(1, "Data: {}, {} training and {} test images of {}×{} pixels, binarized", data.name,
@@ -167,14 +157,7 @@ int main(int argc, char** argv) {
 
   // ---- 4 ------------------------------------------------------------------------------------------
   t.step(4, "Training the GMVAE and the VAE alike: z = 2, {} Adam steps of 100 images, lr 1e-3, seed {}", iters, t.seed());
-  zm::TrainOptions opt;
-  opt.data = data_spec;
-  opt.iters = iters;
-  opt.batch = 100;
-  opt.seed = t.seed();
-  opt.eval = test_rows;
-  opt.quiet = !t.interactive();
-  opt.threads = t.threads();
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
   const zm::Config gmvae_config = zm::Config::from(
       gmvae_info.flags, {{"z", std::to_string(z_dim)}, {"k", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
   const zm::Config vae_config = zm::Config::from(vae_info.flags, {{"z", std::to_string(z_dim)}, {"iwae", "1,100"}}, "vae");
@@ -307,7 +290,7 @@ int main(int argc, char** argv) {
   const std::size_t scored = test_rows == 0 ? data.test_x.shape()[0]
                                             : std::min<std::size_t>(static_cast<std::size_t>(test_rows), data.test_x.shape()[0]);
   t.step(6, "The bounds of both models on the same {} binarized test images", gm.iters > 0 ? scored : 0);
-  auto g = as_map(gm.metrics), w = as_map(va.metrics);
+  auto g = tz::tutorial::as_map(gm.metrics), w = tz::tutorial::as_map(va.metrics);
   t.say("               −ELBO      KL     rec   −IWAE_100");
   t.say("  GMVAE     {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", g["test_nelbo"], g["test_kl"], g["test_rec"], g["test_niwae_100"]);
   t.say("  VAE       {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", w["test_nelbo"], w["test_kl"], w["test_rec"], w["test_niwae_100"]);

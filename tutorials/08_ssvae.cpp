@@ -17,7 +17,6 @@
 // 6 accuracy against the number of labels, 7 the class × style grid of the trained SSVAE.
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +29,7 @@
 #include "models/ssvae.hpp"
 #include "models/train.hpp"
 #include "tutorials/tutorial.hpp"
+#include "tutorials/vae_steps.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -38,8 +38,6 @@ using tz::Var;
 namespace zm = tz::models;
 
 namespace {
-
-std::map<std::string, double> as_map(const zm::Metrics& m) { return {m.begin(), m.end()}; }
 
 double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }
 
@@ -71,21 +69,13 @@ Terms labelled_terms(zm::SSVAE<double>& model, const Array<double>& x, int y, co
 int main(int argc, char** argv) {
   tz::tutorial::Tutorial t("08_ssvae", "the semi-supervised VAE: its two bounds term by term, the entropy term, accuracy against labels");
   std::string data_spec;
-  t.add_option("--data", data_spec, "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: fashion-mnist)");
+  tz::tutorial::add_data_option(t, data_spec);
   if (auto rc = t.parse(argc, argv)) return *rc;
   Rng rng(t.seed());
   const zm::ModelInfo& info = zm::find_model("ssvae");
 
   // ---- 1 ------------------------------------------------------------------------------------------
-  if (data_spec.empty()) {
-    data_spec = "fashion-mnist";
-    if (!t.quick()) try {
-        zm::load_dataset(info, "mnist", rng);
-        data_spec = "mnist";
-      } catch (const std::exception&) {
-      }
-  }
-  zm::Dataset data = zm::load_dataset(info, data_spec, rng);
+  zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/false);
   const long iters = t.pick(4000L, 200L), test_rows = t.pick(0L, 1000L);
   t.step(1, "Data: {}, {} training images of which 100 keep their label (10 per class)", data.name, data.train_x.shape()[0]);
   zm::SSVAEOptions options;  // the defaults: z = 64, 300 hidden units, gw = 1, cw = 100, 100 labels
@@ -163,19 +153,12 @@ int main(int argc, char** argv) {
          iters, t.seed());
   t.say("Both runs build the classifier first from the same seed, keep the same labelled images and take\n"
         "the same number of steps; gw = 0 drops the generative term, so only the cross-entropy trains.");
-  zm::TrainOptions opt;
-  opt.data = data_spec;
-  opt.iters = iters;
-  opt.batch = 100;
-  opt.seed = t.seed();
-  opt.eval = test_rows;
-  opt.quiet = !t.interactive();
-  opt.threads = t.threads();
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
   auto run = [&](const std::string& gw, const std::string& labels, long steps, std::unique_ptr<zm::Model<float>>* out) {
     zm::TrainOptions o = opt;
     o.iters = steps;
     const zm::Config cfg = zm::Config::from(info.flags, {{"gw", gw}, {"labels", labels}}, "ssvae");
-    return as_map(zm::train(info, cfg, o, out).metrics);
+    return tz::tutorial::as_map(zm::train(info, cfg, o, out).metrics);
   };
   std::unique_ptr<zm::Model<float>> ssvae;
   auto with = run("1", "100", iters, &ssvae);

@@ -22,6 +22,7 @@
 #include "models/fsvae.hpp"
 #include "models/train.hpp"
 #include "tutorials/tutorial.hpp"
+#include "tutorials/vae_steps.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -52,21 +53,13 @@ double correlation(const std::vector<double>& a, const std::vector<double>& b) {
 int main(int argc, char** argv) {
   tz::tutorial::Tutorial t("09_fsvae", "the fully supervised VAE: conditioning, the bound of log p(x|y), a class × style grid");
   std::string data_spec;
-  t.add_option("--data", data_spec, "fashion-mnist or mnist (default: mnist when ./zoo data mnist has run, else fashion-mnist; --quick: fashion-mnist)");
+  tz::tutorial::add_data_option(t, data_spec);
   if (auto rc = t.parse(argc, argv)) return *rc;
   Rng rng(t.seed());
   const zm::ModelInfo& info = zm::find_model("fsvae");
 
   // ---- 1 ------------------------------------------------------------------------------------------
-  if (data_spec.empty()) {
-    data_spec = "fashion-mnist";
-    if (!t.quick()) try {
-        zm::load_dataset(info, "mnist", rng);
-        data_spec = "mnist";
-      } catch (const std::exception&) {
-      }
-  }
-  zm::Dataset data = zm::load_dataset(info, data_spec, rng);
+  zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/false);
   const long iters = t.pick(5000L, 1000L), test_rows = t.pick(0L, 1000L);
   // --quick trains a narrower network (128 hidden units instead of 300) for more steps: the decoder
   // needs about a thousand steps before it reads the class from y rather than from z.
@@ -107,14 +100,7 @@ int main(int argc, char** argv) {
 
   // ---- 3 ------------------------------------------------------------------------------------------
   t.step(3, "Training: {} Adam steps of 100 labelled images, lr 1e-3, seed {}, {} hidden units", iters, t.seed(), hidden);
-  zm::TrainOptions opt;
-  opt.data = data_spec;
-  opt.iters = iters;
-  opt.batch = 100;
-  opt.seed = t.seed();
-  opt.eval = test_rows;
-  opt.quiet = !t.interactive();
-  opt.threads = t.threads();
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
   std::unique_ptr<zm::Model<float>> trained;
   const zm::TrainResult result = zm::train(info, zm::Config::from(info.flags, {{"iwae", "1,100"}, {"hidden", hidden}, {"z", z_dim}}, "fsvae"), opt, &trained);
   auto& model = dynamic_cast<zm::FSVAE<float>&>(*trained);
@@ -210,13 +196,14 @@ int main(int argc, char** argv) {
           fmt::format("the ink of the ten columns, correlated between every pair of rows: mean r = {:.2f}", mean_corr));
   Rng pictures(3);
   model.write_pictures(t.out_dir().string(), eval, pictures);
-  t.say("Wrote {}: one row per class, one column per z. And {}: test images, each row followed by\n"
-        "its reconstructions from q(z|x,y).", t.out_file("class_style_grid.png").string(),
-        t.out_file("reconstructions.png").string());
+  t.say("Wrote {}:", t.out_file("class_style_grid.png").string());
+  t.say("  one row per class, one column per z.");
+  t.say("Wrote {}:", t.out_file("reconstructions.png").string());
+  t.say("  test images, each row followed by its reconstructions from q(z|x,y).");
 
   // ---- 6 ------------------------------------------------------------------------------------------
   t.step(6, "The bounds of log p(x|y) on {} binarized test images", n);
-  std::map<std::string, double> m(result.metrics.begin(), result.metrics.end());
+  std::map<std::string, double> m = tz::tutorial::as_map(result.metrics);
   t.say("−ELBO(x|y) = {:.2f} = KL {:.2f} + rec {:.2f};  −IWAE_100(x|y) = {:.2f}", m["test_nelbo"], m["test_kl"],
         m["test_rec"], m["test_niwae_100"]);
   t.check("IWAE_100 is tighter than the ELBO", m["test_niwae_100"] < m["test_nelbo"],

@@ -1,0 +1,53 @@
+// tapezoo tutorials 04-09: the steps every VAE tutorial takes the same way.
+//
+//   std::string data_spec;
+//   tz::tutorial::add_data_option(t, data_spec);                       // --data, before t.parse()
+//   ...
+//   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
+//   const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
+//   const zm::TrainResult run = zm::train(info, config, opt, &model);  // the loop of ./zoo train
+//   tz::tutorial::as_map(run.metrics).at("test_nelbo");
+//
+// Only the plumbing lives here; the models, the numbers each tutorial checks and the story stay in
+// the tutorials themselves.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "autograd/random.hpp"
+#include "models/train.hpp"
+#include "tutorials/tutorial.hpp"
+
+namespace tz::tutorial {
+
+// --data: "fashion-mnist" or "mnist". Left empty, load_tutorial_data() chooses.
+void add_data_option(Tutorial& t, std::string& data_spec);
+
+// Step 1's data set: the one --data names or, without --data, MNIST when ./zoo data mnist has fetched
+// it and Fashion-MNIST (which is always there) when not; --quick always takes Fashion-MNIST.
+// data_spec is set to the choice, so that the training runs load the same data.
+// note_fallback: print a note when MNIST was wanted but is missing.
+// Loading draws from rng (the model's loader may shuffle or split), in the order the steps rely on.
+models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng,
+                                   bool note_fallback);
+
+// The options of ./zoo train that every tutorial run shares: `iters` Adam steps on batches of 100
+// images of data_spec, the tutorial's seed and OpenBLAS threads, progress lines only on a terminal,
+// and the first eval_rows test images (0: all) scored at the end.
+models::TrainOptions train_options(const Tutorial& t, const std::string& data_spec, long iters, long eval_rows);
+
+// A run's metrics by name: as_map(run.metrics).at("test_nelbo").
+std::map<std::string, double> as_map(const models::Metrics& m);
+
+// The mean of a list of numbers (the sum in double).
+double mean_of(const std::vector<double>& v);
+
+// Mean, standard deviation (divided by n − 1) and standard error sd/√n of a list of numbers (sums in double).
+struct Stats {
+  double mean, sd, se;
+};
+Stats stats(const std::vector<double>& v);
+
+}  // namespace tz::tutorial
