@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& info = zm::find_model("vae");
-  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
+  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
   const long iters = t.pick(5000L, 300L), test_rows = t.pick(1000L, 200L);
   const zm::Dataset eval = zm::first_test_rows(data, test_rows);
   t.step(1, "Data: {}, {} training images of {}×{} pixels; {} test images, binarized once", data.name,

@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& info = zm::find_model("vae");
-  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
+  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
   const std::size_t n = t.pick<std::size_t>(100, 20);
   const zm::Dataset eval = zm::first_test_rows(data, static_cast<long>(n));
   t.step(1, "Data: {}, {} training images; the first {} test images, binarized once", data.name,

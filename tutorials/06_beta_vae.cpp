@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
 
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& info = zm::find_model("vae");
-  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
+  const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
   const long test_rows = t.pick(1000L, 300L);
   const Array<float> x_test = zm::binarized_test_rows(zm::first_test_rows(data, test_rows));
   t.step(1, "Data: {}, {} training images; {} test images, binarized once", data.name, data.train_x.shape()[0],

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   // ---- 1 ------------------------------------------------------------------------------------------
   const zm::ModelInfo& gmvae_info = zm::find_model("gmvae");
   const zm::ModelInfo& vae_info = zm::find_model("vae");
-  zm::Dataset data = tz::tutorial::load_tutorial_data(t, gmvae_info, data_spec, rng, /*note_fallback=*/false);
+  zm::Dataset data = tz::tutorial::load_tutorial_data(t, gmvae_info, data_spec, rng);
   const long iters = t.pick(5000L, 400L), test_rows = t.pick(0L, 500L);
   const std::size_t z_dim = 2, k = t.pick<std::size_t>(500, 100);
   t.step(1, "Data: {}, {} training and {} test images of {}×{} pixels, binarized", data.name,

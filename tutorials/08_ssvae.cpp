@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
   const zm::ModelInfo& info = zm::find_model("ssvae");
 
   // ---- 1 ------------------------------------------------------------------------------------------
-  zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/false);
+  zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
   const long iters = t.pick(4000L, 200L), test_rows = t.pick(0L, 1000L);
   t.step(1, "Data: {}, {} training images of which 100 keep their label (10 per class)", data.name, data.train_x.shape()[0]);
   zm::SSVAEOptions options;  // the defaults: z = 64, 300 hidden units, gw = 1, cw = 100, 100 labels

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   const zm::ModelInfo& info = zm::find_model("fsvae");
 
   // ---- 1 ------------------------------------------------------------------------------------------
-  zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/false);
+  zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
   const long iters = t.pick(5000L, 1000L), test_rows = t.pick(0L, 1000L);
   // --quick trains a narrower network (128 hidden units instead of 300) for more steps: the decoder
   // needs about a thousand steps before it reads the class from y rather than from z.

@@ -12,15 +12,14 @@ void add_data_option(Tutorial& t, std::string& data_spec) {
                "fashion-mnist)");
 }
 
-models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng,
-                                   bool note_fallback) {
+models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng) {
   if (data_spec.empty()) {
     data_spec = "fashion-mnist";
     if (!t.quick()) try {
         models::load_dataset(info, "mnist", rng);
         data_spec = "mnist";
       } catch (const std::exception&) {
-        if (note_fallback) t.note("data/mnist is not there (./zoo data mnist fetches it): using Fashion-MNIST");
+        t.note("data/mnist is not there (./zoo data mnist fetches it): using Fashion-MNIST");
       }
   }
   return models::load_dataset(info, data_spec, rng);

@@ -3,7 +3,7 @@
 //   std::string data_spec;
 //   tz::tutorial::add_data_option(t, data_spec);                       // --data, before t.parse()
 //   ...
-//   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng, /*note_fallback=*/true);
+//   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
 //   const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
 //   const zm::TrainResult run = zm::train(info, config, opt, &model);  // the loop of ./zoo train
 //   tz::tutorial::as_map(run.metrics).at("test_nelbo");
@@ -28,10 +28,9 @@ void add_data_option(Tutorial& t, std::string& data_spec);
 // Step 1's data set: the one --data names or, without --data, MNIST when ./zoo data mnist has fetched
 // it and Fashion-MNIST (which is always there) when not; --quick always takes Fashion-MNIST.
 // data_spec is set to the choice, so that the training runs load the same data.
-// note_fallback: print a note when MNIST was wanted but is missing.
+// A note says so when MNIST was wanted but is missing.
 // Loading draws from rng (the model's loader may shuffle or split), in the order the steps rely on.
-models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng,
-                                   bool note_fallback);
+models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng);
 
 // The options of ./zoo train that every tutorial run shares: `iters` Adam steps on batches of 100
 // images of data_spec, the tutorial's seed and OpenBLAS threads, progress lines only on a terminal,
