@@ -104,9 +104,10 @@ int main(int argc, char** argv) {
   std::vector<double> pre(z_pre.begin(), z_pre.end());
   const auto [pre_mean, pre_se] = mean_se(pre);
   const double pre_sd = pre_se * std::sqrt(static_cast<double>(pre.size()));
-  t.say("z_pre is one parameter of shape [2k, z] = [{}, {}]: rows 0..k−1 are the means μ_i, rows k..2k−1 pass\n"
-        "through softplus(·) + 1e-8 to give the variances σ_i² (CS236's gaussian_parameters along axis 0).",
-        z_pre.shape()[0], z_pre.shape()[1]);
+  t.say("The initialisation, shown on the prior of ./zoo train gmvae's defaults (z = {}, k = {}; steps 4-6 use\n"
+        "z = 2): z_pre is one parameter of shape [2k, z] = [{}, {}]: rows 0..k−1 are the means μ_i, rows k..2k−1\n"
+        "pass through softplus(·) + 1e-8 to give the variances σ_i² (CS236's gaussian_parameters along axis 0).",
+        z_pre.shape()[1], z_pre.shape()[0] / 2, z_pre.shape()[0], z_pre.shape()[1]);
   t.check_close("sd of z_pre = 1/√(k·z) = 1/√5000", pre_sd, 1 / std::sqrt(5000.0), 0.03);
   {
     Tape<double> tape;
