@@ -14,7 +14,8 @@
 //
 // Steps: 1 data, 2 the prior as CS236 initialises it, 3 the Monte-Carlo KL (checked against the
 // closed form with one standard component; its error falls as 1/√S), 4 training the GMVAE and the
-// VAE alike, 5 the clusters in z (z = 2, drawn), 6 the NELBO and IWAE bounds of both.
+// VAE alike, 5 the clusters in z (z = 2, drawn), 6 the NELBO and IWAE bounds of both, 7 the same
+// comparison at z = 10, where the mixture prior's gain is larger than the noise of training.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -299,14 +300,42 @@ int main(int argc, char** argv) {
           fmt::format("{:.2f} < {:.2f}", g["test_niwae_100"], g["test_nelbo"]));
   t.check("IWAE_100 is tighter than the ELBO for the VAE", w["test_niwae_100"] < w["test_nelbo"],
           fmt::format("{:.2f} < {:.2f}", w["test_niwae_100"], w["test_nelbo"]));
+  // At z = 2 which bound comes out lower depends on the seed: seeds 1-4 and 42 gave GMVAE − VAE from
+  // −0.9 to +1.8 nats (5000 steps, offline MNIST). So this step reports the difference and checks nothing
+  // about its sign; step 7 makes the comparison where the gain stands above that noise.
+  t.say("GMVAE − VAE: {:+.2f} nats of −ELBO, {:+.2f} of −IWAE_100. At z = 2 this difference is smaller than what a\n"
+        "change of seed does: seeds 1-4 and 42 gave −0.9 to +1.8 nats. Squeezed into two dimensions, both models\n"
+        "are limited by reconstruction (rec is {:.0f} of the {:.0f} nats), which a better prior does not change.",
+        g["test_nelbo"] - w["test_nelbo"], g["test_niwae_100"] - w["test_niwae_100"], g["test_rec"], g["test_nelbo"]);
+
+  // ---- 7 ------------------------------------------------------------------------------------------
+  constexpr std::size_t z_wide = 10;
+  t.step(7, "The same comparison at z = {} (CS236's setting, and ./zoo train's default): {} steps each", z_wide, iters);
+  t.say("With room in z the codes need not overlap, and the prior's fit to the aggregate posterior shows in the\n"
+        "bound: the KL term, I_q(x; z) + KL(q(z) ‖ p(z)), shrinks by its second part.");
+  const zm::Config gmvae_wide = zm::Config::from(
+      gmvae_info.flags, {{"z", std::to_string(z_wide)}, {"k", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
+  const zm::Config vae_wide =
+      zm::Config::from(vae_info.flags, {{"z", std::to_string(z_wide)}, {"iwae", "1,100"}}, "vae");
+  auto g10 = tz::tutorial::as_map(zm::train(gmvae_info, gmvae_wide, opt, nullptr).metrics);
+  auto w10 = tz::tutorial::as_map(zm::train(vae_info, vae_wide, opt, nullptr).metrics);
+  t.say("               −ELBO      KL     rec   −IWAE_100");
+  t.say("  GMVAE     {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", g10["test_nelbo"], g10["test_kl"], g10["test_rec"],
+        g10["test_niwae_100"]);
+  t.say("  VAE       {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", w10["test_nelbo"], w10["test_kl"], w10["test_rec"],
+        w10["test_niwae_100"]);
   if (t.quick()) {
     t.note("With --quick's {} steps the GMVAE's −ELBO is {:+.2f} nats from the VAE's; the sign is not checked here.\n"
-           "A full run trains 5000 steps, where the mixture prior's −ELBO should come out below the VAE's.", iters,
-           g["test_nelbo"] - w["test_nelbo"]);
+           "The full run ({} steps) checks that the GMVAE comes out lower, by 1.5-2.4 nats over seeds 0-2 and 42.", iters,
+           g10["test_nelbo"] - w10["test_nelbo"], 5000);
   } else {
-    t.check("the GMVAE's −ELBO is below the VAE's", g["test_nelbo"] < w["test_nelbo"],
-            fmt::format("{:.2f} < {:.2f} nats", g["test_nelbo"], w["test_nelbo"]));
+    t.check("at z = 10 the GMVAE's −ELBO is below the VAE's", g10["test_nelbo"] < w10["test_nelbo"],
+            fmt::format("{:.2f} < {:.2f} nats ({:+.2f})", g10["test_nelbo"], w10["test_nelbo"],
+                        g10["test_nelbo"] - w10["test_nelbo"]));
+    t.check("and so is its KL term: the mixture prior sits closer to q(z)", g10["test_kl"] < w10["test_kl"],
+            fmt::format("{:.2f} < {:.2f} nats", g10["test_kl"], w10["test_kl"]));
   }
-  t.say("CS236 reports, for z = 10 on MNIST, a −ELBO of about 97 for the GMVAE against about 100 for the VAE.");
+  t.say("CS236 reports, for z = 10 on the full MNIST (50,000 training images), a −ELBO of about 97 for the GMVAE\n"
+        "against about 100 for the VAE; with fewer training images both test bounds are higher.");
   return t.finish();
 }
