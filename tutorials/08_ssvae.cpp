@@ -224,10 +224,23 @@ int main(int argc, char** argv) {
   Rng pic(3);
   trained.write_pictures(t.out_dir().string(), data, pic);
   t.say("Wrote {}.", t.out_file("class_style_grid.png").string());
-  if (t.quick())
+  // Does row y look like class y? Ask the model's own classifier q(y|x) about each of the 100 pictures:
+  // the same draw as the file, since write_pictures takes its z's from a fresh Rng(3) in the same way.
+  Rng same_pic(3);
+  const std::size_t columns = 10;
+  const Array<float> grid = trained.class_style_grid(columns, same_pic);
+  std::vector<int> row_class(grid.shape()[0]);
+  for (std::size_t i = 0; i < row_class.size(); ++i) row_class[i] = static_cast<int>(i / columns);
+  const double named = trained.accuracy(grid, row_class) * static_cast<double>(row_class.size());
+  t.say("q(y|x) names the row's class for {:.0f} of the {} pictures (chance: {}).", named, row_class.size(),
+        row_class.size() / 10);
+  if (t.quick()) {
     t.note("After {} steps the decoder has not yet learned to read y: the rows still look alike. After a full run\n"
            "M2 separates y from z: down a column the class changes while z, the style, stays.", iters);
-  else
+  } else {
+    t.check("row y looks like class y to the classifier: at least half the pictures", 2 * named >= row_class.size(),
+            fmt::format("{:.0f} of {}", named, row_class.size()));
     t.say("M2 separates y from z: down a column the class changes while z, the style, stays.");
+  }
   return t.finish();
 }
