@@ -17,6 +17,7 @@
 #include "autograd/blas.hpp"
 #include "datasets/files.hpp"
 #include "datasets/matrix.hpp"
+#include "io/flags.hpp"
 #include "io/json.hpp"
 #include "models/gmm.hpp"
 
@@ -146,39 +147,43 @@ void add_fit_gmm_command(CLI::App& fit) {
   auto f = std::make_shared<FitGmmFlags>();
   CLI::App* cmd = fit.add_subcommand("gmm", "fit a Gaussian mixture by EM (scikit-learn's GaussianMixture)");
   cmd->add_option("--data", f->data, "the points: an [n, d] .npy or .csv file")->required();
-  cmd->add_option("--k", f->k, "number of components")->required()->check(CLI::PositiveNumber);
+  cmd->add_option("--k", f->k, "number of components")->required()->check(tz::flags::positive_integer());
   cmd->add_option("--cov", f->cov, "covariance type")
       ->capture_default_str()
-      ->check(CLI::IsMember({"full", "tied", "diag", "spherical"}));
+      ->check(tz::flags::one_of({"full", "tied", "diag", "spherical"}));
   cmd->add_option("--iters", f->iters, "maximum iterations (EM or gradient steps)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(tz::flags::positive_integer());
   cmd->add_option("--tol", f->tol,
                   "converged when the mean log-likelihood changes by less (0: run all --iters; gd's default 1e-6)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(tz::flags::nonnegative_number());
   cmd->add_option("--reg-covar", f->reg_covar, "added to the diagonal of each covariance")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(tz::flags::nonnegative_number());
   auto* init = cmd->add_option("--init", f->init, "initialisation of the responsibilities")
                    ->capture_default_str()
-                   ->check(CLI::IsMember({"kmeans++", "random"}));
+                   ->check(tz::flags::one_of({"kmeans++", "random"}));
   cmd->add_option("--init-from", f->init_from, "start from weights, means, covariances in this .npz")
       ->check(CLI::ExistingFile)
       ->excludes(init);
   cmd->add_option("--n-init", f->n_init, "initialisations; the best run is kept")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", f->seed, "seed of the initialisation")->capture_default_str();
+      ->check(tz::flags::positive_integer());
+  cmd->add_option("--seed", f->seed, "seed of the initialisation")
+      ->capture_default_str()
+      ->check(tz::flags::nonnegative_integer());
   cmd->add_option("--method", f->method, "em, or gd (gradient ascent on the log-likelihood, on the autograd tape)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"em", "gd"}));
+      ->check(tz::flags::one_of({"em", "gd"}));
   cmd->add_option("--optimizer", f->optimizer, "optimizer of --method gd")
       ->capture_default_str()
-      ->check(CLI::IsMember({"adam", "sgd"}));
-  cmd->add_option("--lr", f->lr, "learning rate of --method gd")->capture_default_str()->check(CLI::PositiveNumber);
+      ->check(tz::flags::one_of({"adam", "sgd"}));
+  cmd->add_option("--lr", f->lr, "learning rate of --method gd")->capture_default_str()->check(tz::flags::positive_number());
   cmd->add_option("--out", f->out, "write the fitted parameters to this .npz");
-  cmd->add_option("--threads", f->threads, "OpenBLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", f->threads, "OpenBLAS threads")
+      ->capture_default_str()
+      ->check(tz::flags::positive_integer());
   cmd->add_flag("--json", f->json, "print one JSON object as the last line");
   cmd->callback([f, cmd] {
     f->tol_given = cmd->count("--tol") > 0;

@@ -24,6 +24,7 @@
 #include "app/commands.hpp"
 #include "autograd/blas.hpp"
 #include "datasets/files.hpp"
+#include "io/flags.hpp"
 #include "io/json.hpp"
 #include "io/png.hpp"
 #include "models/train.hpp"
@@ -40,19 +41,29 @@ namespace {
 
 // The loop's flags, shared by train and eval.
 void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
+  using namespace tz::flags;
   cmd.add_option("--data", o.data, "fashion-mnist, mnist, a folder of IDX files, a .npy/.csv matrix, or the model's own");
   if (training) {
-    cmd.add_option("--iters", o.iters, "training iterations")->capture_default_str();
-    cmd.add_option("--batch", o.batch, "minibatch size")->capture_default_str();
-    cmd.add_option("--lr", o.lr, "Adam learning rate (default: the model's own, 1e-3 for most)");
-    cmd.add_option("--lr-schedule", o.lr_schedule, "constant, step or cosine")->capture_default_str();
-    cmd.add_option("--clip", o.clip, "clip the gradient norm to this (0: off)")->capture_default_str();
-    cmd.add_option("--log-every", o.log_every, "iterations per metrics.csv row")->capture_default_str();
+    cmd.add_option("--iters", o.iters, "training iterations")->capture_default_str()->check(nonnegative_integer());
+    cmd.add_option("--batch", o.batch, "minibatch size")->capture_default_str()->check(positive_integer());
+    cmd.add_option("--lr", o.lr, "Adam learning rate (default: the model's own, 1e-3 for most)")
+        ->check(positive_number());
+    cmd.add_option("--lr-schedule", o.lr_schedule, "constant, step or cosine")
+        ->capture_default_str()
+        ->check(one_of({"constant", "step", "cosine"}));
+    cmd.add_option("--clip", o.clip, "clip the gradient norm to this (0: off)")
+        ->capture_default_str()
+        ->check(nonnegative_number());
+    cmd.add_option("--log-every", o.log_every, "iterations per metrics.csv row")
+        ->capture_default_str()
+        ->check(positive_integer());
     cmd.add_option("--out", o.out, "folder for checkpoint.npz, metrics.csv and pictures");
   }
-  cmd.add_option("--seed", o.seed, "the run's seed")->capture_default_str();
-  cmd.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str();
-  cmd.add_option("--eval", o.eval, "test rows to evaluate on (0: all)")->capture_default_str();
+  cmd.add_option("--seed", o.seed, "the run's seed")->capture_default_str()->check(nonnegative_integer());
+  cmd.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str()->check(positive_integer());
+  cmd.add_option("--eval", o.eval, "test rows to evaluate on (0: all)")
+      ->capture_default_str()
+      ->check(nonnegative_integer());
   cmd.add_flag("--json", o.json, "print one JSON object as the last line");
   cmd.add_flag("--quiet", o.quiet, "no progress bar");
 }
@@ -163,8 +174,8 @@ int run(int argc, char** argv) {
     } else {
       cmd.add_option("--checkpoint", checkpoint, "a checkpoint.npz written by train --out")->required();
       cmd.add_option("--out", png, "the PNG to write")->required();
-      cmd.add_option("--n", n_samples, "number of samples")->capture_default_str();
-      cmd.add_option("--seed", opt.seed, "seed")->capture_default_str();
+      cmd.add_option("--n", n_samples, "number of samples")->capture_default_str()->check(flags::positive_integer());
+      cmd.add_option("--seed", opt.seed, "seed")->capture_default_str()->check(flags::nonnegative_integer());
     }
     try {
       cmd.parse(argc - 2, argv + 2);

@@ -148,6 +148,9 @@ class Tape {
   // Forget all nodes (the next step starts afresh). Vars from before are invalid afterwards.
   void clear();
   std::size_t size() const { return n_; }
+  // Node slots kept for reuse (with their arrays' storage): after the first step of a loop whose
+  // steps record the same ops, this stops changing.
+  std::size_t reserved_nodes() const { return nodes_.size(); }
   std::uint64_t generation() const { return gen_; }
 
   // ---- modes ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "datasets/files.hpp"
 #include "datasets/image_dataset.hpp"
 #include "datasets/matrix.hpp"
+#include "io/flags.hpp"
 #include "io/json.hpp"
 #include "io/metrics.hpp"
 #include "io/npz.hpp"
@@ -143,6 +144,20 @@ Loaded load_checkpoint(const std::string& path) {
   return out;
 }
 
+// The soak's check (TrainOptions::check_finite): the loss terms of step t, and every gradient.
+static void require_finite(const std::string& model, const Loss<float>& loss, nn::ParamSet<float>& params, long t) {
+  for (const auto& [name, v] : loss.terms)
+    if (!std::isfinite(v))
+      throw std::runtime_error(fmt::format("{}: the loss term {} is {} at iteration {}", model, name, v, t));
+  for (const Param<float>* p : params.all()) {
+    const float* g = p->grad.data();
+    for (std::size_t i = 0; i < p->grad.size(); ++i)
+      if (!std::isfinite(g[i]))
+        throw std::runtime_error(fmt::format("{}: the gradient of {} has {} at element {} at iteration {}", model,
+                                             p->name, g[i], i, t));
+  }
+}
+
 // ---- the loop ---------------------------------------------------------------------------------------
 
 TrainResult train(const ModelInfo& info, const Config& config, const TrainOptions& opt,
@@ -150,6 +165,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   if (opt.iters < 0) throw std::invalid_argument(fmt::format("--iters: expected >= 0, got {}", opt.iters));
   if (opt.batch < 1) throw std::invalid_argument(fmt::format("--batch: expected >= 1, got {}", opt.batch));
   if (!(opt.lr > 0)) throw std::invalid_argument(fmt::format("--lr: expected > 0, got {}", opt.lr));
+  if (!opt.out.empty()) flags::make_output_dir(opt.out, "--out");  // before minutes of training
   blas::set_threads(opt.threads);
   Rng rng(opt.seed);
   Dataset data = load_dataset(info, opt.data.empty() ? info.default_data : opt.data, rng);
@@ -170,7 +186,6 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   params.zero_grad();
 
   std::unique_ptr<MetricsCsv> csv;
-  if (!opt.out.empty()) std::filesystem::create_directories(opt.out);
 
   TrainResult res;
   std::vector<std::string> term_names;
@@ -196,9 +211,10 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
       throw std::runtime_error(fmt::format("{}: the loss is {} at iteration {}; try a smaller --lr (now {})",
                                            info.name, value, t, opt.lr));
     adam.set_lr(schedule.at(t));
-    if (opt.clip > 0) {
+    if (opt.clip > 0 || opt.check_finite) {
       tape.backward(loss.value);
-      nn::clip_grad_norm(params.all(), opt.clip);  // needs every gradient before any update
+      if (opt.check_finite) require_finite(info.name, loss, params, t);
+      if (opt.clip > 0) nn::clip_grad_norm(params.all(), opt.clip);  // needs every gradient first
       adam.step_and_zero_grad();
     } else {
       adam.backward_step(tape, loss.value);  // backward, each parameter updated as its gradient completes

@@ -33,6 +33,9 @@ struct TrainOptions {
   std::string out;         // folder for checkpoint, metrics.csv, pictures
   bool json = false;
   bool quiet = false;
+  // Every step's loss terms and every parameter's gradient must be finite, or train() throws
+  // naming the value and the iteration (bench/soak). Costs one pass over the gradients per step.
+  bool check_finite = false;
 };
 
 struct TrainResult {

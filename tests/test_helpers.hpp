@@ -7,11 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <map>
 #include <string>
+#include <utility>
 #include <system_error>
 #include <vector>
 
@@ -191,5 +193,31 @@ std::string file_error(F&& f) {
 }
 
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+// ---- running the programs of this build -----------------------------------------------------------
+
+// A program of this build, by its path under the build folder: "app/tapezoo", "tutorials/00_autograd".
+// The test executables live in <build>/tests/, so <build> is two levels above this process.
+inline std::filesystem::path built_program(const std::string& relative) {
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / relative;
+}
+inline std::filesystem::path tapezoo_program() { return built_program("app/tapezoo"); }
+
+// Exit status (as pclose gives it) and everything the command printed, stdout and stderr.
+inline std::pair<int, std::string> run_status(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  return {::pclose(p), out};
+}
+
+// Its output; the test fails (naming the command and its output) when it exits nonzero.
+inline std::string run(const std::string& command) {
+  const auto [status, out] = run_status(command);
+  CHECK_MESSAGE(status == 0, command << " exited with status " << status << ":\n" << out);
+  return out;
+}
 
 }  // namespace tz::test

@@ -25,6 +25,7 @@
 #include "datasets/synthetic.hpp"
 #include "io/npz.hpp"
 #include "models/gmm.hpp"
+#include "tests/test_helpers.hpp"
 
 using tz::gmm::CovarianceType;
 using tz::gmm::GaussianMixture;
@@ -682,31 +683,9 @@ TEST_CASE("gradient ascent raises the log-likelihood towards EM's optimum") {
 
 namespace {
 
-// The tapezoo program of this build: <build>/app/tapezoo, next to <build>/tests/ (this file).
-std::filesystem::path tapezoo_program() {
-  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "app" / "tapezoo";
-}
-
-std::string run(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  const int status = pclose(p);
-  CHECK_MESSAGE(status == 0, command << " exited with status " << status << ":\n" << out);
-  return out;
-}
-
-// Exit status and everything the command printed (stdout and stderr).
-std::pair<int, std::string> run_status(const std::string& command) {
-  std::string out;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  return {pclose(p), out};
-}
+using tz::test::run;
+using tz::test::run_status;
+using tz::test::tapezoo_program;
 
 // The number after "key": in a JSON line (enough for our flat objects).
 double json_number(const std::string& json, const std::string& key) {
@@ -795,8 +774,8 @@ TEST_CASE("fit gmm: bad flags and inputs exit nonzero, naming the flag or the fi
        "--init-from " + start + ": weights has shape [2] but k = 3 expects [3]"},
       {"--data " + good + " --k 2 --cov diag --init-from " + start,
        "--init-from " + start + ": covariances has shape [2,2,2] but covariance type 'diag' with k = 2, d = 2 expects [2,2]"},
-      {"--data " + good + " --k 2 --cov ful", "--cov: ful not in {full,tied,diag,spherical}"},
-      {"--data " + good + " --k 0", "--k: Value 0 not in range"},
+      {"--data " + good + " --k 2 --cov ful", "--cov: expected one of full, tied, diag or spherical, got ful"},
+      {"--data " + good + " --k 0", "--k: expected a positive integer, got 0"},
       {"--data " + good + " --k 2 --init random --init-from " + start, "excludes"},
   };
   for (const Case& c : cases) {

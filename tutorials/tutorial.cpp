@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/blas.hpp"
+#include "io/flags.hpp"
 
 namespace tz::tutorial {
 
@@ -42,12 +43,13 @@ Tutorial::Tutorial(std::string name, std::string description, std::uint64_t defa
   app_->add_flag("--no-pause", no_pause_,
                  "do not wait for Enter between steps (also when stdin is not a terminal)");
   app_->add_option("--seed", seed_, "seed of the run's one random generator")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(flags::nonnegative_integer());
   app_->add_option("--out", out_, "folder for the files this tutorial writes")
       ->capture_default_str();
   app_->add_option("--threads", threads_,
                    "OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when it is set)")
-      ->check(CLI::PositiveNumber);
+      ->check(flags::positive_integer());
 }
 
 Tutorial::~Tutorial() = default;
@@ -55,17 +57,18 @@ Tutorial::~Tutorial() = default;
 void Tutorial::add_flag(const std::string& name, bool& value, const std::string& help) {
   app_->add_flag(name, value, help);
 }
+// Each option says in words what it expects ("--k: expected an integer, got x").
 void Tutorial::add_option(const std::string& name, int& value, const std::string& help) {
-  app_->add_option(name, value, help)->capture_default_str();
+  app_->add_option(name, value, help)->capture_default_str()->check(flags::integer());
 }
 void Tutorial::add_option(const std::string& name, long& value, const std::string& help) {
-  app_->add_option(name, value, help)->capture_default_str();
+  app_->add_option(name, value, help)->capture_default_str()->check(flags::integer());
 }
 void Tutorial::add_option(const std::string& name, std::size_t& value, const std::string& help) {
-  app_->add_option(name, value, help)->capture_default_str();
+  app_->add_option(name, value, help)->capture_default_str()->check(flags::nonnegative_integer());
 }
 void Tutorial::add_option(const std::string& name, double& value, const std::string& help) {
-  app_->add_option(name, value, help)->capture_default_str();
+  app_->add_option(name, value, help)->capture_default_str()->check(flags::number());
 }
 void Tutorial::add_option(const std::string& name, std::string& value, const std::string& help) {
   app_->add_option(name, value, help)->capture_default_str();
@@ -79,6 +82,14 @@ std::optional<int> Tutorial::parse(int argc, char** argv) {
     app_->parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app_->exit(e);  // prints the help (exit 0) or the error (nonzero)
+  }
+  if (app_->count("--out") > 0) {  // a bad --out is said now, not after minutes of training
+    try {
+      out_dir();
+    } catch (const std::invalid_argument& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
   }
   pause_ = !no_pause_ && isatty(STDIN_FILENO) != 0;
   color_ = isatty(STDOUT_FILENO) != 0 && !env_set("NO_COLOR") &&
@@ -104,7 +115,7 @@ std::optional<int> Tutorial::parse(int argc, char** argv) {
 std::filesystem::path Tutorial::out_dir() {
   const std::filesystem::path dir(out_);
   if (!out_made_) {
-    std::filesystem::create_directories(dir);  // throws with the path and reason on failure
+    flags::make_output_dir(dir, "--out");  // one sentence if it is a file or cannot be made
     out_made_ = true;
   }
   return dir;
