@@ -1,4 +1,4 @@
-// tapezoo: raw cblas calls, kept in this one file (PITFALLS 12).
+// tapezoo: raw cblas calls, kept in this one file (docs/pitfalls.md#linking-openblas).
 #include "autograd/blas.hpp"
 
 #include <cblas.h>

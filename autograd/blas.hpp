@@ -1,6 +1,6 @@
 // tapezoo: the thin layer over BLAS (OpenBLAS). Row-major gemm with transposes passed as flags,
-// never as copies (PITFALLS 10), plus OpenBLAS's thread count and kernel name.
-// Raw cblas lives in blas.cpp alone: <cblas.h> and xtensor-blas clash in one file (PITFALLS 12).
+// never as copies (docs/pitfalls.md#blas-transposes), plus OpenBLAS's thread count and kernel name.
+// Raw cblas lives in blas.cpp alone: <cblas.h> and xtensor-blas clash in one file (docs/pitfalls.md#linking-openblas).
 #pragma once
 
 #include <cstddef>
@@ -27,7 +27,7 @@ bool cpu_has_avx2();
 bool cpu_has_avx512();
 
 // A one-line hint when OpenBLAS runs its generic 'Prescott' kernels on a CPU with AVX2 or
-// AVX-512 (OpenBLAS 0.3.21 does not know newer Xeons: PITFALLS 13); empty otherwise.
+// AVX-512 (OpenBLAS 0.3.21 does not know newer Xeons: docs/pitfalls.md#openblas-kernels); empty otherwise.
 std::string kernel_hint();
 // Prints kernel_hint() to stderr once per process, if there is one.
 void print_kernel_hint_once();

@@ -1,5 +1,5 @@
 // tapezoo: matrix products through BLAS. Backward products pass transposes as gemm flags (no
-// transposed copies), and accumulate straight into the gradient with beta = 1 (PITFALLS 10).
+// transposed copies), and accumulate straight into the gradient with beta = 1 (docs/pitfalls.md#blas-transposes).
 #include "autograd/blas.hpp"
 #include "autograd/op_helpers.hpp"
 

@@ -1,7 +1,7 @@
 // tapezoo: reductions and normalisations along an axis. Written as plain loops over the
 // [outer, n, inner] view of the input (autograd/op_helpers.hpp): xtensor's lazy reducers inside
-// expressions give wrong values on this stack (PITFALLS 1), and loops make the -inf guards explicit.
-// Full sums accumulate in double even for float tensors (PITFALLS 21).
+// expressions give wrong values on this stack (docs/pitfalls.md#lazy-reducers), and loops make the -inf guards explicit.
+// Full sums accumulate in double even for float tensors (docs/pitfalls.md#double-accumulators).
 #include <cmath>
 #include <limits>
 
@@ -114,7 +114,7 @@ Var<T> mean(const Var<T>& x, int axis, bool keepdims) {
 
 // y = m + log Σ_axis e^(x - m), m = max_axis x
 // gx += gy·e^(x - y) = gy·softmax(x). A row that is all -inf has y = -inf and gets gradient 0, not
-// NaN (PITFALLS 18). Stable: the largest term is e^0 = 1.
+// NaN (docs/pitfalls.md#logsumexp). Stable: the largest term is e^0 = 1.
 template <class T>
 Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
   Tape<T>& t = x.tape();
@@ -191,7 +191,7 @@ Var<T> max(const Var<T>& x, int axis, bool keepdims) {
 // A composite of mul, softplus, sub and sum would do the same in four passes with five [n, d]
 // arrays; this op is one pass each way, vectorised with xsimd (xtensor 0.24 calls the scalar
 // log1pf here, which made softplus of a 100×784 batch cost more than the decoder's matrix
-// products); plain loops when the build has no xsimd (simd=none). The formula is the stable one (PITFALLS 16): no log σ(l), and σ(l) = 1/(1 + e^−l)
+// products); plain loops when the build has no xsimd (simd=none). The formula is the stable one (docs/pitfalls.md#bernoulli-logits): no log σ(l), and σ(l) = 1/(1 + e^−l)
 // saturates to 0 or 1 without NaN. Lane sums run in T over d/lanes terms, row sums in double.
 namespace {
 

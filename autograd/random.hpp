@@ -1,4 +1,4 @@
-// tapezoo: one seeded random generator, passed explicitly (PITFALLS 3: xt::random is lazy and global).
+// tapezoo: one seeded random generator, passed explicitly (docs/pitfalls.md#random-is-global: xt::random is lazy and global).
 //
 //   Rng rng(42);
 //   auto eps = rng.normal<float>({100, 10});   // a container, drawn once

@@ -12,7 +12,7 @@
 //
 // Parameters (Param) live outside the tape and keep their gradients across steps until
 // zero_grad(). A tape is cleared every step; clear() keeps the nodes' storage so that the next
-// step, which records the same ops with the same shapes, allocates nothing (PITFALLS 23).
+// step, which records the same ops with the same shapes, allocates nothing (docs/pitfalls.md#flat-memory).
 #pragma once
 
 #include <cstdint>

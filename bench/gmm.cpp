@@ -8,8 +8,8 @@
 //
 // ms_per_iter is wall-clock time of the EM loop per iteration; cpu_ms_per_iter is this thread's
 // CPU time for the whole fit per iteration (steadier when other jobs share the cores).
-// OpenBLAS runs one thread unless --threads says otherwise (PITFALLS 14). blas_core names
-// OpenBLAS's kernels: 'Prescott' on a CPU that OpenBLAS 0.3.21 does not know (PITFALLS 13).
+// OpenBLAS runs one thread unless --threads says otherwise (docs/pitfalls.md#blas-threads). blas_core names
+// OpenBLAS's kernels: 'Prescott' on a CPU that OpenBLAS 0.3.21 does not know (docs/pitfalls.md#openblas-kernels).
 #include <CLI/CLI.hpp>
 
 #include <chrono>

@@ -1,5 +1,5 @@
 // tapezoo: how much memory the process holds right now, for bench/tape_overhead --memory-steps and
-// tests/test_memory.cpp (memory must stay flat over training steps: PITFALLS 23). Linux and glibc.
+// tests/test_memory.cpp (memory must stay flat over training steps: docs/pitfalls.md#flat-memory). Linux and glibc.
 #pragma once
 
 #include <malloc.h>

@@ -22,9 +22,9 @@
 //                       Also the bytes held from malloc (mallinfo2) at both steps: any leak shows.
 //                       Exits 1 when the RSS target is missed.
 //
-// One JSON line on stdout. One BLAS thread unless --threads N (PITFALLS 14). The OpenBLAS kernels
+// One JSON line on stdout. One BLAS thread unless --threads N (docs/pitfalls.md#blas-threads). The OpenBLAS kernels
 // are chosen when the library loads: compare `OPENBLAS_CORETYPE=SkylakeX build/bench/tape_overhead`
-// (set in the shell for that one command, never in code: PITFALLS 13); blas_core says which ran.
+// (set in the shell for that one command, never in code: docs/pitfalls.md#openblas-kernels); blas_core says which ran.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -20,11 +20,11 @@
 //                  iterations). Targets: ≥ 1.25 with the CPU's own kernels, ≥ 1 with OpenBLAS's
 //                  'Prescott' fallback.
 //
-// One JSON line on stdout. One BLAS thread unless --threads N (PITFALLS 14); with one thread the
+// One JSON line on stdout. One BLAS thread unless --threads N (docs/pitfalls.md#blas-threads); with one thread the
 // clock is the thread's CPU time, which leaves out time the scheduler gave to other processes on a
 // shared machine (clock says which). The OpenBLAS kernels are chosen when the library loads:
 // compare `OPENBLAS_CORETYPE=SkylakeX build/bench/vae_step` (set in the shell for that one
-// command, never in code: PITFALLS 13); blas_core says which ran. Steps and floors are measured in
+// command, never in code: docs/pitfalls.md#openblas-kernels); blas_core says which ran. Steps and floors are measured in
 // interleaved rounds, so that both see the same machine.
 #include <time.h>
 

@@ -26,7 +26,7 @@ template <class T> Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, c
                                              const Var<T>& log_pi);
 
 // log Bernoulli(x; σ(l)) = x·l − softplus(l) = −[max(l,0) − l·x + log1p(e^−|l|)], summed   → [n]
-// Never log(sigmoid(l)): that is −inf in float for l < −88 (PITFALLS 16). d/dl = x − σ(l).
+// Never log(sigmoid(l)): that is −inf in float for l < −88 (docs/pitfalls.md#bernoulli-logits). d/dl = x − σ(l).
 template <class T> Var<T> log_bernoulli_with_logits(const Var<T>& x, const Var<T>& logits);
 
 // KL(N(qm, qv) ‖ N(pm, pv)) = ½ Σ_j [log(pv/qv) + qv/pv + (qm − pm)²/pv − 1]   → [n]

@@ -24,7 +24,7 @@
 //
 // Everything happens in log space: log N is −½ D log 2π + log det P_k − ½ ‖(x − μ_k) P_k‖², with
 // P_k the Cholesky factor of the precision, and the normaliser log p(x_n) is a max-shifted
-// log-sum-exp over k, written as a loop (PITFALLS 1, 18). The loops over points are in
+// log-sum-exp over k, written as a loop (docs/pitfalls.md#lazy-reducers and #logsumexp). The loops over points are in
 // models/gmm_kernels.cpp, 64 points at a time, SIMD-vectorised (BLAS for D > 32).
 //
 // A component collapses when it sits on fewer distinct points than dimensions: its Σ_k becomes

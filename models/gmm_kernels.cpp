@@ -5,7 +5,7 @@
 // product has an inner dimension of 10, where OpenBLAS spends more time packing its operands
 // than multiplying. Measured on this machine (bench/gmm: N = 100k, D = 10, K = 10), the E-step
 // gemm X·[P_1 … P_K] alone took ~16 ms and the M-step syrk ~12 ms per iteration with OpenBLAS's
-// generic 'Prescott' kernels (PITFALLS 13; ~6 and ~13 ms with its SkylakeX kernels), so a BLAS
+// generic 'Prescott' kernels (docs/pitfalls.md#openblas-kernels; ~6 and ~13 ms with its SkylakeX kernels), so a BLAS
 // EM iteration was no faster than scikit-learn's. The loops below use the SIMD width of the build
 // (-march) whatever OpenBLAS detected, skip the zeros of the triangular P_k (D(D+1)/2 products
 // instead of D²), keep a block of 64 points in L1 from the distance to the responsibility, and

@@ -7,7 +7,7 @@
 // kLanes points. Why not one BLAS gemm per component: see gmm_kernels.cpp.
 //
 // Raw cblas and LAPACK live in gmm_kernels.cpp alone: <cblas.h> and xtensor-blas clash in one
-// file (PITFALLS 12).
+// file (docs/pitfalls.md#linking-openblas).
 #pragma once
 
 #include <cstddef>

@@ -143,7 +143,7 @@ typename VAE<T>::Bound VAE<T>::elbo_from(Tape<T>& tape, const Var<T>& x, const G
   // z = m + √v ⊙ ε: one sample from q(z|x), differentiable in φ (the reparameterization trick)
   Var<T> z = sample_gaussian(q.m, q.v, eps);
   Var<T> logits = decode(tape, z);
-  // rec = −log p(x|z) = −Σ_j [x_j l_j − softplus(l_j)],  l = f_θ(z)      (never log σ(l): PITFALLS 16)
+  // rec = −log p(x|z) = −Σ_j [x_j l_j − softplus(l_j)],  l = f_θ(z)      (never log σ(l): docs/pitfalls.md#bernoulli-logits)
   // (log_bernoulli is log_bernoulli_with_logits fused into one vectorised op: autograd/ops.hpp)
   Var<T> rec = -log_bernoulli(x, logits);
   // KL(q(z|x) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
@@ -322,7 +322,7 @@ Metrics VAE<T>::evaluate(const Dataset& data, Rng& rng) {
   const Array<T> x = rows_as<T>(x_test, 0, n);
   Tape<T> tape;
   NoGrad<T> no_grad(tape);
-  double nelbo = 0, kl = 0, rec = 0;  // sums in double (PITFALLS 21)
+  double nelbo = 0, kl = 0, rec = 0;  // sums in double (docs/pitfalls.md#double-accumulators)
   for (std::size_t b = 0; b < n; b += kEvalGroup) {
     const std::size_t e = std::min(n, b + kEvalGroup);
     tape.clear();

@@ -27,7 +27,7 @@
 // log p(x) ≥ L_{k+1} ≥ L_k ≥ L_1 = ELBO (their Theorem 1), and L_k → log p(x) as k → ∞. We report
 // −L_k as test_niwae_<k> (k up to thousands, evaluated in chunks without a tape), and train on it
 // with --objective iwae --k K. log w is around −100 on MNIST: it is never exponentiated, the mean
-// is log_mean_exp (PITFALLS 18), whose gradient weights each sample by w_i / Σ_j w_j.
+// is log_mean_exp (docs/pitfalls.md#logsumexp), whose gradient weights each sample by w_i / Σ_j w_j.
 //
 //   tz::models::VAE<float> vae({.z = 10}, rng);
 //   tz::Tape<float> tape;

@@ -27,7 +27,7 @@ namespace tz::models {
 
 // ---- rows, sums, types ----------------------------------------------------------------------------
 
-// Rows [begin, end) of a float matrix, on the model's scalar type (a container, PITFALLS 2).
+// Rows [begin, end) of a float matrix, on the model's scalar type (a container, docs/pitfalls.md#dangling-expressions).
 template <class T>
 Array<T> rows_as(const Array<float>& x, std::size_t begin, std::size_t end) {
   const std::size_t d = x.shape()[1];
@@ -51,7 +51,7 @@ inline std::vector<int> labels_of(const std::vector<int>& y, std::size_t begin, 
   return std::vector<int>(y.begin() + static_cast<std::ptrdiff_t>(begin), y.begin() + static_cast<std::ptrdiff_t>(end));
 }
 
-// Σ of every element of v, accumulated in double (PITFALLS 21).
+// Σ of every element of v, accumulated in double (docs/pitfalls.md#double-accumulators).
 template <class T>
 double sum_of(const Var<T>& v) {
   double s = 0;

@@ -1,3 +1,3 @@
-// The one file that defines doctest's main (PITFALLS 27).
+// The one file that defines doctest's main (docs/pitfalls.md#doctest-main).
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>

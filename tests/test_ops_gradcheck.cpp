@@ -304,7 +304,7 @@ TEST_CASE("logsumexp of an all -inf row is -inf with a zero (not NaN) gradient")
 
 TEST_CASE("reductions and normalisations agree with plain loops, in float and double") {
   // softmax, log_softmax, logsumexp, sum, mean, max against naive loops on a [3,4,5] input, every
-  // axis (PITFALLS 1: lazy reducers inside expressions give wrong values on this stack).
+  // axis (docs/pitfalls.md#lazy-reducers: lazy reducers inside expressions give wrong values on this stack).
   const A x = spread({3, 4, 5}, -4, 4) + spread({3, 4, 5}, 0, 0.01);
   for (int axis = 0; axis < 3; ++axis) {
     Tape<double> t;

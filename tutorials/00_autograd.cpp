@@ -186,7 +186,7 @@ int main(int argc, char** argv) {
   t.step(4, "Parameters and constants: a logistic regression on {} points", n);
   t.say("Parameters (Param) live outside the tape and keep their gradients until zero_grad().");
   t.say("Data and labels are constants: no gradient flows into them. The loss is the Bernoulli");
-  t.say("negative log-likelihood from logits l = X·w + b (PITFALLS 16: never log(sigmoid(l))):");
+  t.say("negative log-likelihood from logits l = X·w + b (docs/pitfalls.md#bernoulli-logits: never log(sigmoid(l))):");
   t.say("  L = (1/n) Σ_i softplus(l_i) − y_i·l_i      dL/dw = Xᵀ(σ(l) − y) / n,  dL/db = Σ(σ(l) − y) / n");
   A X = rng.normal<double>({n, 2});
   A y = A::from_shape({n, 1});

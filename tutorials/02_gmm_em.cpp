@@ -64,7 +64,7 @@ Matrix log_joint(const Matrix& x, const tz::gmm::GaussianMixture& m) {
   return a;
 }
 
-// log Σ_k e^{a_k}, stably: m + log Σ_k e^{a_k − m} with m = max_k a_k (PITFALLS 18).
+// log Σ_k e^{a_k}, stably: m + log Σ_k e^{a_k − m} with m = max_k a_k (docs/pitfalls.md#logsumexp).
 double logsumexp_row(const Matrix& a, std::size_t n) {
   double m = -std::numeric_limits<double>::infinity();
   for (std::size_t k = 0; k < a.shape(1); ++k) m = std::max(m, a(n, k));
@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   // ---- Step 3: the E-step ----------------------------------------------------------------------
   t.step(3, "E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j)");
   t.say("The responsibility r_nk is the posterior p(z_n = k | x_n, θ), by Bayes' rule. Densities of");
-  t.say("far-away points underflow, so it is computed in log space (PITFALLS 20):");
+  t.say("far-away points underflow, so it is computed in log space (docs/pitfalls.md#em-stability):");
   t.say("  a_nk = log π_k − ½ D log 2π + Σ_d log P_k,dd − ½ ‖(x_n − μ_k) P_k‖²   (P_k P_kᵀ = Σ_k⁻¹)");
   t.say("  log p(x_n) = m_n + log Σ_k e^{a_nk − m_n},  m_n = max_k a_nk,    r_nk = e^{a_nk − log p(x_n)}");
   Matrix resp;

@@ -561,7 +561,7 @@ int main(int argc, char** argv) {
   }
   if (chol_collapsed) {
     t.say("λ_min ≈ 0 is a collapsing component: one Gaussian shrinking onto a few points, where ℓ is");
-    t.say("unbounded (PITFALLS 20). Still a covariance, since e^s > 0, but a useless one.");
+    t.say("unbounded (docs/pitfalls.md#em-stability). Still a covariance, since e^s > 0, but a useless one.");
   }
   t.note("not a licence for any step size: a large enough step overshoots into a collapsing component\n"
          "(λ_min → 0), and plain SGD with a large lr overflows e^s to inf. The Cholesky run stays a covariance\n"

@@ -94,14 +94,14 @@ std::optional<int> Tutorial::parse(int argc, char** argv) {
   pause_ = !no_pause_ && isatty(STDIN_FILENO) != 0;
   color_ = isatty(STDOUT_FILENO) != 0 && !env_set("NO_COLOR") &&
            std::string_view(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
-  // One BLAS thread unless asked (PITFALLS 14): --threads, then OPENBLAS_NUM_THREADS, then 1.
+  // One BLAS thread unless asked (docs/pitfalls.md#blas-threads): --threads, then OPENBLAS_NUM_THREADS, then 1.
   if (threads_ > 0) {
     blas::set_threads(threads_);
   } else if (!env_set("OPENBLAS_NUM_THREADS")) {
     threads_ = 1;
     blas::set_threads(1);
   }
-  // OpenBLAS 0.3.21 may run generic kernels on newer CPUs (PITFALLS 13): a hint, never a setting.
+  // OpenBLAS 0.3.21 may run generic kernels on newer CPUs (docs/pitfalls.md#openblas-kernels): a hint, never a setting.
   blas::print_kernel_hint_once();
 
   fmt::print("{}\n", styled(fmt::format("tapezoo tutorial {}: {}", name_, description_), kBold));

@@ -18,7 +18,7 @@
 //     tz::Rng rng(t.seed());
 //
 //     t.step(1, "Data: {} points from a mixture of {} Gaussians", n, k);
-//     t.say("The E-step computes responsibilities in log space (PITFALLS 20).");
+//     t.say("The E-step computes responsibilities in log space (docs/pitfalls.md#em-stability).");
 //     t.check("responsibilities sum to one", max_err < 1e-12, fmt::format("max |Σ_k r_nk − 1| = {:.1e}", max_err));
 //     t.step(2, "E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j)");
 //     ...
@@ -30,7 +30,7 @@
 //   --no-pause     run straight through (also when stdin is not a terminal)
 //   --seed N       the one seed of the run (default: the tutorial's own, fixed)
 //   --out DIR      where files go (default out/<name>); created by out_dir() on first use
-//   --threads N    OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when set: PITFALLS 14)
+//   --threads N    OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when set: docs/pitfalls.md#blas-threads)
 //   --help
 //
 // Output is plain text when stdout is not a terminal (logs, meson test), and bold, underlined
