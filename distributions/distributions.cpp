@@ -1,5 +1,6 @@
 // tapezoo distributions: compositions of ops, each next to its formula.
 #include "distributions/distributions.hpp"
+#include "distributions/constants.hpp"
 
 #include <cmath>
 #include <stdexcept>
@@ -8,7 +9,6 @@
 
 namespace tz {
 
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 
 template <class T>
 Var<T> sample_gaussian(const Var<T>& m, const Var<T>& v, const Var<T>& eps) {

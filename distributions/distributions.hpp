@@ -8,6 +8,7 @@
 
 #include "autograd/ops.hpp"
 #include "autograd/random.hpp"
+#include "distributions/constants.hpp"  // kLog2Pi
 
 namespace tz {
 

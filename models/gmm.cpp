@@ -40,12 +40,12 @@
 #include <sstream>
 
 #include "models/gmm_kernels.hpp"
+#include "distributions/constants.hpp"
 
 namespace tz::gmm {
 
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 
 std::string shape_text(const std::vector<std::size_t>& s) {

@@ -16,12 +16,12 @@
 #include "models/gmm.hpp"
 #include "models/gmm_kernels.hpp"
 #include "nn/optim.hpp"
+#include "distributions/constants.hpp"
 
 namespace tz::gmm {
 
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
 
 // 1 strictly above the diagonal, 0 elsewhere, [D, D]
 Array<double> strict_upper_mask(std::size_t D) {

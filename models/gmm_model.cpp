@@ -41,12 +41,12 @@
 
 #include "datasets/synthetic.hpp"
 #include "models/model.hpp"
+#include "distributions/constants.hpp"
 
 namespace tz::models {
 
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
 
 template <class T>
 class GmmModel : public Model<T> {

@@ -11,12 +11,12 @@
 #include <fmt/format.h>
 
 #include "io/png.hpp"
+#include "distributions/constants.hpp"
 
 namespace tz::models {
 
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
 
 // Images evaluated together by negative_iwae_bound_eval: fixed, so that the order in which ε is
 // drawn does not depend on the chunk size.

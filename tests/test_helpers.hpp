@@ -58,7 +58,8 @@ inline xt::xarray<double> binary_rows(std::size_t n, std::size_t d, std::uint64_
 
 // ---- hand computations with plain doubles ---------------------------------------------------------
 
-inline constexpr double kLog2Pi = 1.8378770664093454835606594728112;  // log 2π
+// log 2π, computed here rather than taken from the library: the hand computations stay independent.
+inline const double kLog2Pi = std::log(2 * M_PI);
 
 // log(1 + e^l), stable.
 inline double softplus(double l) { return std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))); }

@@ -21,13 +21,15 @@
 #include "autograd/random.hpp"
 #include "nn/optim.hpp"
 #include "tutorials/tutorial.hpp"
+#include "distributions/constants.hpp"
 
 using A = tz::Array<double>;
 using V = tz::Var<double>;
 
+using tz::kLog2Pi;
+
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
 
 // log N(x | μ, σ²) on plain doubles: the reference for the tape and for p_data.
 double log_normal_pdf(double x, double mu, double sigma) {

@@ -28,6 +28,7 @@
 #include "models/gmm.hpp"
 #include "tutorials/gmm_data.hpp"
 #include "tutorials/tutorial.hpp"
+#include "distributions/constants.hpp"
 
 using tz::gmm::Matrix;
 using tz::gmm::Vector;
@@ -35,9 +36,10 @@ using tz::gmm::Vector;
 // dimensions, its data make_data() and the start of the fit initial_parameters().
 using namespace tz::tutorial::gmm_data;
 
+using tz::kLog2Pi;
+
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
 
 // a_nk = log π_k + log N(x_n | μ_k, Σ_k), written out on plain loops from the Cholesky factor of
 // the precision P_k (P_k P_kᵀ = Σ_k⁻¹, upper triangular, as models/gmm.hpp stores it):

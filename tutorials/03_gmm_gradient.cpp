@@ -40,6 +40,7 @@
 #include "nn/optim.hpp"
 #include "tutorials/gmm_data.hpp"
 #include "tutorials/tutorial.hpp"
+#include "distributions/constants.hpp"
 
 using tz::gmm::CovarianceType;
 using tz::gmm::Matrix;
@@ -50,9 +51,10 @@ using A = tz::Array<double>;
 using V = tz::Var<double>;
 using clock_type = std::chrono::steady_clock;
 
+using tz::kLog2Pi;
+
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454836;  // log 2π
 
 // ---- 2×2 symmetric matrices [[a, b], [b, c]] on plain doubles ------------------------------------
 struct Sym2 {

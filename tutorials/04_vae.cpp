@@ -26,6 +26,7 @@
 #include "models/vae.hpp"
 #include "tutorials/tutorial.hpp"
 #include "tutorials/vae_steps.hpp"
+#include "distributions/constants.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -33,9 +34,10 @@ using tz::Tape;
 using tz::Var;
 namespace zm = tz::models;
 
+using tz::kLog2Pi;
+
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
 // Mean, standard deviation and standard error of a list of numbers (tutorials/vae_steps.hpp).
 using tz::tutorial::Stats;

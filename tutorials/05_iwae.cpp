@@ -24,6 +24,7 @@
 #include "models/vae.hpp"
 #include "tutorials/tutorial.hpp"
 #include "tutorials/vae_steps.hpp"
+#include "distributions/constants.hpp"
 
 using tz::Array;
 using tz::Rng;
@@ -31,9 +32,10 @@ using tz::Tape;
 using tz::Var;
 namespace zm = tz::models;
 
+using tz::kLog2Pi;
+
 namespace {
 
-constexpr double kLog2Pi = 1.8378770664093454835606594728112;
 
 // A running log Σ e^{a_i}: the maximum so far and the sum of e^{a_i − max}.
 struct LogSumExp {

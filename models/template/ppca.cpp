@@ -147,7 +147,7 @@ class Ppca : public Model<T> {
         y[i] = s / L[i * d_ + i];
         maha += y[i] * y[i];
       }
-      total += 0.5 * (static_cast<double>(d_) * std::log(2 * M_PI) + logdet + maha);
+      total += 0.5 * (static_cast<double>(d_) * kLog2Pi + logdet + maha);
     }
     return total / static_cast<double>(n);
   }
