@@ -299,8 +299,8 @@ template <class T>
 void VAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   // x ~ Bernoulli(intensities), fresh every time a batch is seen (Burda et al. 2016, §5):
   // x_j = [u_j < p_j] with u_j uniform on [0, 1) from 24 random bits, two per 64-bit draw. (This is
-  // binarize_dynamic at a quarter of its cost, which matters at 3 ms per step; P(x_j = 1) = p_j
-  // to within 2⁻²⁴.)
+  // binarize_dynamic at a quarter of its cost, which matters in a step this short: bench/vae_step's
+  // prepare_ms; P(x_j = 1) = p_j to within 2⁻²⁴.)
   if (!std::equal(batch.x.shape().begin(), batch.x.shape().end(), xbin_.shape().begin(), xbin_.shape().end()))
     xbin_.resize(batch.x.shape());
   const T* p = batch.x.data();
