@@ -40,6 +40,7 @@ std::string shape_of(const tz::gmm::Matrix& m) {
 void run_fit_gmm(const FitGmmFlags& f) {
   namespace gmm = tz::gmm;
   tz::blas::set_threads(f.threads);
+  if (!f.out.empty()) tz::flags::check_output_file(f.out, "--out");
 
   // a FileError names the file (and the line and column of a bad CSV cell); add the flag
   auto from_flag = [](const char* flag, auto&& load) {

@@ -196,6 +196,7 @@ int run(int argc, char** argv) {
       }
       return 0;
     }
+    if (sub == "sample") flags::check_output_file(png, "--out");  // before the work, not after it
     Loaded loaded = load_checkpoint(checkpoint);
     if (loaded.info != &info)
       throw std::invalid_argument(fmt::format("--checkpoint {}: it holds a '{}' model, not '{}'", checkpoint,

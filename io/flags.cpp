@@ -118,4 +118,20 @@ void make_output_dir(const std::filesystem::path& dir, std::string_view flag) {
         fmt::format("{} {}: cannot create the folder ({})", flag, dir.string(), ec.message()));
 }
 
+void check_output_file(const std::filesystem::path& file, std::string_view flag) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(file, ec))
+    throw std::invalid_argument(fmt::format("{} {}: that is a folder; name the file to write in it", flag,
+                                            file.string()));
+  const fs::path dir = file.parent_path();
+  if (dir.empty()) return;  // the current folder
+  if (!fs::exists(dir, ec))
+    throw std::invalid_argument(
+        fmt::format("{} {}: there is no folder {} to write it in", flag, file.string(), dir.string()));
+  if (!fs::is_directory(dir, ec))
+    throw std::invalid_argument(
+        fmt::format("{} {}: cannot write it, because {} is a file", flag, file.string(), dir.string()));
+}
+
 }  // namespace tz::flags

@@ -40,4 +40,8 @@ CLI::Validator one_of(std::initializer_list<const char*> choices);  // "expected
 // is a file, or when the folder cannot be created (and why: "Permission denied", …).
 void make_output_dir(const std::filesystem::path& dir, std::string_view flag);
 
+// Checks that a file can be written at `file` before any work is done: its folder exists (and is
+// a folder) and `file` itself is not a folder. Throws std::invalid_argument with one sentence.
+void check_output_file(const std::filesystem::path& file, std::string_view flag);
+
 }  // namespace tz::flags

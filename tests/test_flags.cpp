@@ -97,6 +97,28 @@ TEST_CASE("make_output_dir makes nested folders, and says in one sentence why it
         "--out " + file + "/x/y: cannot create the folder, because " + file + " is a file");
 }
 
+TEST_CASE("check_output_file says when a file cannot be written there") {
+  tz::test::TempDir dir;
+  const std::string file = dir / "notes.txt";
+  std::ofstream(file) << "not a folder\n";
+  auto message = [](const std::filesystem::path& p) -> std::string {
+    try {
+      flags::check_output_file(p, "--out");
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(message(dir / "samples.png") == "");
+  CHECK(message(file) == "");  // an existing file is replaced (atomically), as a fresh one would be
+  CHECK(message(dir.path) == "--out " + dir.path.string() + ": that is a folder; name the file to write in it");
+  CHECK(message(dir.path / "nodir" / "x.png") == "--out " + (dir.path / "nodir" / "x.png").string() +
+                                                     ": there is no folder " + (dir.path / "nodir").string() +
+                                                     " to write it in");
+  CHECK(message(std::filesystem::path(file) / "x.png") ==
+        "--out " + file + "/x.png: cannot write it, because " + file + " is a file");
+}
+
 TEST_CASE("the programs refuse bad flags in words, with a nonzero exit") {
   const std::string tapezoo = tz::test::tapezoo_program().string();
   const std::string tutorial = tz::test::built_program("tutorials/00_autograd").string();
@@ -120,6 +142,10 @@ TEST_CASE("the programs refuse bad flags in words, with a nonzero exit") {
       {tapezoo + " train iwae --k 0", "--k: expected a positive integer, got 0"},
       {tapezoo + " train vae --iters 1 --data synthetic --out " + file,
        "--out " + file + ": that is a file, not a folder; name a folder for the outputs"},
+      {tapezoo + " sample vae --checkpoint x.npz --out " + file + "/x.png",
+       "--out " + file + "/x.png: cannot write it, because " + file + " is a file"},
+      {tapezoo + " fit gmm --data x.csv --k 2 --out " + dir.path.string(),
+       "--out " + dir.path.string() + ": that is a folder; name the file to write in it"},
       {tutorial + " --quick --threads 0", "--threads: expected a positive integer, got 0"},
       {tutorial + " --quick --seed -5", "--seed: expected a non-negative integer (0, 1, 2, …), got -5"},
       {tutorial + " --quick --out " + file + "/run",
