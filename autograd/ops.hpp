@@ -1,6 +1,7 @@
-// tapezoo: the differentiable ops. Formulas for each are in autograd/op_table.hpp; the forward and
-// backward of each op sit side by side in autograd/ops_<group>.cpp. Instantiated for float
-// (training) and double (gradient checks).
+// tapezoo: the differentiable ops. Formulas for each are in autograd/op_table.hpp; each op's
+// definition in autograd/ops_<group>.cpp repeats its row, then gives its forward and its backward.
+// Built for float (training) and double (gradient checks) by one list per file (autograd/op_helpers.hpp);
+// adding an op: docs/adding-an-op.md.
 //
 // Axes may be negative (-1 is the last). Results are always containers, never lazy expressions.
 #pragma once
