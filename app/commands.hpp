@@ -7,3 +7,6 @@ class App;
 
 // `tapezoo fit gmm …` (app/cmd_fit_gmm.cpp).
 void add_fit_gmm_command(CLI::App& fit);
+
+// `tapezoo ops` (app/cmd_ops.cpp).
+void add_ops_command(CLI::App& app);

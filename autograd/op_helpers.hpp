@@ -1,5 +1,25 @@
 // tapezoo: small helpers shared by the op files (autograd/ops_*.cpp). Not part of the public API.
+//
+// Every op is written in one shape, forward first, then backward, under its formula comment:
+//
+//   // log: y = log x                           gx += gy / x
+//   template <class T>
+//   Var<T> log(const Var<T>& x) {
+//     return unary<T>(Op::log, x,
+//         [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log(x); },   // forward
+//         [](Tape<T>& t, Node<T>& n) {                                            // backward
+//           const Array<T>& gy = n.grad;
+//           const Array<T>& x = t.val(n.in[0]);
+//           GradOf gx(t, n.in[0]);
+//           gx += gy / x;
+//         });
+//   }
+//
+// unary and binary are for elementwise ops; record is the general form, whose forward fills the
+// node (n.value, and n.saved for what the backward needs) from its inputs.
 #pragma once
+
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -21,16 +41,23 @@ inline std::size_t normalize_axis(const char* op, int axis, std::size_t dim) {
   return static_cast<std::size_t>(axis < 0 ? axis + d : axis);
 }
 
+// The view around an axis that is already normalised (0 ≤ axis < rank), such as Saved::axis.
 template <class S>
-AxisView axis_view(const char* op, const S& shape, int axis) {
+AxisView axis_view_at(const S& shape, std::size_t axis) {
   AxisView v;
-  v.axis = normalize_axis(op, axis, shape.size());
+  v.axis = axis;
   for (std::size_t i = 0; i < shape.size(); ++i) {
     if (i < v.axis) v.outer *= shape[i];
     else if (i == v.axis) v.n = shape[i];
     else v.inner *= shape[i];
   }
   return v;
+}
+
+// The view around a user's axis (negative counts from the end); throws naming op if out of range.
+template <class S>
+AxisView axis_view(const char* op, const S& shape, int axis) {
+  return axis_view_at(shape, normalize_axis(op, axis, shape.size()));
 }
 
 // The shape with `axis` removed (or kept as 1).
@@ -49,10 +76,7 @@ Shape to_shape(const S& s) {
   return Shape(s.begin(), s.end());
 }
 
-}  // namespace tz::detail
-
-
-namespace tz::detail {
+// ---- accumulating into an input's gradient --------------------------------------------------------
 
 // Writes a gradient element by element: g[i] = f(i) for the first contribution, g[i] += f(i)
 // after. For ops whose backward is a loop (reductions, shape ops).
@@ -84,5 +108,96 @@ void accumulate_sum_to(Tape<T>& t, std::uint32_t id, const E& g) {
     t.accumulate(id, sum_to(full, to_shape(want)));
   }
 }
+
+// `gx += at_each(f)`: element k of the gradient receives f(k).
+template <class F>
+struct AtEach {
+  F f;
+};
+template <class F>
+AtEach<F> at_each(F f) {
+  return {std::move(f)};
+}
+
+// gx, the gradient of one input, as the table writes it: `gx += e` adds e (an array or expression of
+// the input's shape) to it, `gx += at_each(f)` adds f(k) to element k. The first contribution of a
+// sweep assigns, later ones add (Tape::accumulate); nothing happens if the input wants no gradient.
+template <class T>
+struct GradOf {
+  Tape<T>& t;
+  std::uint32_t id;
+  GradOf(Tape<T>& tape, std::uint32_t input) : t(tape), id(input) {}
+  bool wanted() const { return t.wants_grad(id); }
+  template <class E>
+  void operator+=(const E& e) { t.accumulate(id, e); }
+  template <class F>
+  void operator+=(const AtEach<F>& e) { accumulate_loop(t, id, e.f); }
+};
+
+// ga or gb of a broadcasting binary op: `ga += e` adds sum_to(e, shape of a), as in the table's
+// `ga += sum_to(…)`.
+template <class T>
+struct SumToGrad {
+  Tape<T>& t;
+  std::uint32_t id;
+  SumToGrad(Tape<T>& tape, std::uint32_t input) : t(tape), id(input) {}
+  bool wanted() const { return t.wants_grad(id); }
+  template <class E>
+  void operator+=(const E& e) { accumulate_sum_to(t, id, e); }
+};
+
+// ---- recording an op: forward first, then backward ------------------------------------------------
+
+// The general form: pushes the node, runs forward(t, n) to fill n.value (and n.saved) from the
+// inputs n.in, and returns the result. backward(t, n) runs later, in the reverse sweep.
+template <class T, class Forward>
+Var<T> record(Op op, std::initializer_list<Var<T>> inputs, Forward&& forward, BackwardFn<T> backward) {
+  Tape<T>& t = inputs.begin()->tape();
+  const std::uint32_t id = t.push(op, inputs, backward);
+  forward(t, t.node(id));
+  return t.finish(id);
+}
+
+template <class T, class Forward>
+Var<T> record(Op op, const std::vector<Var<T>>& inputs, Forward&& forward, BackwardFn<T> backward) {
+  Tape<T>& t = inputs.front().tape();
+  const std::uint32_t id = t.push(op, inputs, backward);
+  forward(t, t.node(id));
+  return t.finish(id);
+}
+
+// An elementwise op of one input: forward(y, x) fills y. Forwards assign with xt::noalias: y is
+// this node's own buffer, never read by the expression, so xtensor need not build a temporary
+// (which cost half the time of a tiny op).
+template <class T, class Forward>
+Var<T> unary(Op op, const Var<T>& x, Forward&& forward, BackwardFn<T> backward) {
+  Tape<T>& t = x.tape();
+  const std::uint32_t id = t.push(op, {x}, backward);
+  forward(t.node(id).value, t.val(x));
+  return t.finish(id);
+}
+
+// An elementwise op of two inputs, broadcast by NumPy's rules: forward(y, a, b) fills y, which has
+// the broadcast shape.
+template <class T, class Forward>
+Var<T> binary(Op op, const Var<T>& a, const Var<T>& b, Forward&& forward, BackwardFn<T> backward) {
+  Tape<T>& t = a.tape();
+  const char* name = op_name(op).data();
+  const Shape out = broadcast_shape(name, to_shape(a.shape()), to_shape(b.shape()));
+  const std::uint32_t id = t.push(op, {a, b}, backward);
+  Node<T>& n = t.node(id);
+  n.value.resize(out);
+  forward(n.value, t.val(a), t.val(b));
+  return t.finish(id);
+}
+
+// ---- for float (training) and double (gradient checks) --------------------------------------------
+
+// The op functions are templates defined in the .cpp files, so the compiler emits them only for
+// the types it is asked for there. Each ops_*.cpp ends with one list of its ops' addresses,
+//   template <class T> auto elementwise_ops() { return std::tuple{&neg<T>, &log<T>, …}; }
+// instantiated for float and double: that asks for every op of the file at once, and a
+// static_assert (count_ops) checks the list against the file's groups in kOps, so an op missing
+// from it is a compile error naming the file, not an undefined reference at link time.
 
 }  // namespace tz::detail

@@ -4,13 +4,17 @@
 // accumulates (+=). Binary ops broadcast by NumPy's rules, and their backward reduces the
 // gradient to each input's shape with sum_to (autograd/ops.hpp).
 //
-// An op is added in three places, all of which the tests check:
-//   1. a row here (name and formula), 2. its forward and backward in autograd/ops_*.cpp,
-//   3. a gradcheck case in tests/test_ops_gradcheck.cpp — the test iterates this table and
-//      fails for any op without one.
+// Adding an op: docs/adding-an-op.md. In short: 1. an enum value and a row here, 2. its definition
+// in autograd/ops_*.cpp under a formula comment that repeats this row, "// name: forward  backward"
+// (tests/test_op_table.cpp compares the two), and its name in that file's instantiation list,
+// 3. its declaration in autograd/ops.hpp, 4. a gradcheck case in tests/test_ops_gradcheck.cpp (the
+// test iterates this table and fails for any op without one).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace tz {
@@ -112,7 +116,20 @@ constexpr bool op_table_in_order() {
 }
 static_assert(op_table_in_order(), "kOps rows must follow the order of enum Op");
 
-constexpr std::string_view op_name(Op op) { return kOps[static_cast<std::size_t>(op)].name; }
+constexpr const OpInfo& op_info(Op op) { return kOps[static_cast<std::size_t>(op)]; }
+constexpr std::string_view op_name(Op op) { return op_info(op).name; }
 constexpr bool is_source(Op op) { return op == Op::leaf || op == Op::constant || op == Op::param; }
+
+// How many rows of kOps lie in the given groups. Each ops_*.cpp checks its list of ops against it.
+constexpr std::size_t ops_in_groups(std::initializer_list<std::string_view> groups) {
+  std::size_t n = 0;
+  for (const OpInfo& row : kOps)
+    for (std::string_view g : groups) n += row.group == g ? 1 : 0;
+  return n;
+}
+
+// The whole table as text, grouped as above: one line per op, name, forward, backward
+// (`tapezoo ops`, tutorial 00). Defined in autograd/tape.cpp.
+std::string op_table_text();
 
 }  // namespace tz

@@ -1,6 +1,7 @@
-// tapezoo: the differentiable ops. Formulas for each are in autograd/op_table.hpp; the forward and
-// backward of each op sit side by side in autograd/ops_<group>.cpp. Instantiated for float
-// (training) and double (gradient checks).
+// tapezoo: the differentiable ops. Formulas for each are in autograd/op_table.hpp; each op's
+// definition in autograd/ops_<group>.cpp repeats its row, then gives its forward and its backward.
+// Built for float (training) and double (gradient checks) by one list per file (autograd/op_helpers.hpp);
+// adding an op: docs/adding-an-op.md.
 //
 // Axes may be negative (-1 is the last). Results are always containers, never lazy expressions.
 #pragma once
@@ -46,8 +47,9 @@ template <class T> Var<T> mean(const Var<T>& x, int axis, bool keepdims = false)
 template <class T> Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims = false);
 template <class T> Var<T> max(const Var<T>& x, int axis, bool keepdims = false);
 // log Bernoulli(x; σ(l)) summed over the last axis: y = Σ_j [x_j l_j − softplus(l_j)], x and l of one
-// shape [..., d] → [...]. One fused, vectorised pass (the composite log_bernoulli_with_logits in
-// distributions/ records four ops and five [n, d] arrays); its backward is gl += gy·(x − σ(l)).
+// shape [..., d] → [...]. One fused, vectorised pass, where mul, softplus, sub and sum would record
+// four ops and five [n, d] arrays (distributions' log_bernoulli_with_logits calls it when x and the
+// logits have one shape); its backward is gl += gy·(x − σ(l)).
 template <class T> Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits);
 
 // ---- shape ----------------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
-// tapezoo: elementwise and binary ops. Each op: its formula and derivative on one comment line,
-// then push (inputs and backward), then the forward value. Forwards are xtensor expressions
-// assigned into the node's own container (vectorised with xsimd).
+// tapezoo: elementwise and binary ops. Each op: its kOps row as a one-line comment
+// ("// name: forward    backward"), then its forward, then its backward. Forwards are xtensor
+// expressions assigned into the node's own container (vectorised with xsimd); backwards name
+// gy (the upstream gradient), x (the input; a and b for binary ops) and y (the saved result) as the
+// table does, then accumulate with gx += ….
+#include <tuple>
+
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -10,206 +14,294 @@
 
 namespace tz {
 
-using detail::accumulate_sum_to;
-
-// Records a unary op: pushes the node, then lets `forward` fill y from x. Forwards assign with
-// xt::noalias: y is this node's own buffer, never read by the expression, so xtensor need not
-// build a temporary (which cost half the time of a tiny op).
-template <class T, class F>
-static Var<T> unary(Op op, const Var<T>& x, BackwardFn<T> bw, F&& forward, double c0 = 0, double c1 = 0) {
-  Tape<T>& t = x.tape();
-  const std::uint32_t id = t.push(op, {x}, bw);
-  Node<T>& n = t.node(id);
-  n.c0 = c0;
-  n.c1 = c1;
-  forward(n.value, t.val(x));
-  return t.finish(id);
-}
+using detail::binary;
+using detail::GradOf;
+using detail::record;
+using detail::SumToGrad;
+using detail::unary;
 
 // ---- elementwise, derivative from x ---------------------------------------------------------------
 
-// y = -x                          gx += -gy
+// neg: y = -x                                   gx += -gy
 template <class T>
 Var<T> neg(const Var<T>& x) {
   return unary<T>(Op::neg, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], -n.grad); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = -x; });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = -x; },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        GradOf gx(t, n.in[0]);
+        gx += -gy;
+      });
 }
 
-// y = x + c                       gx += gy
+// add_scalar: y = x + c                         gx += gy
 template <class T>
 Var<T> add_scalar(const Var<T>& x, double c) {
   return unary<T>(Op::add_scalar, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad); },
-      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = x + static_cast<T>(c); }, c);
+      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = x + static_cast<T>(c); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        GradOf gx(t, n.in[0]);
+        gx += gy;
+      });
 }
 
-// y = c·x                         gx += c·gy
+// mul_scalar: y = c·x                           gx += c·gy
 template <class T>
 Var<T> mul_scalar(const Var<T>& x, double c) {
-  return unary<T>(Op::mul_scalar, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], static_cast<T>(n.c0) * n.grad); },
-      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) * x; }, c);
+  return record<T>(Op::mul_scalar, {x},
+      [c](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        n.saved.c = c;
+        xt::noalias(n.value) = static_cast<T>(c) * x;
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const T c = static_cast<T>(n.saved.c);
+        GradOf gx(t, n.in[0]);
+        gx += c * gy;
+      });
 }
 
-// y = c - x                       gx += -gy
+// rsub_scalar: y = c - x                        gx += -gy
 template <class T>
 Var<T> rsub_scalar(double c, const Var<T>& x) {
   return unary<T>(Op::rsub_scalar, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], -n.grad); },
-      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) - x; }, c);
+      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) - x; },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        GradOf gx(t, n.in[0]);
+        gx += -gy;
+      });
 }
 
-// y = c / x                       gx += -gy·c / x²  (= -gy·y / x)
+// rdiv_scalar: y = c / x                        gx += -gy·c / x²
 template <class T>
 Var<T> rdiv_scalar(double c, const Var<T>& x) {
-  return unary<T>(Op::rdiv_scalar, x,
-      [](Tape<T>& t, Node<T>& n) {
+  return record<T>(Op::rdiv_scalar, {x},
+      [c](Tape<T>& t, Node<T>& n) {
         const Array<T>& x = t.val(n.in[0]);
-        t.accumulate(n.in[0], -n.grad * static_cast<T>(n.c0) / (x * x));
+        n.saved.c = c;
+        xt::noalias(n.value) = static_cast<T>(c) / x;
       },
-      [c](Array<T>& y, const Array<T>& x) { xt::noalias(y) = static_cast<T>(c) / x; }, c);
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        const T c = static_cast<T>(n.saved.c);
+        GradOf gx(t, n.in[0]);
+        gx += -gy * c / (x * x);
+      });
 }
 
-// y = x^p                         gx += gy·p·x^(p-1)
+// pow_scalar: y = x^p                           gx += gy·p·x^(p-1)
 template <class T>
 Var<T> pow(const Var<T>& x, double p) {
-  return unary<T>(Op::pow_scalar, x,
-      [](Tape<T>& t, Node<T>& n) {
+  return record<T>(Op::pow_scalar, {x},
+      [p](Tape<T>& t, Node<T>& n) {
         const Array<T>& x = t.val(n.in[0]);
-        const T p = static_cast<T>(n.c0);
-        if (p == T(0)) return;                                    // y = 1: no gradient
-        if (p == T(1)) t.accumulate(n.in[0], n.grad);
-        else if (p == T(2)) t.accumulate(n.in[0], T(2) * n.grad * x);
-        else t.accumulate(n.in[0], n.grad * p * xt::pow(x, p - T(1)));
+        n.saved.exponent = p;
+        xt::noalias(n.value) = xt::pow(x, static_cast<T>(p));
       },
-      [p](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::pow(x, static_cast<T>(p)); }, p);
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        const T p = static_cast<T>(n.saved.exponent);
+        GradOf gx(t, n.in[0]);
+        if (p == T(0)) return;  // y = 1: no gradient
+        if (p == T(1)) gx += gy;
+        else if (p == T(2)) gx += T(2) * gy * x;
+        else gx += gy * p * xt::pow(x, p - T(1));
+      });
 }
 
-// y = log x                       gx += gy / x
+// log: y = log x                                gx += gy / x
 template <class T>
 Var<T> log(const Var<T>& x) {
   return unary<T>(Op::log, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad / t.val(n.in[0])); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log(x); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += gy / x;
+      });
 }
 
-// y = log(1 + x)                  gx += gy / (1 + x)
+// log1p: y = log(1 + x)                         gx += gy / (1 + x)
 template <class T>
 Var<T> log1p(const Var<T>& x) {
   return unary<T>(Op::log1p, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad / (T(1) + t.val(n.in[0]))); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log1p(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log1p(x); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += gy / (T(1) + x);
+      });
 }
 
-// y = x²                          gx += 2·gy·x
+// square: y = x²                                gx += 2·gy·x
 template <class T>
 Var<T> square(const Var<T>& x) {
   return unary<T>(Op::square, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], T(2) * n.grad * t.val(n.in[0])); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = x * x; });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = x * x; },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += T(2) * gy * x;
+      });
 }
 
-// y = |x|                         gx += gy·sign(x)        (0 at x = 0, as PyTorch)
+// abs: y = |x|                                  gx += gy·sign(x)   (0 at 0)
+// (0 at x = 0, as PyTorch)
 template <class T>
 Var<T> abs(const Var<T>& x) {
   return unary<T>(Op::abs, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * xt::sign(t.val(n.in[0]))); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::abs(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::abs(x); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += gy * xt::sign(x);
+      });
 }
 
-// y = max(x, 0)                   gx += gy·[x > 0]        (0 at x = 0)
+// relu: y = max(x, 0)                           gx += gy·[x > 0]
+// (0 at x = 0)
 template <class T>
 Var<T> relu(const Var<T>& x) {
   return unary<T>(Op::relu, x,
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::maximum(x, T(0)); },
       [](Tape<T>& t, Node<T>& n) {
-        t.accumulate(n.in[0], xt::where(t.val(n.in[0]) > T(0), n.grad, T(0)));
-      },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::maximum(x, T(0)); });
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += xt::where(x > T(0), gy, T(0));
+      });
 }
 
-// y = x if x > 0 else e^x - 1      gx += gy·(x > 0 ? 1 : e^x) = gy·(x > 0 ? 1 : y + 1)
+// elu: y = x if x > 0 else e^x - 1              gx += gy·(x > 0 ? 1 : e^x)
+// e^x = y + 1 for x ≤ 0, so the backward reads y instead of recomputing e^x.
 template <class T>
 Var<T> elu(const Var<T>& x) {
   return unary<T>(Op::elu, x,
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::where(x > T(0), x, xt::expm1(x)); },
       [](Tape<T>& t, Node<T>& n) {
-        t.accumulate(n.in[0], xt::where(t.val(n.in[0]) > T(0), n.grad, n.grad * (n.value + T(1))));
-      },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::where(x > T(0), x, xt::expm1(x)); });
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        const Array<T>& y = n.value;
+        GradOf gx(t, n.in[0]);
+        gx += xt::where(x > T(0), gy, gy * (y + T(1)));
+      });
 }
 
-// y = max(x,0) + log1p(e^-|x|)    gx += gy·sigmoid(x)     (never log(1 + e^x): e^89 overflows float)
+// softplus: y = max(x,0) + log1p(e^-|x|)        gx += gy·sigmoid(x)
+// Never log(1 + e^x): e^89 overflows float (docs/pitfalls.md#softplus).
 template <class T>
 Var<T> softplus(const Var<T>& x) {
   return unary<T>(Op::softplus, x,
-      [](Tape<T>& t, Node<T>& n) {
-        t.accumulate(n.in[0], n.grad / (T(1) + xt::exp(-t.val(n.in[0]))));
-      },
       [](Array<T>& y, const Array<T>& x) {
         xt::noalias(y) = xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x)));
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += gy / (T(1) + xt::exp(-x));
       });
 }
 
-// y = -softplus(-x) = min(x,0) - log1p(e^-|x|)     gx += gy·sigmoid(-x)
+// log_sigmoid: y = -softplus(-x)                gx += gy·sigmoid(-x)
+// Computed as min(x,0) - log1p(e^-|x|).
 template <class T>
 Var<T> log_sigmoid(const Var<T>& x) {
   return unary<T>(Op::log_sigmoid, x,
-      [](Tape<T>& t, Node<T>& n) {
-        t.accumulate(n.in[0], n.grad / (T(1) + xt::exp(t.val(n.in[0]))));
-      },
       [](Array<T>& y, const Array<T>& x) {
         xt::noalias(y) = xt::minimum(x, T(0)) - xt::log1p(xt::exp(-xt::abs(x)));
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        GradOf gx(t, n.in[0]);
+        gx += gy / (T(1) + xt::exp(x));
       });
 }
 
-// y = min(max(x, lo), hi)         gx += gy·[lo ≤ x ≤ hi]  (zero gradient outside the range)
+// clamp: y = min(max(x, lo), hi)                gx += gy·[lo ≤ x ≤ hi]
+// (zero gradient outside the range)
 template <class T>
 Var<T> clamp(const Var<T>& x, double lo, double hi) {
   if (!(lo <= hi))
     throw AutogradError(fmt::format("clamp: the range [{}, {}] is empty (lo must be <= hi)", lo, hi));
-  return unary<T>(Op::clamp, x,
-      [](Tape<T>& t, Node<T>& n) {
+  return record<T>(Op::clamp, {x},
+      [lo, hi](Tape<T>& t, Node<T>& n) {
         const Array<T>& x = t.val(n.in[0]);
-        const T lo = static_cast<T>(n.c0), hi = static_cast<T>(n.c1);
-        t.accumulate(n.in[0], xt::where(x >= lo && x <= hi, n.grad, T(0)));
+        n.saved.lo = lo;
+        n.saved.hi = hi;
+        xt::noalias(n.value) = xt::clip(x, static_cast<T>(lo), static_cast<T>(hi));
       },
-      [lo, hi](Array<T>& y, const Array<T>& x) {
-        xt::noalias(y) = xt::clip(x, static_cast<T>(lo), static_cast<T>(hi));
-      }, lo, hi);
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& x = t.val(n.in[0]);
+        const T lo = static_cast<T>(n.saved.lo), hi = static_cast<T>(n.saved.hi);
+        GradOf gx(t, n.in[0]);
+        gx += xt::where(x >= lo && x <= hi, gy, T(0));
+      });
 }
 
 // ---- elementwise, derivative from y ---------------------------------------------------------------
 
-// y = e^x                         gx += gy·y
+// exp: y = e^x                                  gx += gy·y
 template <class T>
 Var<T> exp(const Var<T>& x) {
   return unary<T>(Op::exp, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * n.value); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::exp(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::exp(x); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& y = n.value;
+        GradOf gx(t, n.in[0]);
+        gx += gy * y;
+      });
 }
 
-// y = √x                          gx += gy / (2y)
+// sqrt: y = √x                                  gx += gy / (2y)
 template <class T>
 Var<T> sqrt(const Var<T>& x) {
   return unary<T>(Op::sqrt, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad / (T(2) * n.value)); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::sqrt(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::sqrt(x); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& y = n.value;
+        GradOf gx(t, n.in[0]);
+        gx += gy / (T(2) * y);
+      });
 }
 
-// y = tanh x                      gx += gy·(1 - y²)
+// tanh: y = tanh x                              gx += gy·(1 - y²)
 template <class T>
 Var<T> tanh(const Var<T>& x) {
   return unary<T>(Op::tanh, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * (T(1) - n.value * n.value)); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::tanh(x); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::tanh(x); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& y = n.value;
+        GradOf gx(t, n.in[0]);
+        gx += gy * (T(1) - y * y);
+      });
 }
 
-// y = 1 / (1 + e^-x)              gx += gy·y·(1 - y)
+// sigmoid: y = 1 / (1 + e^-x)                   gx += gy·y·(1 - y)
 template <class T>
 Var<T> sigmoid(const Var<T>& x) {
   return unary<T>(Op::sigmoid, x,
-      [](Tape<T>& t, Node<T>& n) { t.accumulate(n.in[0], n.grad * n.value * (T(1) - n.value)); },
-      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = T(1) / (T(1) + xt::exp(-x)); });
+      [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = T(1) / (T(1) + xt::exp(-x)); },
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
+        const Array<T>& y = n.value;
+        GradOf gx(t, n.in[0]);
+        gx += gy * y * (T(1) - y);
+      });
 }
 
 // ---- binary, broadcasting -------------------------------------------------------------------------
@@ -274,86 +366,78 @@ Array<T> sum_to(const Array<T>& g, const Shape& shape) {
   return out;
 }
 
-template <class T, class F>
-static Var<T> binary(Op op, const Var<T>& a, const Var<T>& b, BackwardFn<T> bw, F&& forward) {
-  Tape<T>& t = a.tape();
-  const char* name = op_name(op).data();
-  const Shape out = broadcast_shape(name, detail::to_shape(a.shape()), detail::to_shape(b.shape()));
-  const std::uint32_t id = t.push(op, {a, b}, bw);
-  Node<T>& n = t.node(id);
-  n.value.resize(out);
-  forward(n.value, t.val(a), t.val(b));
-  return t.finish(id);
-}
-
-// y = a + b                       ga += sum_to(gy), gb += sum_to(gy)
+// add: y = a + b                               ga += sum_to(gy), gb += sum_to(gy)
 template <class T>
 Var<T> add(const Var<T>& a, const Var<T>& b) {
   return binary<T>(Op::add, a, b,
+      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a + b; },
       [](Tape<T>& t, Node<T>& n) {
-        accumulate_sum_to(t, n.in[0], n.grad);
-        accumulate_sum_to(t, n.in[1], n.grad);
-      },
-      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a + b; });
+        const Array<T>& gy = n.grad;
+        SumToGrad ga(t, n.in[0]), gb(t, n.in[1]);
+        ga += gy;
+        gb += gy;
+      });
 }
 
-// y = a - b                       ga += sum_to(gy), gb += sum_to(-gy)
+// sub: y = a - b                               ga += sum_to(gy), gb += sum_to(-gy)
 template <class T>
 Var<T> sub(const Var<T>& a, const Var<T>& b) {
   return binary<T>(Op::sub, a, b,
+      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a - b; },
       [](Tape<T>& t, Node<T>& n) {
-        accumulate_sum_to(t, n.in[0], n.grad);
-        if (t.wants_grad(n.in[1])) accumulate_sum_to(t, n.in[1], Array<T>(-n.grad));
-      },
-      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a - b; });
+        const Array<T>& gy = n.grad;
+        SumToGrad ga(t, n.in[0]), gb(t, n.in[1]);
+        ga += gy;
+        if (gb.wanted()) gb += Array<T>(-gy);
+      });
 }
 
-// y = a ⊙ b                       ga += sum_to(gy·b), gb += sum_to(gy·a)
+// mul: y = a ⊙ b                               ga += sum_to(gy·b), gb += sum_to(gy·a)
 template <class T>
 Var<T> mul(const Var<T>& a, const Var<T>& b) {
   return binary<T>(Op::mul, a, b,
+      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a * b; },
       [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
         const Array<T>& a = t.val(n.in[0]);
         const Array<T>& b = t.val(n.in[1]);
-        accumulate_sum_to(t, n.in[0], n.grad * b);
-        accumulate_sum_to(t, n.in[1], n.grad * a);
-      },
-      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a * b; });
+        SumToGrad ga(t, n.in[0]), gb(t, n.in[1]);
+        ga += gy * b;
+        gb += gy * a;
+      });
 }
 
-// y = a / b                       ga += sum_to(gy / b), gb += sum_to(-gy·y / b)
+// div: y = a / b                               ga += sum_to(gy / b), gb += sum_to(-gy·y / b)
 template <class T>
 Var<T> div(const Var<T>& a, const Var<T>& b) {
   return binary<T>(Op::div, a, b,
+      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a / b; },
       [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& gy = n.grad;
         const Array<T>& b = t.val(n.in[1]);
-        accumulate_sum_to(t, n.in[0], n.grad / b);
-        accumulate_sum_to(t, n.in[1], -n.grad * n.value / b);
-      },
-      [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a / b; });
+        const Array<T>& y = n.value;
+        SumToGrad ga(t, n.in[0]), gb(t, n.in[1]);
+        ga += gy / b;
+        gb += -gy * y / b;
+      });
 }
 
-// ---- instantiation for float (training) and double (gradient checks) ------------------------------
-#define TZ_UNARY(f) template Var<float> f(const Var<float>&); template Var<double> f(const Var<double>&);
-#define TZ_BINARY(f)                                                    \
-  template Var<float> f(const Var<float>&, const Var<float>&);         \
-  template Var<double> f(const Var<double>&, const Var<double>&);
-TZ_UNARY(neg) TZ_UNARY(log) TZ_UNARY(log1p) TZ_UNARY(square) TZ_UNARY(abs) TZ_UNARY(relu)
-TZ_UNARY(elu) TZ_UNARY(softplus) TZ_UNARY(log_sigmoid) TZ_UNARY(exp) TZ_UNARY(sqrt)
-TZ_UNARY(tanh) TZ_UNARY(sigmoid)
-TZ_BINARY(add) TZ_BINARY(sub) TZ_BINARY(mul) TZ_BINARY(div)
-template Var<float> add_scalar(const Var<float>&, double);
-template Var<double> add_scalar(const Var<double>&, double);
-template Var<float> mul_scalar(const Var<float>&, double);
-template Var<double> mul_scalar(const Var<double>&, double);
-template Var<float> rsub_scalar(double, const Var<float>&);
-template Var<double> rsub_scalar(double, const Var<double>&);
-template Var<float> rdiv_scalar(double, const Var<float>&);
-template Var<double> rdiv_scalar(double, const Var<double>&);
-template Var<float> pow(const Var<float>&, double);
-template Var<double> pow(const Var<double>&, double);
-template Var<float> clamp(const Var<float>&, double, double);
-template Var<double> clamp(const Var<double>&, double, double);
+// ---- for float (training) and double (gradient checks): autograd/op_helpers.hpp -------------------
+// Every op of this file, once; a new op's address goes here too.
+template <class T>
+auto elementwise_ops() {
+  return std::tuple{&neg<T>, &add_scalar<T>, &mul_scalar<T>, &rsub_scalar<T>, &rdiv_scalar<T>, &pow<T>,
+                    &log<T>, &log1p<T>, &square<T>, &abs<T>, &relu<T>, &elu<T>, &softplus<T>,
+                    &log_sigmoid<T>, &clamp<T>, &exp<T>, &sqrt<T>, &tanh<T>, &sigmoid<T>,
+                    &add<T>, &sub<T>, &mul<T>, &div<T>};
+}
+template auto elementwise_ops<float>();
+template auto elementwise_ops<double>();
+static_assert(std::tuple_size_v<decltype(elementwise_ops<float>())> == ops_in_groups({"elementwise", "binary"}),
+              "ops_elementwise.cpp: elementwise_ops() must list every op of the groups 'elementwise' and "
+              "'binary' in kOps, once: add the new op's address to it");
+
+// sum_to is a helper, not an op: instantiated by hand.
 template Array<float> sum_to(const Array<float>&, const Shape&);
 template Array<double> sum_to(const Array<double>&, const Shape&);
 

@@ -2,8 +2,10 @@
 // [outer, n, inner] view of the input (autograd/op_helpers.hpp): xtensor's lazy reducers inside
 // expressions give wrong values on this stack (docs/pitfalls.md#lazy-reducers), and loops make the -inf guards explicit.
 // Full sums accumulate in double even for float tensors (docs/pitfalls.md#double-accumulators).
+// Each op: its kOps row as a one-line comment, then its forward, then its backward.
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 #ifdef XTENSOR_USE_XSIMD
 #include <xsimd/xsimd.hpp>
@@ -13,42 +15,50 @@
 
 namespace tz {
 
-using detail::accumulate_loop;
+using detail::at_each;
 using detail::AxisView;
 using detail::axis_view;
+using detail::axis_view_at;
+using detail::GradOf;
+using detail::record;
 using detail::reduced_shape;
 
 // ---- full reductions ------------------------------------------------------------------------------
 
-// y = Σ_i x_i                     gx += gy (broadcast)
+// sum: y = Σ_i x_i                              gx += gy (broadcast)
 template <class T>
 Var<T> sum(const Var<T>& x) {
-  Tape<T>& t = x.tape();
-  const std::uint32_t id = t.push(Op::sum, {x}, [](Tape<T>& t, Node<T>& n) {
-    const T gy = *n.grad.data();
-    accumulate_loop(t, n.in[0], [gy](std::size_t) { return gy; });
-  });
-  const Array<T>& xv = t.val(x);
-  double s = 0;
-  for (std::size_t i = 0; i < xv.size(); ++i) s += xv.data()[i];
-  t.node(id).value = Array<T>(static_cast<T>(s));
-  return t.finish(id);
+  return record<T>(Op::sum, {x},
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        double s = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) s += x.data()[i];
+        n.value = Array<T>(static_cast<T>(s));
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const T gy = *n.grad.data();
+        GradOf gx(t, n.in[0]);
+        gx += at_each([gy](std::size_t) { return gy; });
+      });
 }
 
-// y = (1/n) Σ_i x_i               gx += gy / n
+// mean: y = (1/n) Σ_i x_i                       gx += gy / n
 template <class T>
 Var<T> mean(const Var<T>& x) {
-  Tape<T>& t = x.tape();
   if (x.size() == 0) throw AutogradError("mean: the input is empty");
-  const std::uint32_t id = t.push(Op::mean, {x}, [](Tape<T>& t, Node<T>& n) {
-    const T g = *n.grad.data() / static_cast<T>(t.val(n.in[0]).size());
-    accumulate_loop(t, n.in[0], [g](std::size_t) { return g; });
-  });
-  const Array<T>& xv = t.val(x);
-  double s = 0;
-  for (std::size_t i = 0; i < xv.size(); ++i) s += xv.data()[i];
-  t.node(id).value = Array<T>(static_cast<T>(s / static_cast<double>(xv.size())));
-  return t.finish(id);
+  return record<T>(Op::mean, {x},
+      [](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        double s = 0;
+        for (std::size_t i = 0; i < x.size(); ++i) s += x.data()[i];
+        n.value = Array<T>(static_cast<T>(s / static_cast<double>(x.size())));
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const T gy = *n.grad.data();
+        const T g = gy / static_cast<T>(t.val(n.in[0]).size());  // gy / n
+        GradOf gx(t, n.in[0]);
+        gx += at_each([g](std::size_t) { return g; });
+      });
 }
 
 // ---- reductions along an axis ---------------------------------------------------------------------
@@ -70,129 +80,127 @@ static void sum_along(const Array<T>& x, const AxisView& v, T scale, Array<T>& y
 template <class T>
 static void spread_along(Tape<T>& t, Node<T>& n, T scale) {
   const Array<T>& x = t.val(n.in[0]);
-  const AxisView v = axis_view("sum", x.shape(), static_cast<int>(n.c0));
+  const AxisView v = axis_view_at(x.shape(), n.saved.axis);
   const T* gy = n.grad.data();
-  accumulate_loop(t, n.in[0], [&](std::size_t k) {
+  GradOf gx(t, n.in[0]);
+  gx += at_each([&](std::size_t k) {
     const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
     return scale * gy[a * v.inner + j];
   });
 }
 
-// y = Σ_axis x                    gx += broadcast(gy) along axis
+// sum_axis: y = Σ_axis x                        gx += broadcast(gy) along axis
 template <class T>
 Var<T> sum(const Var<T>& x, int axis, bool keepdims) {
-  Tape<T>& t = x.tape();
   const AxisView v = axis_view("sum", x.shape(), axis);
-  const std::uint32_t id = t.push(Op::sum_axis, {x}, [](Tape<T>& t, Node<T>& n) {
-    spread_along(t, n, T(1));
-  });
-  Node<T>& n = t.node(id);
-  n.c0 = static_cast<double>(v.axis);
-  n.c1 = keepdims;
-  n.value.resize(reduced_shape(x.shape(), v.axis, keepdims));
-  sum_along(t.val(x), v, T(1), n.value);
-  return t.finish(id);
+  return record<T>(Op::sum_axis, {x},
+      [&](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        n.saved.axis = v.axis;
+        n.value.resize(reduced_shape(x.shape(), v.axis, keepdims));
+        sum_along(x, v, T(1), n.value);
+      },
+      [](Tape<T>& t, Node<T>& n) { spread_along(t, n, T(1)); });
 }
 
-// y = (1/n) Σ_axis x              gx += broadcast(gy) / n
+// mean_axis: y = (1/n) Σ_axis x                 gx += broadcast(gy) / n
 template <class T>
 Var<T> mean(const Var<T>& x, int axis, bool keepdims) {
-  Tape<T>& t = x.tape();
   const AxisView v = axis_view("mean", x.shape(), axis);
   if (v.n == 0) throw AutogradError(fmt::format("mean: axis {} of {} is empty", axis, shape_str(x.shape())));
-  const std::uint32_t id = t.push(Op::mean_axis, {x}, [](Tape<T>& t, Node<T>& n) {
-    const std::size_t len = t.val(n.in[0]).shape()[static_cast<std::size_t>(n.c0)];
-    spread_along(t, n, T(1) / static_cast<T>(len));
-  });
-  Node<T>& n = t.node(id);
-  n.c0 = static_cast<double>(v.axis);
-  n.c1 = keepdims;
-  n.value.resize(reduced_shape(x.shape(), v.axis, keepdims));
-  sum_along(t.val(x), v, T(1) / static_cast<T>(v.n), n.value);
-  return t.finish(id);
+  return record<T>(Op::mean_axis, {x},
+      [&](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        n.saved.axis = v.axis;
+        n.value.resize(reduced_shape(x.shape(), v.axis, keepdims));
+        sum_along(x, v, T(1) / static_cast<T>(v.n), n.value);
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const std::size_t len = t.val(n.in[0]).shape()[n.saved.axis];  // n
+        spread_along(t, n, T(1) / static_cast<T>(len));
+      });
 }
 
-// y = m + log Σ_axis e^(x - m), m = max_axis x
-// gx += gy·e^(x - y) = gy·softmax(x). A row that is all -inf has y = -inf and gets gradient 0, not
-// NaN (docs/pitfalls.md#logsumexp). Stable: the largest term is e^0 = 1.
+// logsumexp: y = m + log Σ_axis e^(x-m), m = max  gx += gy·softmax(x)   (0 for an all -inf row)
+// softmax(x) = e^(x - y). An all -inf row has y = -inf and gets gradient 0, not NaN
+// (docs/pitfalls.md#logsumexp). Stable: the largest term is e^0 = 1.
 template <class T>
 Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
-  Tape<T>& t = x.tape();
   const AxisView v = axis_view("logsumexp", x.shape(), axis);
-  const std::uint32_t id = t.push(Op::logsumexp, {x}, [](Tape<T>& t, Node<T>& n) {
-    const Array<T>& x = t.val(n.in[0]);
-    const AxisView v = axis_view("logsumexp", x.shape(), static_cast<int>(n.c0));
-    const T* px = x.data();
-    const T* py = n.value.data();
-    const T* gy = n.grad.data();
-    accumulate_loop(t, n.in[0], [&](std::size_t k) {
-      const std::size_t j = k % v.inner, a = k / (v.n * v.inner), r = a * v.inner + j;
-      if (py[r] == -std::numeric_limits<T>::infinity()) return T(0);
-      return gy[r] * std::exp(px[k] - py[r]);
-    });
-  });
-  Node<T>& n = t.node(id);
-  n.c0 = static_cast<double>(v.axis);
-  n.value.resize(reduced_shape(x.shape(), v.axis, keepdims));
-  const T* p = t.val(x).data();
-  T* y = n.value.data();
-  for (std::size_t a = 0; a < v.outer; ++a)
-    for (std::size_t j = 0; j < v.inner; ++j) {
-      T m = -std::numeric_limits<T>::infinity();
-      for (std::size_t i = 0; i < v.n; ++i) m = std::max(m, p[(a * v.n + i) * v.inner + j]);
-      if (!std::isfinite(m)) {  // all -inf -> -inf; any +inf -> +inf; NaN stays NaN
-        y[a * v.inner + j] = m;
-        continue;
-      }
-      double s = 0;
-      for (std::size_t i = 0; i < v.n; ++i) s += std::exp(static_cast<double>(p[(a * v.n + i) * v.inner + j] - m));
-      y[a * v.inner + j] = m + static_cast<T>(std::log(s));
-    }
-  return t.finish(id);
+  return record<T>(Op::logsumexp, {x},
+      [&](Tape<T>& t, Node<T>& n) {
+        const Array<T>& xv = t.val(n.in[0]);
+        n.saved.axis = v.axis;
+        n.value.resize(reduced_shape(xv.shape(), v.axis, keepdims));
+        const T* p = xv.data();
+        T* y = n.value.data();
+        for (std::size_t a = 0; a < v.outer; ++a)
+          for (std::size_t j = 0; j < v.inner; ++j) {
+            T m = -std::numeric_limits<T>::infinity();
+            for (std::size_t i = 0; i < v.n; ++i) m = std::max(m, p[(a * v.n + i) * v.inner + j]);
+            if (!std::isfinite(m)) {  // all -inf -> -inf; any +inf -> +inf; NaN stays NaN
+              y[a * v.inner + j] = m;
+              continue;
+            }
+            double s = 0;
+            for (std::size_t i = 0; i < v.n; ++i) s += std::exp(static_cast<double>(p[(a * v.n + i) * v.inner + j] - m));
+            y[a * v.inner + j] = m + static_cast<T>(std::log(s));
+          }
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const T* gy = n.grad.data();
+        const Array<T>& x = t.val(n.in[0]);
+        const T* y = n.value.data();
+        const AxisView v = axis_view_at(x.shape(), n.saved.axis);
+        const T* px = x.data();
+        GradOf gx(t, n.in[0]);
+        gx += at_each([&](std::size_t k) {
+          const std::size_t j = k % v.inner, a = k / (v.n * v.inner), r = a * v.inner + j;
+          if (y[r] == -std::numeric_limits<T>::infinity()) return T(0);
+          return gy[r] * std::exp(px[k] - y[r]);
+        });
+      });
 }
 
-// y = max_axis x                  gx += gy at the first argmax, 0 elsewhere
+// max_axis: y = max_axis x                      gx += gy at the (first) argmax
+// 0 elsewhere; saved.argmax holds, for each element of y, the index along the axis it came from.
 template <class T>
 Var<T> max(const Var<T>& x, int axis, bool keepdims) {
-  Tape<T>& t = x.tape();
   const AxisView v = axis_view("max", x.shape(), axis);
   if (v.n == 0) throw AutogradError(fmt::format("max: axis {} of {} is empty", axis, shape_str(x.shape())));
-  const std::uint32_t id = t.push(Op::max_axis, {x}, [](Tape<T>& t, Node<T>& n) {
-    const Array<T>& x = t.val(n.in[0]);
-    const AxisView v = axis_view("max", x.shape(), static_cast<int>(n.c0));
-    const T* gy = n.grad.data();
-    const std::size_t* arg = n.aux.data();
-    accumulate_loop(t, n.in[0], [&](std::size_t k) {
-      const std::size_t j = k % v.inner, i = (k / v.inner) % v.n, a = k / (v.n * v.inner);
-      const std::size_t r = a * v.inner + j;
-      return arg[r] == i ? gy[r] : T(0);
-    });
-  });
-  Node<T>& n = t.node(id);
-  n.c0 = static_cast<double>(v.axis);
-  n.value.resize(reduced_shape(x.shape(), v.axis, keepdims));
-  n.aux.resize(v.outer * v.inner);
-  const T* p = t.val(x).data();
-  for (std::size_t a = 0; a < v.outer; ++a)
-    for (std::size_t j = 0; j < v.inner; ++j) {
-      std::size_t best = 0;
-      for (std::size_t i = 1; i < v.n; ++i)
-        if (p[(a * v.n + i) * v.inner + j] > p[(a * v.n + best) * v.inner + j]) best = i;
-      n.aux[a * v.inner + j] = best;
-      n.value.data()[a * v.inner + j] = p[(a * v.n + best) * v.inner + j];
-    }
-  return t.finish(id);
+  return record<T>(Op::max_axis, {x},
+      [&](Tape<T>& t, Node<T>& n) {
+        const Array<T>& xv = t.val(n.in[0]);
+        std::vector<std::size_t>& argmax = n.saved.argmax;
+        n.saved.axis = v.axis;
+        n.value.resize(reduced_shape(xv.shape(), v.axis, keepdims));
+        argmax.resize(v.outer * v.inner);  // keeps its capacity across steps
+        const T* p = xv.data();
+        for (std::size_t a = 0; a < v.outer; ++a)
+          for (std::size_t j = 0; j < v.inner; ++j) {
+            std::size_t best = 0;
+            for (std::size_t i = 1; i < v.n; ++i)
+              if (p[(a * v.n + i) * v.inner + j] > p[(a * v.n + best) * v.inner + j]) best = i;
+            argmax[a * v.inner + j] = best;
+            n.value.data()[a * v.inner + j] = p[(a * v.n + best) * v.inner + j];
+          }
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const T* gy = n.grad.data();
+        const Array<T>& x = t.val(n.in[0]);
+        const AxisView v = axis_view_at(x.shape(), n.saved.axis);
+        const std::size_t* argmax = n.saved.argmax.data();
+        GradOf gx(t, n.in[0]);
+        gx += at_each([&](std::size_t k) {
+          const std::size_t j = k % v.inner, i = (k / v.inner) % v.n, a = k / (v.n * v.inner);
+          const std::size_t r = a * v.inner + j;
+          return argmax[r] == i ? gy[r] : T(0);
+        });
+      });
 }
 
 // ---- the Bernoulli log-likelihood from logits, fused ----------------------------------------------
 
-// y_r = Σ_j [x_rj·l_rj − softplus(l_rj)] over the last axis,  softplus(l) = max(l,0) + log1p(e^−|l|)
-// gl += gy_r·(x_rj − σ(l_rj)),  gx += gy_r·l_rj
-// A composite of mul, softplus, sub and sum would do the same in four passes with five [n, d]
-// arrays; this op is one pass each way, vectorised with xsimd (xtensor 0.24 calls the scalar
-// log1pf here, which made softplus of a 100×784 batch cost more than the decoder's matrix
-// products); plain loops when the build has no xsimd (simd=none). The formula is the stable one (docs/pitfalls.md#bernoulli-logits): no log σ(l), and σ(l) = 1/(1 + e^−l)
-// saturates to 0 or 1 without NaN. Lane sums run in T over d/lanes terms, row sums in double.
 namespace {
 
 #ifdef XTENSOR_USE_XSIMD
@@ -210,65 +218,21 @@ T softplus_scalar(T l) {
 
 }  // namespace
 
+// y_r = Σ_j [x_rj·l_rj − softplus(l_rj)]: one vectorised pass per row.
 template <class T>
-Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits) {
-  Tape<T>& t = x.tape();
-  if (x.dim() == 0 || x.shape() != logits.shape())
-    throw AutogradError(fmt::format("log_bernoulli: expected x and logits of one shape [..., d], got {} and {}",
-                                    shape_str(x.shape()), shape_str(logits.shape())));
-#ifdef XTENSOR_USE_XSIMD
-  using B = xsimd::batch<T>;
-  constexpr std::size_t S = B::size;
-#endif
-  const std::uint32_t id = t.push(Op::log_bernoulli, {x, logits}, [](Tape<T>& t, Node<T>& n) {
-    const Array<T>& xv = t.val(n.in[0]);
-    const Array<T>& lv = t.val(n.in[1]);
-    const std::size_t d = xv.shape()[xv.dimension() - 1], rows = xv.size() / d;
-    const T* px = xv.data();
-    const T* pl = lv.data();
-    const T* gy = n.grad.data();
-    T beta;
-    if (t.wants_grad(n.in[1])) {  // gl += gy·(x − σ(l))
-      T* g = t.grad_dest(n.in[1], beta).data();
-      for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t o = r * d;
-        std::size_t j = 0;
-#ifdef XTENSOR_USE_XSIMD
-        const B gr(gy[r]), one(T(1));
-        for (; j + S <= d; j += S) {
-          const B l = B::load_unaligned(pl + o + j);
-          B v = gr * (B::load_unaligned(px + o + j) - one / (one + xsimd::exp(-l)));
-          if (beta != T(0)) v += B::load_unaligned(g + o + j);
-          v.store_unaligned(g + o + j);
-        }
-#endif
-        for (; j < d; ++j) {
-          const T v = gy[r] * (px[o + j] - T(1) / (T(1) + std::exp(-pl[o + j])));
-          g[o + j] = beta != T(0) ? g[o + j] + v : v;
-        }
-      }
-    }
-    if (t.wants_grad(n.in[0])) {  // gx += gy·l
-      T* g = t.grad_dest(n.in[0], beta).data();
-      for (std::size_t r = 0; r < rows; ++r)
-        for (std::size_t j = 0; j < d; ++j) {
-          const T v = gy[r] * pl[r * d + j];
-          g[r * d + j] = beta != T(0) ? g[r * d + j] + v : v;
-        }
-    }
-  });
-  Node<T>& n = t.node(id);
-  const Array<T>& xv = t.val(x);
+static void log_bernoulli_forward(const Array<T>& xv, const Array<T>& lv, Array<T>& out) {
   const std::size_t d = xv.shape()[xv.dimension() - 1], rows = xv.size() / d;
-  n.value.resize(reduced_shape(xv.shape(), xv.dimension() - 1, false));
+  out.resize(reduced_shape(xv.shape(), xv.dimension() - 1, false));
   const T* px = xv.data();
-  const T* pl = t.val(logits).data();
-  T* y = n.value.data();
+  const T* pl = lv.data();
+  T* y = out.data();
   for (std::size_t r = 0; r < rows; ++r) {
     const std::size_t o = r * d;
     double s = 0;
     std::size_t j = 0;
 #ifdef XTENSOR_USE_XSIMD
+    using B = xsimd::batch<T>;
+    constexpr std::size_t S = B::size;
     B acc(T(0));
     for (; j + S <= d; j += S) {
       const B l = B::load_unaligned(pl + o + j);
@@ -279,7 +243,66 @@ Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits) {
     for (; j < d; ++j) s += static_cast<double>(px[o + j] * pl[o + j] - softplus_scalar(pl[o + j]));
     y[r] = static_cast<T>(s);
   }
-  return t.finish(id);
+}
+
+// gl += gy·(x − σ(l)), into g (beta 0: assign, 1: add).
+template <class T>
+static void log_bernoulli_grad_logits(const T* gy, const T* px, const T* pl, std::size_t rows, std::size_t d, T beta, T* g) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t o = r * d;
+    std::size_t j = 0;
+#ifdef XTENSOR_USE_XSIMD
+    using B = xsimd::batch<T>;
+    constexpr std::size_t S = B::size;
+    const B gr(gy[r]), one(T(1));
+    for (; j + S <= d; j += S) {
+      const B l = B::load_unaligned(pl + o + j);
+      B v = gr * (B::load_unaligned(px + o + j) - one / (one + xsimd::exp(-l)));
+      if (beta != T(0)) v += B::load_unaligned(g + o + j);
+      v.store_unaligned(g + o + j);
+    }
+#endif
+    for (; j < d; ++j) {
+      const T v = gy[r] * (px[o + j] - T(1) / (T(1) + std::exp(-pl[o + j])));
+      g[o + j] = beta != T(0) ? g[o + j] + v : v;
+    }
+  }
+}
+
+// log_bernoulli: y = Σ_last x·l − softplus(l) (fused)  gl += gy·(x − σ(l)), gx += gy·l
+// In full: y_r = Σ_j [x_rj·l_rj − softplus(l_rj)] over the last axis, softplus(l) = max(l,0) + log1p(e^−|l|);
+// gl += gy_r·(x_rj − σ(l_rj)), gx += gy_r·l_rj.
+// A composite of mul, softplus, sub and sum would do the same in four passes with five [n, d]
+// arrays; this op is one pass each way, vectorised with xsimd (xtensor 0.24 calls the scalar
+// log1pf here, which made softplus of a 100×784 batch cost more than the decoder's matrix
+// products); plain loops when the build has no xsimd (simd=none). The formula is the stable one (docs/pitfalls.md#bernoulli-logits): no log σ(l), and σ(l) = 1/(1 + e^−l)
+// saturates to 0 or 1 without NaN. Lane sums run in T over d/lanes terms, row sums in double.
+template <class T>
+Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits) {
+  if (x.dim() == 0 || x.shape() != logits.shape())
+    throw AutogradError(fmt::format("log_bernoulli: expected x and logits of one shape [..., d], got {} and {}",
+                                    shape_str(x.shape()), shape_str(logits.shape())));
+  return record<T>(Op::log_bernoulli, {x, logits},
+      [](Tape<T>& t, Node<T>& n) { log_bernoulli_forward(t.val(n.in[0]), t.val(n.in[1]), n.value); },
+      [](Tape<T>& t, Node<T>& n) {
+        const T* gy = n.grad.data();
+        const Array<T>& x = t.val(n.in[0]);
+        const Array<T>& l = t.val(n.in[1]);
+        const std::size_t d = x.shape()[x.dimension() - 1], rows = x.size() / d;
+        T beta;
+        if (t.wants_grad(n.in[1])) {  // gl += gy·(x − σ(l))
+          T* gl = t.grad_dest(n.in[1], beta).data();
+          log_bernoulli_grad_logits(gy, x.data(), l.data(), rows, d, beta, gl);
+        }
+        if (t.wants_grad(n.in[0])) {  // gx += gy·l
+          T* gx = t.grad_dest(n.in[0], beta).data();
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t j = 0; j < d; ++j) {
+              const T v = gy[r] * l.data()[r * d + j];
+              gx[r * d + j] = beta != T(0) ? gx[r * d + j] + v : v;
+            }
+        }
+      });
 }
 
 // ---- normalisation along an axis ------------------------------------------------------------------
@@ -302,72 +325,80 @@ static void log_softmax_into(const T* p, const AxisView& v, T* out) {
     }
 }
 
-// y = e^x / Σ_axis e^x            gx += y·(gy - Σ_axis gy·y)
+// softmax: y = e^x / Σ_axis e^x                gx += y·(gy - Σ_axis gy·y)
 template <class T>
 Var<T> softmax(const Var<T>& x, int axis) {
-  Tape<T>& t = x.tape();
   const AxisView v = axis_view("softmax", x.shape(), axis);
-  const std::uint32_t id = t.push(Op::softmax, {x}, [](Tape<T>& t, Node<T>& n) {
-    const AxisView v = axis_view("softmax", n.value.shape(), static_cast<int>(n.c0));
-    const T* y = n.value.data();
-    const T* gy = n.grad.data();
-    std::vector<T> dot(v.outer * v.inner, T(0));  // Σ_axis gy·y per row
-    for (std::size_t k = 0; k < n.value.size(); ++k) {
-      const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
-      dot[a * v.inner + j] += gy[k] * y[k];
-    }
-    accumulate_loop(t, n.in[0], [&](std::size_t k) {
-      const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
-      return y[k] * (gy[k] - dot[a * v.inner + j]);
-    });
-  });
-  Node<T>& n = t.node(id);
-  n.c0 = static_cast<double>(v.axis);
-  n.value.resize(x.shape());
-  log_softmax_into(t.val(x).data(), v, n.value.data());
-  n.value = xt::exp(n.value);
-  return t.finish(id);
+  return record<T>(Op::softmax, {x},
+      [&](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        n.saved.axis = v.axis;
+        n.value.resize(x.shape());
+        log_softmax_into(x.data(), v, n.value.data());
+        n.value = xt::exp(n.value);
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const T* gy = n.grad.data();
+        const T* y = n.value.data();
+        const AxisView v = axis_view_at(n.value.shape(), n.saved.axis);
+        thread_local std::vector<T> dot;  // Σ_axis gy·y per row; a scratch buffer that keeps its capacity
+        dot.assign(v.outer * v.inner, T(0));
+        for (std::size_t k = 0; k < n.value.size(); ++k) {
+          const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
+          dot[a * v.inner + j] += gy[k] * y[k];
+        }
+        GradOf gx(t, n.in[0]);
+        gx += at_each([&](std::size_t k) {
+          const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
+          return y[k] * (gy[k] - dot[a * v.inner + j]);
+        });
+      });
 }
 
-// y = x - logsumexp_axis(x)       gx += gy - e^y·Σ_axis gy
+// log_softmax: y = x - logsumexp_axis(x)         gx += gy - softmax(x)·Σ_axis gy
+// softmax(x) = e^y.
 template <class T>
 Var<T> log_softmax(const Var<T>& x, int axis) {
-  Tape<T>& t = x.tape();
   const AxisView v = axis_view("log_softmax", x.shape(), axis);
-  const std::uint32_t id = t.push(Op::log_softmax, {x}, [](Tape<T>& t, Node<T>& n) {
-    const AxisView v = axis_view("log_softmax", n.value.shape(), static_cast<int>(n.c0));
-    const T* y = n.value.data();
-    const T* gy = n.grad.data();
-    std::vector<T> total(v.outer * v.inner, T(0));  // Σ_axis gy per row
-    for (std::size_t k = 0; k < n.value.size(); ++k) {
-      const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
-      total[a * v.inner + j] += gy[k];
-    }
-    accumulate_loop(t, n.in[0], [&](std::size_t k) {
-      const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
-      return gy[k] - std::exp(y[k]) * total[a * v.inner + j];
-    });
-  });
-  Node<T>& n = t.node(id);
-  n.c0 = static_cast<double>(v.axis);
-  n.value.resize(x.shape());
-  log_softmax_into(t.val(x).data(), v, n.value.data());
-  return t.finish(id);
+  return record<T>(Op::log_softmax, {x},
+      [&](Tape<T>& t, Node<T>& n) {
+        const Array<T>& x = t.val(n.in[0]);
+        n.saved.axis = v.axis;
+        n.value.resize(x.shape());
+        log_softmax_into(x.data(), v, n.value.data());
+      },
+      [](Tape<T>& t, Node<T>& n) {
+        const T* gy = n.grad.data();
+        const T* y = n.value.data();
+        const AxisView v = axis_view_at(n.value.shape(), n.saved.axis);
+        thread_local std::vector<T> total;  // Σ_axis gy per row; a scratch buffer that keeps its capacity
+        total.assign(v.outer * v.inner, T(0));
+        for (std::size_t k = 0; k < n.value.size(); ++k) {
+          const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
+          total[a * v.inner + j] += gy[k];
+        }
+        GradOf gx(t, n.in[0]);
+        gx += at_each([&](std::size_t k) {
+          const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
+          return gy[k] - std::exp(y[k]) * total[a * v.inner + j];
+        });
+      });
 }
 
-template Var<float> sum(const Var<float>&);
-template Var<double> sum(const Var<double>&);
-template Var<float> mean(const Var<float>&);
-template Var<double> mean(const Var<double>&);
-#define TZ_AXIS_REDUCE(f)                                    \
-  template Var<float> f(const Var<float>&, int, bool);      \
-  template Var<double> f(const Var<double>&, int, bool);
-TZ_AXIS_REDUCE(sum) TZ_AXIS_REDUCE(mean) TZ_AXIS_REDUCE(logsumexp) TZ_AXIS_REDUCE(max)
-template Var<float> log_bernoulli(const Var<float>&, const Var<float>&);
-template Var<double> log_bernoulli(const Var<double>&, const Var<double>&);
-template Var<float> softmax(const Var<float>&, int);
-template Var<double> softmax(const Var<double>&, int);
-template Var<float> log_softmax(const Var<float>&, int);
-template Var<double> log_softmax(const Var<double>&, int);
+// ---- for float (training) and double (gradient checks): autograd/op_helpers.hpp -------------------
+// Every op of this file, once; a new op's address goes here too. sum and mean have two overloads
+// each, so their entries name the signature.
+template <class T>
+auto reduce_ops() {
+  using Full = Var<T> (*)(const Var<T>&);
+  using Along = Var<T> (*)(const Var<T>&, int, bool);
+  return std::tuple{Full(&sum<T>), Along(&sum<T>), Full(&mean<T>), Along(&mean<T>), &logsumexp<T>, &max<T>,
+                    &log_bernoulli<T>, &softmax<T>, &log_softmax<T>};
+}
+template auto reduce_ops<float>();
+template auto reduce_ops<double>();
+static_assert(std::tuple_size_v<decltype(reduce_ops<float>())> == ops_in_groups({"reduction", "normalise"}),
+              "ops_reduce.cpp: reduce_ops() must list every op of the groups 'reduction' and 'normalise' in "
+              "kOps, once: add the new op's address to it");
 
 }  // namespace tz

@@ -95,8 +95,7 @@ std::uint32_t Tape<T>::new_node(Op op) {
   n.has_grad = false;
   n.first_use = false;
   n.in.clear();
-  n.c0 = n.c1 = 0;
-  n.aux.clear();
+  n.saved.reset();
   n.backward = nullptr;
   n.label.clear();
   return static_cast<std::uint32_t>(n_++);
@@ -355,7 +354,8 @@ std::string Tape<T>::print(bool with_values) const {
       const Array<T>* g = n.param ? &n.param->grad : (n.has_grad ? &n.grad : nullptr);
       if (g) os << "  grad " << brief(*g);
     }
-    os << "\n";
+    const OpInfo& row = op_info(n.op);  // the formula, from the one table (autograd/op_table.hpp)
+    os << fmt::format("\n       {}    {}\n", row.forward, row.backward);
   }
   return os.str();
 }
@@ -379,6 +379,19 @@ std::string Tape<T>::to_dot() const {
   }
   os << "}\n";
   return os.str();
+}
+
+std::string op_table_text() {
+  std::string out;
+  std::string_view group;
+  for (const OpInfo& row : kOps) {
+    if (row.group != group) {
+      group = row.group;
+      out += fmt::format("{}{}\n", out.empty() ? "" : "\n", group);
+    }
+    out += fmt::format("  {:<14}{:<42}  {}\n", row.name, row.forward, row.backward);  // two spaces at least
+  }
+  return out;
 }
 
 template class Var<float>;

@@ -95,6 +95,33 @@ class Var {
 template <class T>
 using BackwardFn = void (*)(Tape<T>&, Node<T>&);
 
+// What an op keeps from its forward for its backward, each under its own name. One flat struct
+// rather than a std::variant of per-op structs: a tape slot is recycled every step, usually for the
+// same op, and a variant would destroy and rebuild the vectors' buffers whenever it is re-emplaced.
+// Here the vectors keep their capacity across clear(), so a step allocates nothing
+// (docs/pitfalls.md#flat-memory). Ops that save nothing leave it at its defaults.
+struct Saved {
+  double c = 0;                       // mul_scalar, rdiv_scalar: the constant c
+  double exponent = 0;                // pow_scalar: p
+  double lo = 0, hi = 0;              // clamp: the range [lo, hi]
+  std::size_t axis = 0;               // the axis of sum_axis, mean_axis, logsumexp, max_axis, concat,
+                                      // narrow, softmax, log_softmax (already normalised: 0 ≤ axis < dim)
+  std::size_t start = 0, length = 0;  // narrow: x[start : start+length]
+  std::size_t copies = 0;             // tile: k
+  std::vector<std::size_t> rows;      // gather_rows: idx, the row of x behind each row of y
+  std::vector<std::size_t> argmax;    // max_axis: the (first) argmax behind each element of y
+  std::vector<std::size_t> offsets;   // concat: where each input starts along the axis
+
+  // Back to the defaults, keeping the vectors' capacity.
+  void reset() {
+    c = exponent = lo = hi = 0;
+    axis = start = length = copies = 0;
+    rows.clear();
+    argmax.clear();
+    offsets.clear();
+  }
+};
+
 template <class T>
 struct Node {
   Op op = Op::constant;
@@ -106,8 +133,7 @@ struct Node {
   bool has_grad = false;               // grad holds a value in this backward pass
   bool first_use = false;              // the first node on the tape that reads this parameter
   std::vector<std::uint32_t> in;       // input node indices (creation order: all < own index)
-  double c0 = 0, c1 = 0;               // saved constants: exponent, clamp range, axis …
-  std::vector<std::size_t> aux;        // saved indices: gather rows, argmax, shapes …
+  Saved saved;                         // what the backward needs besides values: exponent, axis …
   BackwardFn<T> backward = nullptr;
   std::string label;                   // optional name, shown in print() and DOT
 
@@ -162,7 +188,8 @@ class Tape {
   bool detect_anomaly() const { return anomaly_; }
 
   // ---- teaching -------------------------------------------------------------------------------
-  // One line per node: "#3  mul(#1, #2)  [2]  value …  grad …".
+  // Two lines per node: "#3   mul(#1, #2)   [2]  value …  grad …", then its formula from kOps,
+  // "       y = a ⊙ b    ga += sum_to(gy·b), gb += sum_to(gy·a)".
   std::string print(bool with_values = true) const;
   // Graphviz DOT of the recorded graph (rankdir=LR; parameters, constants and ops styled apart).
   std::string to_dot() const;

@@ -2,6 +2,7 @@
 // diamonds), parameters across steps, clear() and stale Vars, no_grad, anomaly mode, DOT, errors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "autograd/ops.hpp"
@@ -234,6 +235,68 @@ TEST_CASE("DOT export and print show every node with its op, inputs and shape") 
   std::string p = t.print();
   CHECK(p.find("#2   matmul(#1, #0)") != std::string::npos);
   CHECK(p.find("grad {3, 4, 3, 4}") != std::string::npos);  // dy/dw = 1 xᵀ
+}
+
+TEST_CASE("print shows each node's formula from its kOps row, under the node") {
+  Tape<double> t;
+  Var x = t.leaf(A{0.5, 2.0}, "x");
+  Var y = sum(log(x));
+  t.backward(y);
+  const std::string p = t.print();
+  const std::string log_line = "#1   log(#0)";
+  const std::size_t at = p.find(log_line);
+  REQUIRE(at != std::string::npos);
+  const std::size_t next = p.find('\n', at) + 1;
+  CHECK(p.substr(next, p.find('\n', next) - next) == "       y = log x    gx += gy / x");
+  CHECK(p.find("       y = Σ_i x_i    gx += gy (broadcast)\n") != std::string::npos);
+  CHECK(p.find("       y = x (requires grad)    gx = gy, read with var.grad()\n") != std::string::npos);
+  // Two lines per node: the node, then its formula.
+  CHECK(std::count(p.begin(), p.end(), '\n') == 2 * static_cast<long>(t.size()));
+  CHECK(p.find("grad {2, 0.5}") != std::string::npos);  // d/dx Σ log x = 1/x
+}
+
+TEST_CASE("saved state is named, and a recycled node keeps its vectors' storage") {
+  Tape<double> t;
+  const A x0 = {{1.0, 5.0, 2.0}, {7.0, 0.0, 3.0}, {4.0, 4.0, 9.0}};
+  const std::size_t* rows_storage = nullptr;
+  const std::size_t* argmax_storage = nullptr;
+  for (int step = 0; step < 3; ++step) {
+    t.clear();
+    Var x = t.leaf(x0);
+    Var g = gather_rows(x, {2, 0, 2});        // #1
+    Var m = max(g, 1);                         // #2
+    Var n = narrow(x, -1, 1, 2);               // #3
+    Var c = clamp(x, -1.0, 2.5);               // #4
+    Var p = pow(x, 3.0);                       // #5
+    t.backward(sum(m) + sum(n) + sum(c) + sum(p));
+    const Saved& sg = t.node(g.index()).saved;
+    const Saved& sm = t.node(m.index()).saved;
+    const Saved& sn = t.node(n.index()).saved;
+    CHECK(sg.rows == std::vector<std::size_t>{2, 0, 2});
+    CHECK(sm.axis == 1);
+    CHECK(sm.argmax == std::vector<std::size_t>{2, 1, 2});  // rows {4,4,9}, {1,5,2}, {4,4,9}
+    CHECK(sn.axis == 1);                                    // -1 normalised
+    CHECK(sn.start == 1);
+    CHECK(sn.length == 2);
+    CHECK(t.node(c.index()).saved.lo == -1.0);
+    CHECK(t.node(c.index()).saved.hi == 2.5);
+    CHECK(t.node(p.index()).saved.exponent == 3.0);
+    CHECK(t.node(p.index()).saved.axis == 0);   // what an op does not save stays at its default
+    CHECK(t.node(x.index()).saved.rows.empty());
+    if (step == 0) {
+      rows_storage = sg.rows.data();
+      argmax_storage = sm.argmax.data();
+    } else {  // the same slots, recycled: the vectors were refilled in place, not reallocated
+      CHECK(sg.rows.data() == rows_storage);
+      CHECK(sm.argmax.data() == argmax_storage);
+    }
+    // gx of x: gather_rows→max sends 1 to (2,2) twice and to (0,1) once; narrow 1 to columns 1, 2;
+    // clamp 1 inside [-1, 2.5]; pow 3x² (through std::pow, so within rounding).
+    const A gx = x.grad();
+    CHECK(gx(2, 2) == doctest::Approx(2.0 + 1.0 + 0.0 + 3 * 81.0).epsilon(1e-14));
+    CHECK(gx(0, 1) == doctest::Approx(1.0 + 1.0 + 0.0 + 3 * 25.0).epsilon(1e-14));
+    CHECK(gx(0, 0) == doctest::Approx(0.0 + 0.0 + 1.0 + 3 * 1.0).epsilon(1e-14));
+  }
 }
 
 TEST_CASE("float32 and float64 tapes agree on an MLP-like expression") {

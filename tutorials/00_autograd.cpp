@@ -109,9 +109,18 @@ int main(int argc, char** argv) {
   // ---- Step 2: seed and reverse --------------------------------------------------------------
   t.step(2, "Seed df/df = 1 and walk the tape backwards, once");
   t.say("backward(f) sets the adjoint of the last node to 1, then visits the nodes in reverse");
-  t.say("creation order. Each node reads its adjoint gy and adds gy·∂y/∂x to each input:");
-  t.say("  sub: ga += gy, gb −= gy   add: ga += gy, gb += gy   exp: gx += gy·y");
-  t.say("  mul: ga += gy·b, gb += gy·a   log: gx += gy / x");
+  t.say("creation order. Each node reads its adjoint gy and adds gy·∂y/∂x to each input, by the");
+  t.say("formula in its row of the op table (autograd/op_table.hpp; all of them: ./zoo ops):");
+  std::vector<tz::Op> seen;  // the ops on the tape, last node first, each once
+  for (std::uint32_t i = static_cast<std::uint32_t>(tape.size()); i-- > 0;) {
+    const tz::Op op = tape.node(i).op;
+    if (tz::is_source(op) || std::find(seen.begin(), seen.end(), op) != seen.end()) continue;
+    seen.push_back(op);
+    const tz::OpInfo& row = tz::op_info(op);
+    t.say("  {:<5} {:<22} {}", row.name, row.forward, row.backward);
+  }
+  t.check("every op on the tape has its formula in the table", seen.size() == 5,
+          fmt::format("{} ops: sub, exp, add, mul, log", seen.size()));
   tape.backward(f);
   show_tape(t, tape);
   // The sweep by hand, with the tape's own numbers: gy of each node, and what it adds to its inputs.
