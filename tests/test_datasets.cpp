@@ -175,6 +175,51 @@ TEST_CASE("IDX with the wrong magic number says what it expected") {
   CHECK(contains(msg3, "No such file"));
 }
 
+TEST_CASE("IDX from memory: the same checks, errors naming the source, gzip members and ends") {
+  const tz::IdxImages im = test_images(3, 4, 5);
+  TempDir dir;
+  tz::write_idx_images(dir / "i", im);
+  const std::string plain = tz::read_file(dir / "i");
+  const std::string gz = tz::gzip_compress(plain);
+  for (const std::string& bytes : {plain, gz}) {
+    const tz::IdxImages back = tz::decode_idx_images(bytes, "mem");
+    CHECK(back.count == 3);
+    CHECK(back.rows == 4);
+    CHECK(back.cols == 5);
+    CHECK(back.pixels == im.pixels);
+  }
+  // Two gzip members in a row (`cat a.gz b.gz`) are one stream, as for gzip(1) and zlib's gzread.
+  const tz::IdxImages two = tz::decode_idx_images(tz::gzip_compress(plain.substr(0, 20)) +
+                                                      tz::gzip_compress(plain.substr(20)), "two.gz");
+  CHECK(two.pixels == im.pixels);
+  // Bytes after the last member that are not another member are ignored, as gzip(1) does.
+  CHECK(tz::decode_idx_images(gz + "junk", "junk.gz").pixels == im.pixels);
+  // A stream cut just before its 8-byte trailer has all the pixels but is still refused.
+  const std::string no_trailer = file_error([&] { tz::decode_idx_images(gz.substr(0, gz.size() - 8), "cut.gz"); });
+  CHECK(no_trailer == "cut.gz: the gzip data ends in the middle of its stream (file truncated?)");
+  std::string bad = gz;
+  bad[12] = static_cast<char>(bad[12] ^ 0xff);  // inside the deflate data
+  CHECK(contains(file_error([&] { tz::decode_idx_images(bad, "bad.gz"); }), "bad.gz: cannot decompress gzip data"));
+  CHECK(file_error([&] { tz::decode_idx_labels("", "empty"); }) ==
+        "empty: file holds 0 bytes, too short for an IDX header (expected 0x00000801, IDX ubyte labels, 1 dimension)");
+}
+
+TEST_CASE("an IDX header declaring a huge size is refused when the data runs out, not allocated") {
+  // 4294967295 images of 28x28 (3.4 TB) followed by 3 bytes, plain and gzip-compressed. Nothing of
+  // that size is allocated: the error is a FileError, not std::bad_alloc.
+  const std::string huge = std::string("\0\0\x08\x03\xff\xff\xff\xff\0\0\0\x1c\0\0\0\x1c", 16) + "abc";
+  const std::string want = ": expected 3367254359280 bytes of pixel data after the header, found 3 (file truncated?)";
+  CHECK(file_error([&] { tz::decode_idx_images(huge, "huge"); }) == "huge" + want);
+  CHECK(file_error([&] { tz::decode_idx_images(tz::gzip_compress(huge), "huge.gz"); }) == "huge.gz" + want);
+  // 4294967295 labels, 5 present.
+  const std::string labels = std::string("\0\0\x08\x01\xff\xff\xff\xff", 8) + "12345";
+  CHECK(file_error([&] { tz::decode_idx_labels(labels, "l"); }) ==
+        "l: expected 4294967295 bytes of label data after the header, found 5 (file truncated?)");
+  // 2^32-1 cubed does not fit in 64 bits.
+  const std::string overflow = std::string("\0\0\x08\x03", 4) + std::string(12, '\xff');
+  CHECK(file_error([&] { tz::decode_idx_images(overflow, "o"); }) == "o: dimensions overflow");
+}
+
 // ---- image datasets ----------------------------------------------------------------------------
 
 TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
