@@ -477,6 +477,33 @@ TEST_CASE(".npy refuses what it cannot read, naming the file, the dtype and the 
   CHECK(contains(not_npy, "x.npy: not a .npy file"));
 }
 
+TEST_CASE(".npy declaring a huge shape or header is refused before allocating") {
+  // A valid version 1.0 header built by encode_npy for a 2^40-element float64 array, without its
+  // 8 TiB of data. The error is a FileError, not std::bad_alloc: nothing of that size is allocated.
+  tz::NdArray a;
+  a.dtype = tz::DType::f8;
+  a.shape = {1};
+  a.bytes.assign(8, '\0');
+  std::string head = tz::encode_npy(a).substr(0, 128);
+  const std::size_t at = head.find("(1,)");
+  REQUIRE(at != std::string::npos);
+  head.replace(at, 4, "(1099511627776,)");
+  head.erase(head.size() - 13, 12);  // keep the length: drop 12 spaces of padding
+  CHECK(file_error([&] { tz::decode_npy(head, "huge.npy"); }) ==
+        "huge.npy: expected 8796093022208 bytes of <f8 data for shape [1099511627776], found 0 (file truncated?)");
+
+  std::string cube = head;
+  cube.replace(at, 16, "(4294967296, 4294967296, 1)");
+  cube.erase(cube.size() - 12, 11);
+  CHECK(cube.size() == head.size());
+  CHECK(file_error([&] { tz::decode_npy(cube, "cube.npy"); }) == "cube.npy: shape [4294967296, 4294967296, 1] overflows");
+
+  // Format 2.0 with a 4-byte header length of 4 GiB - 1 in a 20-byte file.
+  const std::string v2 = std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12) + "{'descr':";
+  CHECK(file_error([&] { tz::decode_npy(v2, "v2.npy"); }) ==
+        "v2.npy: .npy header says 4294967295 bytes but the file has only 9 after the preamble (file truncated?)");
+}
+
 // ---- CSV and load_matrix -----------------------------------------------------------------------
 
 TEST_CASE("CSV with and without a header") {
