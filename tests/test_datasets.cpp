@@ -556,6 +556,61 @@ TEST_CASE("CSV errors name the file, the line and the column") {
   CHECK(contains(file_error([&] { tz::load_matrix(dir / "x.txt"); }), "expected .npy or .csv"));
 }
 
+TEST_CASE("CSV: a first line is a header only if none of its cells is a number") {
+  const std::string data_not_header = " (the first line has a numeric cell, so it is data, not a header)";
+  // "1,2," has numbers, so it is data, and its third cell is empty.
+  TempDir dir;
+  write_raw(dir / "trailing.csv", "1,2,\n3,4,5\n");
+  CHECK(file_error([&] { tz::read_csv(dir / "trailing.csv"); }) ==
+        (dir / "trailing.csv") + " line 1, column 3: an empty cell is not a number" + data_not_header);
+  // One number makes the line data: 'x' is then an error, not a column name.
+  CHECK(file_error([&] { tz::parse_csv("x,1\n2,3\n", "x.csv"); }) ==
+        "x.csv line 1, column 1: 'x' is not a number" + data_not_header);
+  // The first line that is not blank is the one that counts.
+  CHECK(file_error([&] { tz::parse_csv("\n \r\n1,,3\n", "late.csv"); }) ==
+        "late.csv line 3, column 2: an empty cell is not a number" + data_not_header);
+  // Later lines get no header hint.
+  CHECK(file_error([&] { tz::parse_csv("a,b\n1,\n", "hole.csv"); }) == "hole.csv line 2, column 2: an empty cell is not a number");
+
+  // No number at all: a header, whose names may be empty or quoted.
+  const tz::CsvTable ab = tz::parse_csv("a,b\n1,2\n", "ab.csv");
+  CHECK(ab.header == std::vector<std::string>{"a", "b"});
+  CHECK(ab.values == xt::xtensor<double, 2>{{1, 2}});
+  const tz::CsvTable blank = tz::parse_csv(",'b',\n1,2,3\n", "blank.csv");
+  CHECK(blank.header == std::vector<std::string>{"", "b", ""});
+  CHECK(blank.values == xt::xtensor<double, 2>{{1, 2, 3}});
+  // "nan" and "inf" are numbers, so a line of them is data.
+  const tz::CsvTable nan = tz::parse_csv("nan,inf\n1,2\n", "nan.csv");
+  CHECK(nan.header.empty());
+  REQUIRE(nan.values.shape(0) == 2);
+  CHECK(std::isnan(nan.values(0, 0)));
+  CHECK(nan.values(0, 1) == INFINITY);
+  // A header's width sets the columns for the data.
+  CHECK(file_error([&] { tz::parse_csv("a,b\n1,2,\n", "wide.csv"); }) ==
+        "wide.csv line 2: expected 2 columns (as in line 1), found 3");
+}
+
+TEST_CASE("CSV: pathological inputs give clear errors or exact values") {
+  // Nothing in a CSV declares a size, so what matters is that odd shapes neither crash nor
+  // mislead: 200001 empty names, a 100000-digit number, a line without its newline, binary bytes.
+  const std::string commas(200000, ',');
+  CHECK(file_error([&] { tz::parse_csv(commas + "\n1\n", "wide.csv"); }) ==
+        "wide.csv line 2: expected 200001 columns (as in line 1), found 1");
+  CHECK(file_error([&] { tz::parse_csv(commas, "names.csv"); }) == "names.csv: a header line but no data rows");
+  const tz::CsvTable big = tz::parse_csv(std::string(100000, '9') + "," + "1e-99999\n", "big.csv");
+  CHECK(big.values(0, 0) == INFINITY);  // out of range: +-inf or 0, as strtod gives
+  CHECK(big.values(0, 1) == 0.0);
+  const tz::CsvTable last = tz::parse_csv("1,2\n3,4", "last.csv");
+  CHECK(last.values == xt::xtensor<double, 2>{{1, 2}, {3, 4}});
+  // Control bytes are shown escaped, and a long cell is cut short.
+  CHECK(file_error([&] { tz::parse_csv(std::string("1,2\n3,\0\x01", 8), "nul.csv"); }) ==
+        "nul.csv line 2, column 2: '\\x00\\x01' is not a number");
+  CHECK(file_error([&] { tz::parse_csv("1\n" + std::string(50, 'a') + "\n", "long.csv"); }) ==
+        "long.csv line 2, column 1: '" + std::string(40, 'a') + "... (50 bytes)' is not a number");
+  CHECK(file_error([&] { tz::parse_csv(" \n\r\n", "blank.csv"); }) ==
+        "blank.csv: empty file; expected rows of comma-separated numbers");
+}
+
 TEST_CASE("load_matrix reads .npy of any accepted dtype as double; 1-D becomes a column") {
   TempDir dir;
   tz::save_npy(dir / "m.npy", xt::xarray<float>{{1, 2, 3}, {4, 5, 6}});
