@@ -153,14 +153,15 @@ IdxRaw decode_idx(std::string_view bytes, const std::string& path, std::uint32_t
     total *= d;
     raw.dims.push_back(d);
   }
-  // Memory follows the bytes present, never the size the header declares: the buffer grows by
-  // doubling as data arrives, so it is at most twice the data (plus 64 KiB), and a corrupt header
-  // that declares billions of bytes costs nothing until they arrive. A plain file's size is known,
-  // so its buffer is reserved once.
+  // Memory follows the bytes present, never the size the header declares: the buffer doubles as
+  // data arrives (at most twice the data, plus 64 KiB, while it grows; the data's size at the
+  // end), so a corrupt header that declares billions of bytes costs nothing until they arrive.
+  // A plain file's size is known, so its buffer is reserved once.
   raw.data.reserve(std::min(total, f.plain_bytes_left()));
   std::size_t got = 0;
   while (got < total) {
     const std::size_t want = std::min(total - got, std::max<std::size_t>(got, std::size_t{1} << 16));
+    raw.data.reserve(got + want);  // exactly: resize alone could leave twice the data's capacity
     raw.data.resize(got + want);
     const std::size_t n = f.read(raw.data.data() + got, want);
     got += n;
