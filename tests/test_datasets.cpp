@@ -504,6 +504,15 @@ TEST_CASE(".npy declaring a huge shape or header is refused before allocating") 
         "v2.npy: .npy header says 4294967295 bytes but the file has only 9 after the preamble (file truncated?)");
 }
 
+TEST_CASE(".npy header junk is shown escaped and cut short in the error") {
+  // 300 bytes of header: '{', a control byte, then 298 letters. The message shows 200 of them.
+  const std::string header = "{\x01" + std::string(298, 'a');
+  const std::string bytes = std::string("\x93NUMPY\x01\x00\x2c\x01", 10) + header;
+  CHECK(file_error([&] { tz::decode_npy(bytes, "junk.npy"); }) ==
+        "junk.npy: malformed .npy header (expected a quoted string at offset 1): {\\x01" + std::string(198, 'a') +
+            "... (300 bytes)");
+}
+
 // ---- CSV and load_matrix -----------------------------------------------------------------------
 
 TEST_CASE("CSV with and without a header") {
