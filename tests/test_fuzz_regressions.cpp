@@ -126,6 +126,14 @@ TEST_CASE("Config::parse: long values, many lines and odd text give values or cl
   CHECK(odd.integers("empty").empty());
   CHECK_THROWS_WITH_AS((void)odd.integers("a"), "--a: 'b=c\r' is not a comma-separated list of integers",
                        std::invalid_argument);
+  // What serialize writes, parse reads back; what it could not, neither from() nor serialize() takes.
+  CHECK(Config::parse(odd.serialize(), "again").values() == odd.values());
+  const std::vector<tz::models::FlagSpec> specs{{"z", "2", ""}};
+  CHECK_THROWS_WITH_AS(Config::from(specs, {{"z", "3\nbeta=9"}}, "vae"), "--z: a value cannot contain a line break",
+                       std::invalid_argument);
+  Config set = Config::from(specs, {}, "vae");
+  set.set("z", "3\nbeta=9");
+  CHECK_THROWS_AS((void)set.serialize(), std::invalid_argument);
   try {
     Config::parse("z=2\nno equals sign\n", "ck.npz");
     FAIL("a line without '=' was accepted");
