@@ -93,6 +93,30 @@ TEST_CASE("fuzz regression inputs are refused with an error naming the file") {
   }
 }
 
+TEST_CASE("the regression inputs of fixed bugs give the errors of their fixes") {
+  // Bugs fixed before they could crash, kept as inputs for the fuzzers and checked here by message.
+  auto error_of = [](auto&& read, const std::string& path) {
+    try {
+      read(path);
+    } catch (const tz::FileError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  const std::string idx = (corpus / "idx/regress-huge-count").string();
+  CHECK(error_of([](const std::string& f) { tz::read_idx_images(f); }, idx) ==
+        idx + ": expected 3367254359280 bytes of pixel data after the header, found 3 (file truncated?)");
+  const std::string npy = (corpus / "npy/regress-huge-shape").string();
+  CHECK(contains(error_of([](const std::string& f) { tz::read_npy(f); }, npy),
+                 ": expected 8796093022208 bytes of <f8 data for shape [1099511627776], found 0"));
+  const std::string csv = (corpus / "csv/regress-trailing-comma-first-line").string();
+  CHECK(contains(error_of([](const std::string& f) { tz::read_csv(f); }, csv),
+                 csv + " line 1, column 3: an empty cell is not a number"));
+  const std::string npz = (corpus / "npz/regress-overlapping-members").string();
+  CHECK(error_of([](const std::string& f) { tz::read_npz(f); }, npz) ==
+        npz + ": members 'm0.npy' and 'm1.npy' share bytes in the file (a corrupt archive, or a zip bomb)");
+}
+
 TEST_CASE("the seed corpus is what it says: small valid files the g++ parsers accept") {
   CHECK(tz::read_idx_images((corpus / "idx/images-3x4x5.gz").string()).pixels.size() == 60);
   CHECK(tz::read_idx_labels((corpus / "idx/labels-two-members.gz").string()) ==
