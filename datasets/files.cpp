@@ -187,7 +187,10 @@ std::string gzip_compress(std::string_view bytes, int level) {
 std::string inflate_raw(std::string_view deflated, std::size_t expected_size, const std::string& what) {
   z_stream zs{};
   if (inflateInit2(&zs, -15) != Z_OK) throw FileError(what + ": inflateInit2 failed");
-  std::string out(expected_size, '\0');
+  // The expected size comes from a header and is not trusted for allocation: the buffer starts
+  // small and doubles as data arrives, so memory follows what the stream really holds (at most
+  // twice that, plus 64 KiB), and a header that claims 4 GiB costs nothing unless they come.
+  std::string out(std::min<std::size_t>(expected_size, std::size_t{1} << 16), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(deflated.data()));
   std::size_t in_left = deflated.size();
   std::size_t produced = 0;
@@ -198,6 +201,8 @@ std::string inflate_raw(std::string_view deflated, std::size_t expected_size, co
       zs.avail_in = static_cast<uInt>(chunk);
       in_left -= chunk;
     }
+    if (produced == out.size() && out.size() < expected_size)
+      out.resize(std::min(expected_size, 2 * out.size()));
     // One spare byte of room detects a stream that inflates to more than expected.
     char spare = 0;
     const bool at_end = produced == out.size();

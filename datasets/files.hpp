@@ -66,7 +66,8 @@ class AtomicFile {
 std::string gzip_compress(std::string_view bytes, int level = 6);
 
 // A raw deflate stream (zip method 8) back to bytes; `expected_size` bytes must come out.
-// `what` names the source in error messages.
+// `what` names the source in error messages. Memory follows the bytes the stream really yields,
+// not `expected_size`, which comes from a header that may lie.
 std::string inflate_raw(std::string_view deflated, std::size_t expected_size, const std::string& what);
 
 bool ends_with(std::string_view s, std::string_view suffix);

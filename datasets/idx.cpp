@@ -2,10 +2,9 @@
 #include "datasets/idx.hpp"
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <cstring>
+#include <string_view>
 
 #include <zlib.h>
 
@@ -33,58 +32,87 @@ void put_be32(std::string& out, std::uint64_t v, const std::string& path) {
   out.push_back(static_cast<char>(v & 0xff));
 }
 
-// gzread on a gzip or plain file, with errors that name the file.
-class GzFile {
+// The bytes of an IDX file held in memory, plain or gzip-compressed, handed out in order. Gzip is
+// recognised by its magic bytes 1f 8b, as zlib's gzread does; gzip members may follow one another
+// (as `cat a.gz b.gz` makes), and bytes after the last member that are not another member are
+// ignored, as gzip(1) and gzread ignore them. Only as much is inflated as is asked for, so memory
+// follows the data actually present, never a size the header declares.
+class IdxStream {
  public:
-  explicit GzFile(const std::string& path) : path_(path) {
-    if (is_directory(path)) throw FileError(path + ": is a folder, expected an IDX file");
-    f_ = gzopen(path.c_str(), "rb");
-    if (!f_) {
-      const int err = errno;
-      throw FileError(path + ": cannot open: " + (err ? std::strerror(err) : "out of memory"));
-    }
-    gzbuffer(f_, 1 << 17);
+  IdxStream(std::string_view bytes, const std::string& source) : in_(bytes), source_(source) {
+    gzip_ = bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
+            static_cast<unsigned char>(bytes[1]) == 0x8b;
+    if (gzip_ && inflateInit2(&zs_, 15 + 16) != Z_OK)  // 15 + 16: a gzip wrapper, not zlib's
+      throw FileError(source_ + ": cannot start gzip decompression (out of memory?)");
   }
-  ~GzFile() {
-    if (f_) gzclose(f_);
+  ~IdxStream() {
+    if (gzip_) inflateEnd(&zs_);
   }
-  GzFile(const GzFile&) = delete;
-  GzFile& operator=(const GzFile&) = delete;
+  IdxStream(const IdxStream&) = delete;
+  IdxStream& operator=(const IdxStream&) = delete;
 
   // Reads up to n bytes; returns how many arrived before the end of the data.
   std::size_t read(void* dst, std::size_t n) {
-    auto* p = static_cast<char*>(dst);
+    if (!gzip_) {
+      const std::size_t k = std::min(n, in_.size() - fed_);
+      if (k > 0) std::memcpy(dst, in_.data() + fed_, k);
+      fed_ += k;
+      return k;
+    }
+    auto* out = static_cast<unsigned char*>(dst);
     std::size_t total = 0;
-    while (total < n) {
-      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - total, 1u << 30));
-      const int got = gzread(f_, p + total, chunk);
-      if (got < 0) {
-        int code = 0;
-        const char* msg = gzerror(f_, &code);
-        throw FileError(path_ + ": cannot decompress gzip data: " + (msg ? msg : "unknown error") +
+    while (total < n && !ended_) {
+      if (zs_.avail_in == 0) feed();
+      const auto room = static_cast<uInt>(std::min<std::size_t>(n - total, 1u << 30));
+      zs_.next_out = out + total;
+      zs_.avail_out = room;
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      total += room - zs_.avail_out;
+      if (rc == Z_STREAM_END) {
+        next_member();
+      } else if (rc == Z_BUF_ERROR && zs_.avail_in == 0 && fed_ == in_.size()) {
+        throw FileError(source_ + ": the gzip data ends in the middle of its stream (file truncated?)");
+      } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+        throw FileError(source_ + ": cannot decompress gzip data: " + (zs_.msg ? zs_.msg : "corrupt data") +
                         " (file truncated or corrupt?)");
       }
-      if (got == 0) break;
-      total += static_cast<std::size_t>(got);
     }
     return total;
   }
 
-  // True if the stream ended cleanly (a gzip stream truncated before its trailer reports an error).
+  // What is left of a plain file; 0 for gzip, whose inflated size is not known in advance.
+  std::size_t plain_bytes_left() const { return gzip_ ? 0 : in_.size() - fed_; }
+
+  // True if no byte follows; a gzip stream cut before its trailer is a FileError.
   bool at_clean_end() {
-    char c;
-    const int got = gzread(f_, &c, 1);
-    if (got < 0) {
-      int code = 0;
-      const char* msg = gzerror(f_, &code);
-      throw FileError(path_ + ": gzip stream is damaged at the end (file truncated?): " + (msg ? msg : "unknown error"));
-    }
-    return got == 0;
+    unsigned char c;
+    return read(&c, 1) == 0;
   }
 
  private:
-  std::string path_;
-  gzFile f_ = nullptr;
+  // Hands zlib the next part of the input (all of it, unless it exceeds zlib's 32-bit counts).
+  void feed() {
+    const std::size_t k = std::min<std::size_t>(in_.size() - fed_, 1u << 30);
+    zs_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in_.data() + fed_));
+    zs_.avail_in = static_cast<uInt>(k);
+    fed_ += k;
+  }
+  // After a member's end: go on if another gzip member follows, else stop.
+  void next_member() {
+    const std::size_t left = zs_.avail_in + (in_.size() - fed_);
+    const std::size_t at = in_.size() - left;
+    if (left >= 2 && static_cast<unsigned char>(in_[at]) == 0x1f && static_cast<unsigned char>(in_[at + 1]) == 0x8b) {
+      inflateReset(&zs_);
+    } else {
+      ended_ = true;
+    }
+  }
+
+  std::string_view in_;
+  const std::string& source_;
+  bool gzip_ = false, ended_ = false;
+  std::size_t fed_ = 0;  // input bytes handed out (plain) or given to zlib (gzip)
+  z_stream zs_{};
 };
 
 struct IdxRaw {
@@ -92,8 +120,9 @@ struct IdxRaw {
   std::vector<std::uint8_t> data;
 };
 
-IdxRaw read_idx(const std::string& path, std::uint32_t want_magic, const char* kind, const char* data_name) {
-  GzFile f(path);
+IdxRaw decode_idx(std::string_view bytes, const std::string& path, std::uint32_t want_magic, const char* kind,
+                  const char* data_name) {
+  IdxStream f(bytes, path);
   const std::size_t ndims = want_magic & 0xff;
   unsigned char head[4];
   const std::size_t got_head = f.read(head, 4);
@@ -124,12 +153,15 @@ IdxRaw read_idx(const std::string& path, std::uint32_t want_magic, const char* k
     total *= d;
     raw.dims.push_back(d);
   }
-  // Read in chunks, so that a corrupt header declaring billions of bytes costs no more memory than
-  // the data actually present.
-  raw.data.reserve(std::min<std::size_t>(total, std::size_t{1} << 26));
+  // Memory follows the bytes present, never the size the header declares: the buffer doubles as
+  // data arrives (at most twice the data, plus 64 KiB, while it grows; the data's size at the
+  // end), so a corrupt header that declares billions of bytes costs nothing until they arrive.
+  // A plain file's size is known, so its buffer is reserved once.
+  raw.data.reserve(std::min(total, f.plain_bytes_left()));
   std::size_t got = 0;
   while (got < total) {
-    const std::size_t want = std::min<std::size_t>(total - got, std::size_t{1} << 24);
+    const std::size_t want = std::min(total - got, std::max<std::size_t>(got, std::size_t{1} << 16));
+    raw.data.reserve(got + want);  // exactly: resize alone could leave twice the data's capacity
     raw.data.resize(got + want);
     const std::size_t n = f.read(raw.data.data() + got, want);
     got += n;
@@ -154,8 +186,8 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 
 }  // namespace
 
-IdxImages read_idx_images(const std::string& path) {
-  IdxRaw raw = read_idx(path, idx_images_magic, "ubyte images, 3 dimensions", "pixel data");
+IdxImages decode_idx_images(std::string_view bytes, const std::string& source) {
+  IdxRaw raw = decode_idx(bytes, source, idx_images_magic, "ubyte images, 3 dimensions", "pixel data");
   IdxImages im;
   im.count = raw.dims[0];
   im.rows = raw.dims[1];
@@ -164,8 +196,14 @@ IdxImages read_idx_images(const std::string& path) {
   return im;
 }
 
+std::vector<std::uint8_t> decode_idx_labels(std::string_view bytes, const std::string& source) {
+  return decode_idx(bytes, source, idx_labels_magic, "ubyte labels, 1 dimension", "label data").data;
+}
+
+IdxImages read_idx_images(const std::string& path) { return decode_idx_images(read_file(path), path); }
+
 std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
-  return read_idx(path, idx_labels_magic, "ubyte labels, 1 dimension", "label data").data;
+  return decode_idx_labels(read_file(path), path);
 }
 
 void write_idx_images(const std::string& path, const IdxImages& im) {

@@ -8,14 +8,17 @@
 //   images: magic 0x00000803 (unsigned bytes, 3 dimensions), count, rows, cols, then
 //           count*rows*cols pixels, row by row, 0 = background, 255 = ink.
 //   labels: magic 0x00000801 (unsigned bytes, 1 dimension), count, then count bytes.
-// Readers go through zlib's gzread, which reads gzip and plain files alike. They check the magic
-// number, that no dimension is zero, and that exactly the declared number of bytes follows; any
-// failure is a FileError naming the file and what was expected.
+// Readers take gzip and plain files alike (gzip is recognised by its magic bytes, as zlib's gzread
+// does). They check the magic number, that no dimension but the count is zero, and that exactly
+// the declared number of bytes follows; any failure is a FileError naming the file and what was
+// expected. Memory follows the bytes actually present: a header that declares billions of images
+// is refused when the data runs out, without allocating for them.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tz {
@@ -30,6 +33,10 @@ struct IdxImages {
 
 IdxImages read_idx_images(const std::string& path);
 std::vector<std::uint8_t> read_idx_labels(const std::string& path);
+
+// The same from the file's bytes in memory (gzip or plain); `source` names the file in errors.
+IdxImages decode_idx_images(std::string_view bytes, const std::string& source);
+std::vector<std::uint8_t> decode_idx_labels(std::string_view bytes, const std::string& source);
 
 // Atomic writes (datasets/files.hpp); gzip-compressed when the path ends in ".gz".
 void write_idx_images(const std::string& path, const IdxImages& images);

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -75,10 +76,38 @@ std::string lower(std::string s) {
   return s;
 }
 
+// A cell as it may appear in a message: control bytes as \xNN (a binary file read as CSV would
+// otherwise print raw bytes, and a NUL would cut the message short), and at most 40 bytes.
+std::string printable(std::string_view cell) {
+  std::string out;
+  for (std::size_t i = 0; i < cell.size() && i < 40; ++i) {
+    const auto c = static_cast<unsigned char>(cell[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (cell.size() > 40) out += "... (" + std::to_string(cell.size()) + " bytes)";
+  return out;
+}
+
+// The error for a cell that is not a number: "x.csv line 4, column 2: 'abc' is not a number".
+[[noreturn]] void not_a_number(const std::string& source, std::size_t line_no, std::size_t column,
+                               std::string_view cell, bool first) {
+  cell = trim(cell);
+  std::string msg = source + " line " + std::to_string(line_no) + ", column " + std::to_string(column) + ": " +
+                    (cell.empty() ? std::string("an empty cell") : "'" + printable(cell) + "'") + " is not a number";
+  // A first line with a number in it is data, not a header: say so, it may be a surprise.
+  if (first) msg += " (the first line has a numeric cell, so it is data, not a header)";
+  throw FileError(msg);
+}
+
 }  // namespace
 
-CsvTable read_csv(const std::string& path) {
-  const std::string text = read_file(path);
+CsvTable parse_csv(std::string_view text, const std::string& source) {
   CsvTable table;
   std::vector<double> values;
   std::size_t ncols = 0;
@@ -89,8 +118,8 @@ CsvTable read_csv(const std::string& path) {
   bool seen_first = false;
   while (pos < text.size()) {
     std::size_t eol = text.find('\n', pos);
-    if (eol == std::string::npos) eol = text.size();
-    std::string_view line(text.data() + pos, eol - pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -98,39 +127,36 @@ CsvTable read_csv(const std::string& path) {
     if (trim(line).empty()) continue;
     const auto cells = split_cells(line);
 
-    if (!seen_first) {
+    const bool first = !seen_first;
+    if (first) {
       seen_first = true;
       ncols = cells.size();
       first_line = line_no;
-      bool numeric = true;
-      for (auto c : cells)
-        if (!parse_number(c)) numeric = false;
-      if (!numeric) {
+      // A header has no numeric cell at all: one number makes the line data.
+      const bool header = std::none_of(cells.begin(), cells.end(), [](std::string_view c) { return parse_number(c); });
+      if (header) {
         for (auto c : cells) table.header.push_back(unquote(c));
         continue;
       }
     } else if (cells.size() != ncols) {
-      throw FileError(path + " line " + std::to_string(line_no) + ": expected " + std::to_string(ncols) +
+      throw FileError(source + " line " + std::to_string(line_no) + ": expected " + std::to_string(ncols) +
                       " columns (as in line " + std::to_string(first_line) + "), found " + std::to_string(cells.size()));
     }
     for (std::size_t j = 0; j < cells.size(); ++j) {
       const auto v = parse_number(cells[j]);
-      if (!v) {
-        const std::string_view cell = trim(cells[j]);
-        throw FileError(path + " line " + std::to_string(line_no) + ", column " + std::to_string(j + 1) + ": " +
-                        (cell.empty() ? std::string("an empty cell") : "'" + std::string(cell) + "'") +
-                        " is not a number");
-      }
+      if (!v) not_a_number(source, line_no, j + 1, cells[j], first);
       values.push_back(*v);
     }
     ++nrows;
   }
-  if (!seen_first) throw FileError(path + ": empty file; expected rows of comma-separated numbers");
-  if (nrows == 0) throw FileError(path + ": a header line but no data rows");
+  if (!seen_first) throw FileError(source + ": empty file; expected rows of comma-separated numbers");
+  if (nrows == 0) throw FileError(source + ": a header line but no data rows");
   table.values = xt::xtensor<double, 2>::from_shape({nrows, ncols});
   std::copy(values.begin(), values.end(), table.values.data());
   return table;
 }
+
+CsvTable read_csv(const std::string& path) { return parse_csv(read_file(path), path); }
 
 void write_csv(const std::string& path, const xt::xtensor<double, 2>& values, const std::vector<std::string>& header) {
   if (!header.empty() && header.size() != values.shape(1))

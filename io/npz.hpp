@@ -10,9 +10,12 @@
 // Writing: members are stored uncompressed (zip method 0) with their CRC-32, a fixed time stamp
 // (1980-01-01) and no extra fields, so the same arrays always give the same bytes. The file is
 // written atomically (datasets/files.hpp): a failed save leaves the previous checkpoint intact.
-// Reading: the central directory is trusted (so data descriptors and Zip64 extra fields as written
-// by Python's zipfile are fine); members may be stored or deflated (np.savez_compressed); every
-// member's CRC-32 is checked. Archives over 4 GiB (Zip64 offsets) are not written.
+// Reading: the central directory gives each member's place and sizes (so data descriptors and
+// Zip64 extra fields as written by Python's zipfile are fine); members may be stored or deflated
+// (np.savez_compressed); every member's CRC-32 is checked. Sizes and offsets are checked against
+// the file before use: members must lie inside it and must not share bytes, and a deflated
+// member may not claim more than deflate can produce from its compressed size (about 1032:1), so
+// a zip bomb is refused rather than inflated. Archives over 4 GiB (Zip64 offsets) are not written.
 #pragma once
 
 #include <map>

@@ -40,6 +40,10 @@ Config Config::from(const std::vector<FlagSpec>& specs, const std::map<std::stri
       throw std::invalid_argument(fmt::format("{}: unknown flag --{} (this model's flags: {})", model, k,
                                               names.empty() ? "none" : names));
     }
+    // A checkpoint stores the configuration as "name=value" lines: a line break in a value would
+    // split it, and the part after the break would load as another flag.
+    if (v.find('\n') != std::string::npos)
+      throw std::invalid_argument(fmt::format("--{}: a value cannot contain a line break", k));
     c.values_[k] = v;
   }
   return c;
@@ -89,7 +93,14 @@ std::vector<long> Config::integers(const std::string& name) const {
 
 std::string Config::serialize() const {
   std::string out;
-  for (const auto& [k, v] : values_) out += k + "=" + v + "\n";
+  for (const auto& [k, v] : values_) {
+    // Config::parse must give back the same values (set() can store anything).
+    if (k.find_first_of("=\n") != std::string::npos || v.find('\n') != std::string::npos)
+      throw std::invalid_argument(fmt::format("--{}: a flag whose name has '=' or a line break, or whose value has a "
+                                              "line break, cannot be stored",
+                                              k));
+    out += k + "=" + v + "\n";
+  }
   return out;
 }
 

@@ -48,7 +48,9 @@ class Config {
   void set(const std::string& name, const std::string& value) { values_[name] = value; }
   const std::map<std::string, std::string>& values() const { return values_; }
 
-  std::string serialize() const;  // "name=value\n" lines, sorted
+  // "name=value\n" lines, sorted; std::invalid_argument for a name with '=' or a line break, or a
+  // value with a line break, which would not parse back. Config::from refuses such values too.
+  std::string serialize() const;
   static Config parse(const std::string& text, const std::string& source);
 
  private:

@@ -175,6 +175,51 @@ TEST_CASE("IDX with the wrong magic number says what it expected") {
   CHECK(contains(msg3, "No such file"));
 }
 
+TEST_CASE("IDX from memory: the same checks, errors naming the source, gzip members and ends") {
+  const tz::IdxImages im = test_images(3, 4, 5);
+  TempDir dir;
+  tz::write_idx_images(dir / "i", im);
+  const std::string plain = tz::read_file(dir / "i");
+  const std::string gz = tz::gzip_compress(plain);
+  for (const std::string& bytes : {plain, gz}) {
+    const tz::IdxImages back = tz::decode_idx_images(bytes, "mem");
+    CHECK(back.count == 3);
+    CHECK(back.rows == 4);
+    CHECK(back.cols == 5);
+    CHECK(back.pixels == im.pixels);
+  }
+  // Two gzip members in a row (`cat a.gz b.gz`) are one stream, as for gzip(1) and zlib's gzread.
+  const tz::IdxImages two = tz::decode_idx_images(tz::gzip_compress(plain.substr(0, 20)) +
+                                                      tz::gzip_compress(plain.substr(20)), "two.gz");
+  CHECK(two.pixels == im.pixels);
+  // Bytes after the last member that are not another member are ignored, as gzip(1) does.
+  CHECK(tz::decode_idx_images(gz + "junk", "junk.gz").pixels == im.pixels);
+  // A stream cut just before its 8-byte trailer has all the pixels but is still refused.
+  const std::string no_trailer = file_error([&] { tz::decode_idx_images(gz.substr(0, gz.size() - 8), "cut.gz"); });
+  CHECK(no_trailer == "cut.gz: the gzip data ends in the middle of its stream (file truncated?)");
+  std::string bad = gz;
+  bad[12] = static_cast<char>(bad[12] ^ 0xff);  // inside the deflate data
+  CHECK(contains(file_error([&] { tz::decode_idx_images(bad, "bad.gz"); }), "bad.gz: cannot decompress gzip data"));
+  CHECK(file_error([&] { tz::decode_idx_labels("", "empty"); }) ==
+        "empty: file holds 0 bytes, too short for an IDX header (expected 0x00000801, IDX ubyte labels, 1 dimension)");
+}
+
+TEST_CASE("an IDX header declaring a huge size is refused when the data runs out, not allocated") {
+  // 4294967295 images of 28x28 (3.4 TB) followed by 3 bytes, plain and gzip-compressed. Nothing of
+  // that size is allocated: the error is a FileError, not std::bad_alloc.
+  const std::string huge = std::string("\0\0\x08\x03\xff\xff\xff\xff\0\0\0\x1c\0\0\0\x1c", 16) + "abc";
+  const std::string want = ": expected 3367254359280 bytes of pixel data after the header, found 3 (file truncated?)";
+  CHECK(file_error([&] { tz::decode_idx_images(huge, "huge"); }) == "huge" + want);
+  CHECK(file_error([&] { tz::decode_idx_images(tz::gzip_compress(huge), "huge.gz"); }) == "huge.gz" + want);
+  // 4294967295 labels, 5 present.
+  const std::string labels = std::string("\0\0\x08\x01\xff\xff\xff\xff", 8) + "12345";
+  CHECK(file_error([&] { tz::decode_idx_labels(labels, "l"); }) ==
+        "l: expected 4294967295 bytes of label data after the header, found 5 (file truncated?)");
+  // 2^32-1 cubed does not fit in 64 bits.
+  const std::string overflow = std::string("\0\0\x08\x03", 4) + std::string(12, '\xff');
+  CHECK(file_error([&] { tz::decode_idx_images(overflow, "o"); }) == "o: dimensions overflow");
+}
+
 // ---- image datasets ----------------------------------------------------------------------------
 
 TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
@@ -432,6 +477,42 @@ TEST_CASE(".npy refuses what it cannot read, naming the file, the dtype and the 
   CHECK(contains(not_npy, "x.npy: not a .npy file"));
 }
 
+TEST_CASE(".npy declaring a huge shape or header is refused before allocating") {
+  // A valid version 1.0 header built by encode_npy for a 2^40-element float64 array, without its
+  // 8 TiB of data. The error is a FileError, not std::bad_alloc: nothing of that size is allocated.
+  tz::NdArray a;
+  a.dtype = tz::DType::f8;
+  a.shape = {1};
+  a.bytes.assign(8, '\0');
+  std::string head = tz::encode_npy(a).substr(0, 128);
+  const std::size_t at = head.find("(1,)");
+  REQUIRE(at != std::string::npos);
+  head.replace(at, 4, "(1099511627776,)");
+  head.erase(head.size() - 13, 12);  // keep the length: drop 12 spaces of padding
+  CHECK(file_error([&] { tz::decode_npy(head, "huge.npy"); }) ==
+        "huge.npy: expected 8796093022208 bytes of <f8 data for shape [1099511627776], found 0 (file truncated?)");
+
+  std::string cube = head;
+  cube.replace(at, 16, "(4294967296, 4294967296, 1)");
+  cube.erase(cube.size() - 12, 11);
+  CHECK(cube.size() == head.size());
+  CHECK(file_error([&] { tz::decode_npy(cube, "cube.npy"); }) == "cube.npy: shape [4294967296, 4294967296, 1] overflows");
+
+  // Format 2.0 with a 4-byte header length of 4 GiB - 1 in a 20-byte file.
+  const std::string v2 = std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12) + "{'descr':";
+  CHECK(file_error([&] { tz::decode_npy(v2, "v2.npy"); }) ==
+        "v2.npy: .npy header says 4294967295 bytes but the file has only 9 after the preamble (file truncated?)");
+}
+
+TEST_CASE(".npy header junk is shown escaped and cut short in the error") {
+  // 300 bytes of header: '{', a control byte, then 298 letters. The message shows 200 of them.
+  const std::string header = "{\x01" + std::string(298, 'a');
+  const std::string bytes = std::string("\x93NUMPY\x01\x00\x2c\x01", 10) + header;
+  CHECK(file_error([&] { tz::decode_npy(bytes, "junk.npy"); }) ==
+        "junk.npy: malformed .npy header (expected a quoted string at offset 1): {\\x01" + std::string(198, 'a') +
+            "... (300 bytes)");
+}
+
 // ---- CSV and load_matrix -----------------------------------------------------------------------
 
 TEST_CASE("CSV with and without a header") {
@@ -482,6 +563,61 @@ TEST_CASE("CSV errors name the file, the line and the column") {
   const std::string missing = dir / "missing.csv";
   CHECK(contains(file_error([&] { tz::load_matrix(missing); }), missing));
   CHECK(contains(file_error([&] { tz::load_matrix(dir / "x.txt"); }), "expected .npy or .csv"));
+}
+
+TEST_CASE("CSV: a first line is a header only if none of its cells is a number") {
+  const std::string data_not_header = " (the first line has a numeric cell, so it is data, not a header)";
+  // "1,2," has numbers, so it is data, and its third cell is empty.
+  TempDir dir;
+  write_raw(dir / "trailing.csv", "1,2,\n3,4,5\n");
+  CHECK(file_error([&] { tz::read_csv(dir / "trailing.csv"); }) ==
+        (dir / "trailing.csv") + " line 1, column 3: an empty cell is not a number" + data_not_header);
+  // One number makes the line data: 'x' is then an error, not a column name.
+  CHECK(file_error([&] { tz::parse_csv("x,1\n2,3\n", "x.csv"); }) ==
+        "x.csv line 1, column 1: 'x' is not a number" + data_not_header);
+  // The first line that is not blank is the one that counts.
+  CHECK(file_error([&] { tz::parse_csv("\n \r\n1,,3\n", "late.csv"); }) ==
+        "late.csv line 3, column 2: an empty cell is not a number" + data_not_header);
+  // Later lines get no header hint.
+  CHECK(file_error([&] { tz::parse_csv("a,b\n1,\n", "hole.csv"); }) == "hole.csv line 2, column 2: an empty cell is not a number");
+
+  // No number at all: a header, whose names may be empty or quoted.
+  const tz::CsvTable ab = tz::parse_csv("a,b\n1,2\n", "ab.csv");
+  CHECK(ab.header == std::vector<std::string>{"a", "b"});
+  CHECK(ab.values == xt::xtensor<double, 2>{{1, 2}});
+  const tz::CsvTable blank = tz::parse_csv(",'b',\n1,2,3\n", "blank.csv");
+  CHECK(blank.header == std::vector<std::string>{"", "b", ""});
+  CHECK(blank.values == xt::xtensor<double, 2>{{1, 2, 3}});
+  // "nan" and "inf" are numbers, so a line of them is data.
+  const tz::CsvTable nan = tz::parse_csv("nan,inf\n1,2\n", "nan.csv");
+  CHECK(nan.header.empty());
+  REQUIRE(nan.values.shape(0) == 2);
+  CHECK(std::isnan(nan.values(0, 0)));
+  CHECK(nan.values(0, 1) == INFINITY);
+  // A header's width sets the columns for the data.
+  CHECK(file_error([&] { tz::parse_csv("a,b\n1,2,\n", "wide.csv"); }) ==
+        "wide.csv line 2: expected 2 columns (as in line 1), found 3");
+}
+
+TEST_CASE("CSV: pathological inputs give clear errors or exact values") {
+  // Nothing in a CSV declares a size, so what matters is that odd shapes neither crash nor
+  // mislead: 200001 empty names, a 100000-digit number, a line without its newline, binary bytes.
+  const std::string commas(200000, ',');
+  CHECK(file_error([&] { tz::parse_csv(commas + "\n1\n", "wide.csv"); }) ==
+        "wide.csv line 2: expected 200001 columns (as in line 1), found 1");
+  CHECK(file_error([&] { tz::parse_csv(commas, "names.csv"); }) == "names.csv: a header line but no data rows");
+  const tz::CsvTable big = tz::parse_csv(std::string(100000, '9') + "," + "1e-99999\n", "big.csv");
+  CHECK(big.values(0, 0) == INFINITY);  // out of range: +-inf or 0, as strtod gives
+  CHECK(big.values(0, 1) == 0.0);
+  const tz::CsvTable last = tz::parse_csv("1,2\n3,4", "last.csv");
+  CHECK(last.values == xt::xtensor<double, 2>{{1, 2}, {3, 4}});
+  // Control bytes are shown escaped, and a long cell is cut short.
+  CHECK(file_error([&] { tz::parse_csv(std::string("1,2\n3,\0\x01", 8), "nul.csv"); }) ==
+        "nul.csv line 2, column 2: '\\x00\\x01' is not a number");
+  CHECK(file_error([&] { tz::parse_csv("1\n" + std::string(50, 'a') + "\n", "long.csv"); }) ==
+        "long.csv line 2, column 1: '" + std::string(40, 'a') + "... (50 bytes)' is not a number");
+  CHECK(file_error([&] { tz::parse_csv(" \n\r\n", "blank.csv"); }) ==
+        "blank.csv: empty file; expected rows of comma-separated numbers");
 }
 
 TEST_CASE("load_matrix reads .npy of any accepted dtype as double; 1-D becomes a column") {

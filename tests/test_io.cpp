@@ -6,6 +6,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include <xtensor/xbuilder.hpp>
+#include <zlib.h>
 
 #include "datasets/files.hpp"
 #include "io/json.hpp"
@@ -76,6 +78,77 @@ std::vector<std::pair<std::string, xt::xarray<float>>> small_model() {
   w(0, 0) = -0.0f;
   w(2, 3) = 1e-45f;  // a denormal
   return {{"enc.l1.W", w}, {"enc.l1.b", xt::xarray<float>{0.1f, -0.2f, 3e38f}}, {"log_sigma", xt::xarray<float>(0.5f)}};
+}
+
+// ---- zip archives built by hand, whose directory can say what no real writer would -----------
+
+struct ZipMember {
+  std::string name;
+  std::string data;             // the bytes as stored (already deflated for method 8)
+  std::uint16_t method = 0;     // 0 stored, 8 deflated
+  std::uint32_t crc = 0;        // of the uncompressed bytes
+  std::uint64_t usize = 0;      // the uncompressed size the directory claims
+  bool zip64 = false;           // sizes in a Zip64 extra field instead of the 32-bit fields
+  std::size_t same_place_as = SIZE_MAX;  // an earlier member whose local header this one points at
+};
+
+void put_le(std::string& s, std::uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::string make_zip(const std::vector<ZipMember>& members) {
+  std::string out, central;
+  std::vector<std::size_t> offsets;
+  for (const ZipMember& m : members) {
+    offsets.push_back(m.same_place_as == SIZE_MAX ? out.size() : offsets.at(m.same_place_as));
+    if (m.same_place_as == SIZE_MAX) {
+      put_le(out, 0x04034b50, 4);
+      put_le(out, 20, 2), put_le(out, 0, 2), put_le(out, m.method, 2), put_le(out, 0, 4);
+      put_le(out, m.crc, 4), put_le(out, m.data.size(), 4), put_le(out, m.usize, 4);
+      put_le(out, m.name.size(), 2), put_le(out, 0, 2);
+      out += m.name + m.data;
+    }
+    put_le(central, 0x02014b50, 4);
+    put_le(central, 20, 2), put_le(central, 20, 2), put_le(central, 0, 2), put_le(central, m.method, 2);
+    put_le(central, 0, 4), put_le(central, m.crc, 4);
+    put_le(central, m.zip64 ? 0xffffffffu : m.data.size(), 4);
+    put_le(central, m.zip64 ? 0xffffffffu : m.usize, 4);
+    put_le(central, m.name.size(), 2), put_le(central, m.zip64 ? 20 : 0, 2), put_le(central, 0, 2);
+    put_le(central, 0, 2), put_le(central, 0, 2), put_le(central, 0, 4), put_le(central, offsets.back(), 4);
+    central += m.name;
+    if (m.zip64) put_le(central, 1, 2), put_le(central, 16, 2), put_le(central, m.usize, 8), put_le(central, m.data.size(), 8);
+  }
+  const std::size_t cd_offset = out.size();
+  out += central;
+  put_le(out, 0x06054b50, 4), put_le(out, 0, 4);
+  put_le(out, members.size(), 2), put_le(out, members.size(), 2);
+  put_le(out, central.size(), 4), put_le(out, cd_offset, 4), put_le(out, 0, 2);
+  return out;
+}
+
+// A raw deflate stream (zip method 8) of bytes, at zlib's best compression.
+std::string raw_deflate(const std::string& bytes) {
+  z_stream zs{};
+  REQUIRE(deflateInit2(&zs, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::string out(deflateBound(&zs, bytes.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
+  zs.avail_in = static_cast<uInt>(bytes.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&zs, Z_FINISH) == Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::uint32_t crc_of(const std::string& bytes) {
+  return static_cast<std::uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
+}
+
+// A deflated .npz member holding a float64 array of n zeros.
+ZipMember deflated_zeros(const std::string& name, std::size_t n) {
+  const std::string npy = tz::encode_npy(tz::NdArray::from(xt::xarray<double>(xt::zeros<double>({n}))));
+  return {name, raw_deflate(npy), 8, crc_of(npy), npy.size()};
 }
 
 }  // namespace
@@ -197,6 +270,73 @@ TEST_CASE("corrupt and non-npz files are refused with the file named") {
 
   tz::write_file_atomic(dir / "text.npz", "this is not a zip file at all");
   CHECK(contains(file_error([&] { tz::load_npz(dir / "text.npz"); }), "not an .npz file"));
+}
+
+TEST_CASE("npz: hand-built archives load, so the hostile ones below fail for their fault alone") {
+  const ZipMember z = deflated_zeros("z.npy", 1000);
+  const std::string plain = tz::encode_npy(tz::NdArray::from(xt::xarray<float>{1.5f, -2}));
+  const ZipMember p{"p.npy", plain, 0, crc_of(plain), plain.size()};
+  ZipMember z64 = deflated_zeros("z64.npy", 10);
+  z64.zip64 = true;
+  const tz::NamedArrays a = tz::decode_npz(make_zip({z, p, z64}), "ok.npz");
+  REQUIRE(a.size() == 3);
+  CHECK(a[0].first == "z");
+  CHECK(a[0].second.to_double() == xt::zeros<double>({1000}));
+  CHECK(a[1].second.to_float() == xt::xarray<float>{1.5f, -2});
+  CHECK(a[2].second.shape == std::vector<std::size_t>{10});
+}
+
+TEST_CASE("npz: a zip bomb or a lying size is refused without allocating what it claims") {
+  // Each claim below would cost gigabytes if trusted; the error is a FileError naming the file and
+  // the member, not std::bad_alloc.
+  ZipMember z = deflated_zeros("z.npy", 1000);
+  const std::string csize = std::to_string(z.data.size());
+
+  SUBCASE("a directory entry claiming 4 GiB from a few deflated bytes") {
+    z.usize = 0xffffffffu;
+    CHECK(file_error([&] { tz::decode_npz(make_zip({z}), "bomb.npz"); }) ==
+          "bomb.npz: member 'z.npy': declares 4294967295 bytes from " + csize +
+              " compressed ones, more than deflate can produce (file corrupt?)");
+  }
+  SUBCASE("a Zip64 extra field claiming 1 TiB") {
+    z.usize = std::uint64_t{1} << 40;
+    z.zip64 = true;
+    CHECK(file_error([&] { tz::decode_npz(make_zip({z}), "z64.npz"); }) ==
+          "z64.npz: member 'z.npy': declares 1099511627776 bytes from " + csize +
+              " compressed ones, more than deflate can produce (file corrupt?)");
+  }
+  SUBCASE("a claim deflate could meet, which the data does not") {
+    const std::uint64_t real = z.usize;
+    z.usize = 1000 * z.data.size();  // within deflate's ratio, far more than the 8 KB inside
+    CHECK(file_error([&] { tz::decode_npz(make_zip({z}), "short.npz"); }) ==
+          "short.npz: member 'z.npy': compressed data inflates to " + std::to_string(real) + " bytes, expected " +
+              std::to_string(z.usize));
+  }
+  SUBCASE("many directory entries pointing at one member (an overlapping zip bomb)") {
+    // One deflated megabyte, named 1000 times: 1 GB to inflate and keep if each entry were read.
+    std::vector<ZipMember> members{deflated_zeros("m0.npy", 1 << 17)};
+    for (std::size_t i = 1; i < 1000; ++i) {
+      ZipMember alias = members[0];
+      alias.name = "m" + std::to_string(i) + ".npy";
+      alias.same_place_as = 0;
+      members.push_back(alias);
+    }
+    CHECK(file_error([&] { tz::decode_npz(make_zip(members), "overlap.npz"); }) ==
+          "overlap.npz: members 'm0.npy' and 'm1.npy' share bytes in the file (a corrupt archive, or a zip bomb)");
+  }
+  SUBCASE("a central directory said to lie past the end of the file") {
+    std::string bytes = make_zip({z});
+    bytes.replace(bytes.size() - 6, 4, "\xf0\xff\xff\xff");  // its offset
+    CHECK(file_error([&] { tz::decode_npz(bytes, "cd.npz"); }) ==
+          "cd.npz: central directory lies outside the file (file truncated?)");
+  }
+  SUBCASE("a member's data said to run past the end of the file") {
+    std::string bytes = make_zip({z});
+    const std::size_t cd = bytes.find("PK\x01\x02");
+    bytes.replace(cd + 20, 4, std::string("\0\0\0\x7f", 4));  // compressed size: 2 GiB
+    CHECK(contains(file_error([&] { tz::decode_npz(bytes, "data.npz"); }),
+                   "data.npz: a member's data runs past the end of the file"));
+  }
 }
 
 TEST_CASE("a failed save leaves no file and no temporary file, and keeps the previous checkpoint") {
