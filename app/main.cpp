@@ -208,7 +208,8 @@ int run(int argc, char** argv) {
         return 128 + r.stopped_by;
       }
       if (!opt.json) {
-        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter)\n", info.name.c_str(), r.iters, r.train_s, r.ms_per_iter);
+        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter)%s\n", info.name.c_str(), r.iters - r.first_iter,
+                    r.train_s, r.ms_per_iter, r.first_iter > 0 ? fmt::format(", resumed at {}", r.first_iter).c_str() : "");
         print_metrics(r.metrics);
         if (!opt.out.empty()) std::printf("wrote %s/{checkpoint.npz, metrics.csv, curves.png, …}\n", opt.out.c_str());
       } else {

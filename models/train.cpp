@@ -488,7 +488,7 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 void on_stop_signal(int sig) {
   if (g_stop_signal != 0) _exit(128 + sig);  // the second one: quit now (a checkpoint is renamed into place whole)
   g_stop_signal = sig;
-  static const char note[] = "\ntapezoo: stopping after this step to save a checkpoint (again to quit at once)\n";
+  static const char note[] = "\ntapezoo: stopping after the current step (again to quit at once)\n";
   const ssize_t written = write(STDERR_FILENO, note, sizeof note - 1);  // write(2) is safe in a handler
   (void)written;
 }
