@@ -64,14 +64,14 @@ class Entries {
   std::vector<std::int64_t> int64s(const std::string& key, std::size_t rank, long size = -1) const {
     const NdArray& a = get(key, DType::i8, rank, size);
     std::vector<std::int64_t> out(a.size());
-    std::memcpy(out.data(), a.bytes.data(), a.bytes.size());
+    if (!out.empty()) std::memcpy(out.data(), a.bytes.data(), a.bytes.size());  // (no memcpy from null)
     return out;
   }
   long int64(const std::string& key) const { return static_cast<long>(int64s(key, 0)[0]); }
   std::vector<double> float64s(const std::string& key, std::size_t rank, long size = -1) const {
     const NdArray& a = get(key, DType::f8, rank, size);
     std::vector<double> out(a.size());
-    std::memcpy(out.data(), a.bytes.data(), a.bytes.size());
+    if (!out.empty()) std::memcpy(out.data(), a.bytes.data(), a.bytes.size());
     return out;
   }
   std::string text(const std::string& key) const { return text_entry(path_, file_, key); }
