@@ -12,11 +12,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -58,6 +60,9 @@ void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
         ->capture_default_str()
         ->check(positive_integer());
     cmd.add_option("--out", o.out, "folder for checkpoint.npz, metrics.csv and pictures");
+    cmd.add_option("--save-every", o.save_every, "also write the checkpoint every N iterations (needs --out)")
+        ->check(nonnegative_integer());
+    cmd.add_option("--resume", o.resume, "continue the run in DIR from its checkpoint, with its flags");
   }
   cmd.add_option("--seed", o.seed, "the run's seed")->capture_default_str()->check(nonnegative_integer());
   cmd.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str()->check(positive_integer());
@@ -74,6 +79,24 @@ void add_model_flags(CLI::App& cmd, const ModelInfo& info, std::map<std::string,
     cmd.add_option_function<std::string>("--" + f.name, [&given, name = f.name](const std::string& v) { given[name] = v; },
                                          fmt::format("{} (default {})", f.help, f.default_value));
   }
+}
+
+// How the user runs tapezoo, for the command that resumes an interrupted run: ./zoo when it
+// started the program (it sets TAPEZOO_ROOT), else the program's own path.
+std::string front_end(const char* argv0) {
+  const char* root = std::getenv("TAPEZOO_ROOT");
+  if (!root || !*root) return argv0;
+  std::error_code ec;
+  return fs::equivalent(root, fs::current_path(), ec) ? "./zoo" : (fs::path(root) / "zoo").string();
+}
+
+// The flags typed on the command line, by name without dashes.
+std::set<std::string> typed_flags(const CLI::App& cmd) {
+  std::set<std::string> names;
+  for (const CLI::Option* o : cmd.get_options())
+    if (o->count() > 0)
+      for (const std::string& n : o->get_lnames()) names.insert(n);
+  return names;
 }
 
 void print_metrics(const Metrics& m) {
@@ -185,10 +208,21 @@ int run(int argc, char** argv) {
     blas::print_kernel_hint_once();
     if (sub == "train") {
       if (cmd.count("--lr") == 0) opt.lr = info.default_lr;
-      const Config config = Config::from(info.flags, given, info.name);
+      Config config = Config::from(info.flags, given, info.name);
+      if (!opt.resume.empty()) {  // the checkpoint's flags, and those typed again
+        ResumePlan plan = resume_options(info, opt, typed_flags(cmd), given);
+        config = plan.config;
+        opt = plan.opt;
+      }
+      StopOnSignal stop;  // SIGINT, SIGTERM: finish the step, save the checkpoint, exit 128 + the signal
       TrainResult r = train(info, config, opt);
+      if (r.stopped_by != 0) {
+        std::fprintf(stderr, "%s\n", interrupted_message(front_end(argv[0]), info, opt, r).c_str());
+        return 128 + r.stopped_by;
+      }
       if (!opt.json) {
-        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter)\n", info.name.c_str(), r.iters, r.train_s, r.ms_per_iter);
+        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter)%s\n", info.name.c_str(), r.iters - r.first_iter,
+                    r.train_s, r.ms_per_iter, r.first_iter > 0 ? fmt::format(", resumed at {}", r.first_iter).c_str() : "");
         print_metrics(r.metrics);
         if (!opt.out.empty()) std::printf("wrote %s/{checkpoint.npz, metrics.csv, curves.png, …}\n", opt.out.c_str());
       } else {

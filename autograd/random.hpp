@@ -30,6 +30,21 @@ class Rng {
     has_spare_ = false;
   }
 
+  // Everything that decides the numbers still to come: the four xoshiro words and the second
+  // Box-Muller value kept for the next normal(). A checkpoint stores it, so a resumed run draws
+  // exactly what the uninterrupted one would have.
+  struct State {
+    std::uint64_t words[4];
+    bool has_spare;
+    double spare;
+  };
+  State state() const { return {{s_[0], s_[1], s_[2], s_[3]}, has_spare_, spare_}; }
+  void set_state(const State& st) {
+    for (int i = 0; i < 4; ++i) s_[i] = st.words[i];
+    has_spare_ = st.has_spare;
+    spare_ = st.has_spare ? st.spare : 0;
+  }
+
   // Raw 64 random bits (xoshiro256**).
   std::uint64_t next_u64() {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;

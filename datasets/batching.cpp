@@ -27,6 +27,25 @@ void Batcher::in_order() {
   pos_ = 0;
 }
 
+void Batcher::restore(std::vector<std::size_t> order, std::size_t position) {
+  const std::size_t n = order_.size();
+  if (order.size() != n)
+    throw std::invalid_argument("Batcher::restore: an order of " + std::to_string(order.size()) + " rows for " +
+                                std::to_string(n) + " rows");
+  std::vector<bool> seen(n, false);
+  for (std::size_t i : order) {
+    if (i >= n || seen[i])
+      throw std::invalid_argument("Batcher::restore: the order is not a permutation of 0.." + std::to_string(n - 1) +
+                                  " (" + std::to_string(i) + (i >= n ? " is out of range)" : " appears twice)"));
+    seen[i] = true;
+  }
+  if (position > n)
+    throw std::invalid_argument("Batcher::restore: position " + std::to_string(position) + " is past the " +
+                                std::to_string(n) + " rows");
+  order_ = std::move(order);
+  pos_ = position;
+}
+
 std::span<const std::size_t> Batcher::next() {
   const std::size_t left = order_.size() - pos_;
   if (left == 0 || (drop_last_ && left < batch_size_)) {

@@ -48,6 +48,11 @@ class Batcher {
   std::size_t batch_size() const { return batch_size_; }
   std::size_t batches_per_epoch() const;
   const std::vector<std::size_t>& order() const { return order_; }
+  // How many rows of the current order next() has handed out.
+  std::size_t position() const { return pos_; }
+  // Continues an epoch saved as order() and position(). The order must be a permutation of
+  // 0..size()-1 and the position at most size(); std::invalid_argument saying which otherwise.
+  void restore(std::vector<std::size_t> order, std::size_t position);
 
  private:
   std::vector<std::size_t> order_;

@@ -107,7 +107,8 @@ class Model {
   // Turns a batch of dataset rows into what the model trains on: dynamic binarization, say.
   virtual void prepare_batch(Batch<T>& /*batch*/, Rng& /*rng*/) {}
 
-  // The training loop calls this before each step's loss with t = 0, 1, … (KL annealing).
+  // The training loop calls this before each step's loss with t = 0, 1, … (KL annealing); a run
+  // resumed at iteration t calls it once with t − 1 first, as the last step before the checkpoint did.
   virtual void set_iteration(long /*t*/) {}
 
   // Metrics on the test set (no gradients), e.g. test_nelbo, test_niwae_100, test_accuracy.

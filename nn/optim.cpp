@@ -71,6 +71,20 @@ void Adam<T>::backward_step(Tape<T>& tape, const Var<T>& loss) {
 }
 
 template <class T>
+void Adam<T>::restore(long steps, std::vector<Array<T>> m, std::vector<Array<T>> v) {
+  if (steps < 0) throw std::invalid_argument(fmt::format("Adam::restore: step count {} is negative", steps));
+  if (m.size() != params_.size() || v.size() != params_.size())
+    throw std::invalid_argument(fmt::format("Adam::restore: {} and {} moments for {} parameters", m.size(), v.size(),
+                                            params_.size()));
+  for (std::size_t k = 0; k < params_.size(); ++k)
+    if (m[k].shape() != params_[k]->value.shape() || v[k].shape() != params_[k]->value.shape())
+      throw std::invalid_argument(fmt::format("Adam::restore: the moments of '{}' do not have its shape", params_[k]->name));
+  t_ = steps;
+  m_ = std::move(m);
+  v_ = std::move(v);
+}
+
+template <class T>
 void Adam<T>::begin_step() {
   ++t_;
   const double bc1 = 1 - std::pow(opt_.beta1, static_cast<double>(t_));

@@ -64,6 +64,13 @@ class Adam {
   void set_lr(double lr) { opt_.lr = lr; }
   double lr() const { return opt_.lr; }
   long steps() const { return t_; }
+  // The moments m and v, one array per parameter in the order given to the constructor, and the
+  // step count t: with the parameters, all a checkpoint needs to continue bit for bit.
+  const std::vector<Array<T>>& first_moments() const { return m_; }
+  const std::vector<Array<T>>& second_moments() const { return v_; }
+  // Puts back what the three accessors returned; every moment must have its parameter's shape
+  // (std::invalid_argument naming the parameter otherwise), and nothing changes unless all do.
+  void restore(long steps, std::vector<Array<T>> m, std::vector<Array<T>> v);
 
  private:
   void begin_step();                           // t ← t + 1 and the bias-correction factors

@@ -778,6 +778,31 @@ TEST_CASE("Batcher covers every index exactly once per epoch, reproducibly") {
   CHECK(dropping.batches_per_epoch() == 10);
 }
 
+TEST_CASE("Batcher::restore continues an epoch from its order and position; a bad order is refused") {
+  tz::Rng rng(3);
+  tz::Batcher a(10, 3), b(10, 3);
+  a.shuffle(rng);
+  a.next();
+  b.restore(a.order(), a.position());
+  CHECK(b.position() == 3);
+  for (auto x = a.next(), y = b.next(); !x.empty() || !y.empty(); x = a.next(), y = b.next())
+    CHECK(std::equal(x.begin(), x.end(), y.begin(), y.end()));
+  auto message = [&](std::vector<std::size_t> order, std::size_t pos) -> std::string {
+    try {
+      b.restore(std::move(order), pos);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  CHECK(message({0, 1, 2}, 0) == "Batcher::restore: an order of 3 rows for 10 rows");
+  CHECK(message({0, 1, 2, 3, 4, 5, 6, 7, 8, 8}, 0) ==
+        "Batcher::restore: the order is not a permutation of 0..9 (8 appears twice)");
+  CHECK(message({0, 1, 2, 3, 4, 5, 6, 7, 8, 10}, 0) ==
+        "Batcher::restore: the order is not a permutation of 0..9 (10 is out of range)");
+  CHECK(message({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 11) == "Batcher::restore: position 11 is past the 10 rows");
+}
+
 TEST_CASE("gather_rows copies rows into a reused buffer") {
   xt::xtensor<float, 2> x = xt::xtensor<float, 2>::from_shape({50, 4});
   std::iota(x.begin(), x.end(), 0.0f);

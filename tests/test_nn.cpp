@@ -97,6 +97,34 @@ TEST_CASE("Adam's step_and_zero_grad is step() followed by zero_grad, bit for bi
   CHECK(b.steps() == 3);
 }
 
+TEST_CASE("Adam restored from its moments and step count goes on as if never stopped") {
+  Param<double> p("p", A{1.0, -2.0, 0.25}), q("q", A{0.0, 0.0, 0.0});
+  nn::Adam<double> a({&p}, {.lr = 0.01});
+  const A grads[3] = {A{0.5, -4.0, 0.0}, A{1.0, 0.0, -3.0}, A{-0.2, 7.0, 1e-6}};
+  p.grad = grads[0];
+  a.step();
+  nn::Adam<double> b({&q}, {.lr = 0.01});
+  q.value = p.value;
+  b.restore(a.steps(), a.first_moments(), a.second_moments());
+  for (const A& g : {grads[1], grads[2]}) {
+    p.grad = g;
+    q.grad = g;
+    a.step();
+    b.step();
+    CHECK(q.value == p.value);  // the bias correction uses the restored t
+  }
+  CHECK(b.steps() == 3);
+  CHECK(b.second_moments()[0] == a.second_moments()[0]);
+  try {
+    b.restore(1, {A{0.0, 0.0}}, {A{0.0, 0.0, 0.0}});
+    FAIL("expected an error");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) == "Adam::restore: the moments of 'q' do not have its shape");
+  }
+  CHECK(b.steps() == 3);  // unchanged
+  CHECK_THROWS_AS(b.restore(1, {}, {}), std::invalid_argument);
+}
+
 TEST_CASE("Adam's backward_step equals backward then step_and_zero_grad, bit for bit") {
   // Two copies of a model with a weight used twice (its gradient has two parts, and the update must
   // wait for both), a bias, and a parameter that is not on the tape (momentum still moves it).

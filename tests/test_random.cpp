@@ -82,3 +82,21 @@ TEST_CASE("bernoulli draws have the probabilities' mean") {
   m /= x.size();
   CHECK(std::abs(m - 0.3) < 4 * std::sqrt(0.3 * 0.7 / 20000));
 }
+
+TEST_CASE("state() and set_state() continue the stream exactly, the kept Box-Muller value included") {
+  Rng a(21);
+  a.uniform();
+  a.normal();  // leaves the pair's second value for the next normal()
+  const Rng::State st = a.state();
+  CHECK(st.has_spare);
+  Rng b(999);
+  b.set_state(st);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(a.normal() == b.normal());  // the kept value first, then fresh pairs
+    CHECK(a.next_u64() == b.next_u64());
+  }
+  Rng c(7);
+  c.normal();
+  c.normal();  // the pair used up: nothing kept
+  CHECK_FALSE(c.state().has_spare);
+}
