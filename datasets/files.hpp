@@ -72,4 +72,9 @@ std::string inflate_raw(std::string_view deflated, std::size_t expected_size, co
 
 bool ends_with(std::string_view s, std::string_view suffix);
 
+// Text from a file as it may appear in an error message: control bytes as \xNN (a binary file
+// would otherwise print raw bytes, and a NUL would cut the message short), at most max_bytes of
+// it, then "... (N bytes)".
+std::string printable(std::string_view text, std::size_t max_bytes);
+
 }  // namespace tz

@@ -76,30 +76,12 @@ std::string lower(std::string s) {
   return s;
 }
 
-// A cell as it may appear in a message: control bytes as \xNN (a binary file read as CSV would
-// otherwise print raw bytes, and a NUL would cut the message short), and at most 40 bytes.
-std::string printable(std::string_view cell) {
-  std::string out;
-  for (std::size_t i = 0; i < cell.size() && i < 40; ++i) {
-    const auto c = static_cast<unsigned char>(cell[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (cell.size() > 40) out += "... (" + std::to_string(cell.size()) + " bytes)";
-  return out;
-}
-
 // The error for a cell that is not a number: "x.csv line 4, column 2: 'abc' is not a number".
 [[noreturn]] void not_a_number(const std::string& source, std::size_t line_no, std::size_t column,
                                std::string_view cell, bool first) {
   cell = trim(cell);
   std::string msg = source + " line " + std::to_string(line_no) + ", column " + std::to_string(column) + ": " +
-                    (cell.empty() ? std::string("an empty cell") : "'" + printable(cell) + "'") + " is not a number";
+                    (cell.empty() ? std::string("an empty cell") : "'" + printable(cell, 40) + "'") + " is not a number";
   // A first line with a number in it is data, not a header: say so, it may be a surprise.
   if (first) msg += " (the first line has a numeric cell, so it is data, not a header)";
   throw FileError(msg);

@@ -93,24 +93,6 @@ xt::xarray<T> convert(const NdArray& a) {
   return out;
 }
 
-// Header text as it may appear in a message: control bytes as \xNN (a corrupt header would
-// otherwise print raw bytes, and a NUL would end the message early), at most 200 bytes.
-std::string shown(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size() && i < 200; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > 200) out += "... (" + std::to_string(s.size()) + " bytes)";
-  return out;
-}
-
 // ---- the header: a Python dict literal with string, bool and tuple values -------------------
 
 struct HeaderValue {
@@ -145,7 +127,7 @@ class HeaderParser {
  private:
   [[noreturn]] void fail(const std::string& what) const {
     throw FileError(source_ + ": malformed .npy header (" + what + " at offset " + std::to_string(i_) +
-                    "): " + shown(s_));
+                    "): " + printable(s_, 200));
   }
   char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
   void skip_space() {
@@ -300,18 +282,18 @@ NdArray decode_npy(std::string_view bytes, const std::string& source) {
     else if (k == "shape") shape = &v;
   }
   if (!descr || !fortran || !shape)
-    throw FileError(source + ": .npy header lacks one of 'descr', 'fortran_order', 'shape': " + shown(header));
+    throw FileError(source + ": .npy header lacks one of 'descr', 'fortran_order', 'shape': " + printable(header, 200));
   if (descr->kind != HeaderValue::String)
-    throw FileError(source + ": dtype " + shown(descr->text) + " (a structured dtype) is not supported; accepted: " +
+    throw FileError(source + ": dtype " + printable(descr->text, 200) + " (a structured dtype) is not supported; accepted: " +
                     std::string(accepted_npy_dtypes()));
   if (fortran->kind != HeaderValue::Bool) throw FileError(source + ": 'fortran_order' is not True/False");
-  if (shape->kind != HeaderValue::Tuple) throw FileError(source + ": 'shape' is not a tuple: " + shown(shape->text));
+  if (shape->kind != HeaderValue::Tuple) throw FileError(source + ": 'shape' is not a tuple: " + printable(shape->text, 200));
   if (fortran->boolean)
     throw FileError(source + ": array is stored in Fortran (column-major) order, which is not supported; "
                              "save it with np.save(path, np.ascontiguousarray(a))");
   const auto dtype = dtype_from_descr(descr->str);
   if (!dtype)
-    throw FileError(source + ": dtype '" + shown(descr->str) + "' is not supported; accepted: " +
+    throw FileError(source + ": dtype '" + printable(descr->str, 200) + "' is not supported; accepted: " +
                     std::string(accepted_npy_dtypes()) + " (little-endian numbers)");
 
   NdArray a;
