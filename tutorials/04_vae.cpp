@@ -164,9 +164,9 @@ Jensen step_jensen(tz::tutorial::Tutorial& t, zm::VAE<float>& vae, const Array<f
 
 // Step 5: the ELBO's forms (a) and (b) agree exactly, (a) and (c) up to Monte-Carlo error, and
 // the gap to log p(x) is at least L_S − ELBO ≥ 0.
-void step_three_forms_of_the_elbo(tz::tutorial::Tutorial& t, const Jensen& j) {
-  const Terms& T = j.terms;
-  const double lhs_mean = j.lhs_mean;
+void step_three_forms_of_the_elbo(tz::tutorial::Tutorial& t, const Jensen& jensen) {
+  const Terms& T = jensen.terms;
+  const double lhs_mean = jensen.lhs_mean;
   const std::size_t n = T.n, S = T.S;
   t.step(5, "Three forms of the ELBO, computed from the same {} × {} samples ε", n, S);
   std::vector<double> form_a(S * n), form_c(S * n), kl_err(S * n);

@@ -163,16 +163,20 @@ void step_entropy_term_is_log_10_minus_kl_y(tz::tutorial::Tutorial& t, const Ent
           fmt::format("H = {:.4f}, log 10 = {:.4f}: an untrained classifier is nearly uniform", entropy, std::log(10.0)));
 }
 
-// One training run of ./zoo train ssvae with gw (1: SSVAE, 0: the classifier alone) and the number of
-// labels; *out (if given) receives the model. Returns the run's test metrics by name.
-std::map<std::string, double> train_ssvae(const zm::ModelInfo& info, const zm::TrainOptions& opt, const std::string& gw,
-                                          const std::string& labels, long steps,
-                                          std::unique_ptr<zm::Model<float>>* out) {
-  zm::TrainOptions o = opt;
-  o.iters = steps;
-  const zm::Config cfg = zm::Config::from(info.flags, {{"gw", gw}, {"labels", labels}}, "ssvae");
-  return tz::tutorial::as_map(zm::train(info, cfg, o, out).metrics);
-}
+// The training runs of steps 5 and 6: ./zoo train ssvae with the shared options, differing only in gw
+// (1: SSVAE, 0: the classifier alone), the number of labels and the steps. run(gw, labels, steps, out)
+// trains one; *out (if given) receives the model. Returns the run's test metrics by name.
+struct SsvaeRuns {
+  const zm::ModelInfo& info;
+  const zm::TrainOptions& opt;
+  std::map<std::string, double> operator()(const std::string& gw, const std::string& labels, long steps,
+                                           std::unique_ptr<zm::Model<float>>* out) const {
+    zm::TrainOptions o = opt;
+    o.iters = steps;
+    const zm::Config cfg = zm::Config::from(info.flags, {{"gw", gw}, {"labels", labels}}, "ssvae");
+    return tz::tutorial::as_map(zm::train(info, cfg, o, out).metrics);
+  }
+};
 
 // What step 5 trained with gw = 1: its test metrics, and the model.
 struct Semi {
@@ -181,12 +185,9 @@ struct Semi {
 };
 
 // Step 5: the unlabelled images help the classifier: SSVAE (gw = 1) against the classifier alone (gw = 0).
-Semi step_unlabelled_images_help(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, const zm::TrainOptions& opt,
-                                 const zm::Dataset& data, long test_rows) {
-  const long iters = opt.iters;
-  auto run = [&](const std::string& gw, const std::string& labels, long steps, std::unique_ptr<zm::Model<float>>* out) {
-    return train_ssvae(info, opt, gw, labels, steps, out);
-  };
+Semi step_unlabelled_images_help(tz::tutorial::Tutorial& t, const SsvaeRuns& run, const zm::Dataset& data,
+                                 long test_rows) {
+  const long iters = run.opt.iters;
   Semi semi;
   std::map<std::string, double>& with = semi.with;
   t.step(5, "SSVAE (gw = 1) against the classifier alone (gw = 0): {} steps, batch 100, seed {}, the same 100 labels",
@@ -225,12 +226,9 @@ Semi step_unlabelled_images_help(tz::tutorial::Tutorial& t, const zm::ModelInfo&
 }
 
 // Step 6: more labels, a better classifier (and, in a full run, the SSVAE at each count too).
-void step_accuracy_against_labels(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, const zm::TrainOptions& opt,
-                                  const zm::Dataset& data, std::map<std::string, double>& with) {
-  const long iters = opt.iters;
-  auto run = [&](const std::string& gw, const std::string& labels, long steps, std::unique_ptr<zm::Model<float>>* out) {
-    return train_ssvae(info, opt, gw, labels, steps, out);
-  };
+void step_accuracy_against_labels(tz::tutorial::Tutorial& t, const SsvaeRuns& run, const zm::Dataset& data,
+                                  std::map<std::string, double>& with) {
+  const long iters = run.opt.iters;
   const std::vector<int> label_counts = {20, 100, 1000};
   t.step(6, "Accuracy against the number of labels: {} labels", fmt::join(label_counts, ", "));
   std::vector<double> xs, acc_alone, acc_ssvae;
@@ -302,12 +300,13 @@ int main(int argc, char** argv) {
   const zm::Dataset data = step_data_with_100_labels(t, info, data_spec, rng, model);          // 1 data, labels
   // after step 1, which settles data_spec: the training runs load the data step 1 loaded
   const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
+  const SsvaeRuns run{info, opt};                 // the training runs of steps 5 and 6
   const Examples ex = examples_of(model, data);  // the images of steps 2-4
   step_labelled_bound_term_by_term(t, model, ex, rng);                                          // 2 L(x,y)
   const Entropy e = step_unlabelled_bound_term_by_term(t, model, ex, rng);                     // 3 U(x)
   step_entropy_term_is_log_10_minus_kl_y(t, e);                                                 // 4 H[q(y|x)]
-  Semi semi = step_unlabelled_images_help(t, info, opt, data, test_rows);                       // 5 SSVAE vs alone
-  step_accuracy_against_labels(t, info, opt, data, semi.with);                                  // 6 more labels
+  Semi semi = step_unlabelled_images_help(t, run, data, test_rows);                             // 5 SSVAE vs alone
+  step_accuracy_against_labels(t, run, data, semi.with);                                        // 6 more labels
   step_class_style_grid(t, *semi.ssvae, data, iters);                                           // 7 the grid
   return t.finish();
 }
