@@ -301,9 +301,10 @@ void step_clusters_in_z(tz::tutorial::Tutorial& t, zm::Model<float>& gm_model, c
 }
 
 // Step 6: IWAE_100 is tighter than the ELBO for both models; at z = 2 their difference is noise.
-void step_iwae_is_tighter_for_both(tz::tutorial::Tutorial& t, const Runs& r, const zm::Dataset& data, long test_rows) {
-  const zm::TrainResult& gm = r.gm;
-  const zm::TrainResult& va = r.va;
+void step_iwae_is_tighter_for_both(tz::tutorial::Tutorial& t, const Runs& runs, const zm::Dataset& data,
+                                   long test_rows) {
+  const zm::TrainResult& gm = runs.gm;
+  const zm::TrainResult& va = runs.va;
   // train() scored the first test_rows test images (0: all of them), not step 5's n.
   const std::size_t scored = test_rows == 0 ? data.test_x.shape()[0]
                                             : std::min<std::size_t>(static_cast<std::size_t>(test_rows), data.test_x.shape()[0]);
