@@ -67,20 +67,17 @@ void show_tape(tz::tutorial::Tutorial& t, const tz::Tape<double>& tape, bool wit
   t.say(listing);
 }
 
-}  // namespace
+// The tape of step 1 and its handles: step 2 runs backward on it, step 8 draws it.
+struct Recorded {
+  V x1, x2, f;
+};
 
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("00_autograd",
-                           "the tape, step by step: record, seed, reverse, read", 42);
-  if (auto rc = t.parse(argc, argv)) return *rc;
-  tz::Rng rng(t.seed());
-  const double x1_0 = 2.0, x2_0 = 0.5;
-
-  // ---- Step 1: record ------------------------------------------------------------------------
+// Step 1: every op appends one node, in the order the lines ran, and that order is topological.
+Recorded step_recording_appends_one_node_per_op(tz::tutorial::Tutorial& t, tz::Tape<double>& tape, double x1_0,
+                                                double x2_0) {
   t.step(1, "Record: f(x1, x2) = log x1 + x1·x2 − e^x2 at x1 = {}, x2 = {}", x1_0, x2_0);
   t.say("Each op appends one node to the tape and computes its value at once. The inputs are");
   t.say("leaves (they want a gradient). The list of nodes is a Wengert list:");
-  tz::Tape<double> tape;
   V x1 = tape.leaf(A(x1_0), "x1");  // A(v) is a 0-d array: one number, shape []
   V x2 = tape.leaf(A(x2_0), "x2");
   V f = f_tape(x1, x2);
@@ -105,8 +102,16 @@ int main(int argc, char** argv) {
   t.note("written as one expression, log(x1) + x1*x2 - exp(x2), the nodes may come in another\n"
          "order: C++ does not fix the order in which operands are evaluated, and g++ records exp\n"
          "first. Every order C++ can choose is topological, and the gradients are the same.");
+  return {x1, x2, f};
+}
 
-  // ---- Step 2: seed and reverse --------------------------------------------------------------
+// Step 2: backward(f) seeds df/df = 1 and sweeps the tape once, in reverse; the leaves' adjoints are
+// df/dx1 and df/dx2, as finite differences and the formulas say. Returns df/dx1, which step 3 splits.
+double step_reverse_sweep_gives_the_gradient(tz::tutorial::Tutorial& t, tz::Tape<double>& tape, const Recorded& r,
+                                             double x1_0, double x2_0) {
+  const V& x1 = r.x1;
+  const V& x2 = r.x2;
+  const V& f = r.f;
   t.step(2, "Seed df/df = 1 and walk the tape backwards, once");
   t.say("backward(f) sets the adjoint of the last node to 1, then visits the nodes in reverse");
   t.say("creation order. Each node reads its adjoint gy and adds gy·∂y/∂x to each input, by the");
@@ -148,8 +153,11 @@ int main(int argc, char** argv) {
                 1e-8);
   t.check_close("df/dx1 vs the formula 1/x1 + x2", g1, 1 / x1_0 + x2_0, 1e-13);
   t.check_close("df/dx2 vs the formula x1 − e^x2", g2, x1_0 - std::exp(x2_0), 1e-13);
+  return g1;
+}
 
-  // ---- Step 3: gradients accumulate ----------------------------------------------------------
+// Step 3: a value used by two ops receives the sum of both contributions (+=, never =).
+void step_gradients_accumulate(tz::tutorial::Tutorial& t, double x1_0, double x2_0, double g1) {
   t.step(3, "Gradients accumulate (+=): a value used twice receives both contributions");
   t.say("x1 feeds two ops, log and mul. Cut one path at a time with detach() (a node that passes");
   t.say("the value on but no gradient back) to see each contribution on its own:");
@@ -189,31 +197,48 @@ int main(int argc, char** argv) {
     show_tape(t, tp);
     t.check_close("dw/dx at x = 2 is 6x² (2·x² via u, plus 2x·2x via v)", x.grad()(), 24.0, 1e-15);
   }
+}
 
-  // ---- Step 4: parameters and constants ------------------------------------------------------
+// The logistic regression of steps 4, 5 and 7: n points X with labels y, the parameters w and b, and
+// the loss L at them, which step 5 computes again without recording.
+struct Logistic {
+  A X, y;
+  tz::Param<double> w, b;
+  double loss = 0;
+};
+
+// L(w, b) = (1/n) Σ_i softplus(l_i) − y_i·l_i, l = X·w + b, on a tape; *data (if given) receives the Var of X.
+V logistic_nll(tz::Tape<double>& tp, Logistic& lr, V* data = nullptr) {
+  V Xc = tp.constant(lr.X, "X"), yc = tp.constant(lr.y, "y");
+  if (data) *data = Xc;
+  V l = linear(Xc, tp.param(lr.w), tp.param(lr.b));
+  return mean(softplus(l) - yc * l);
+}
+
+// Step 4: parameters keep their gradients across tapes until zero_grad(); constants get none.
+// X and y are drawn from rng.
+Logistic step_parameters_keep_gradients_constants_get_none(tz::tutorial::Tutorial& t, tz::Rng& rng) {
   const std::size_t n = t.pick<std::size_t>(200, 8);
   t.step(4, "Parameters and constants: a logistic regression on {} points", n);
   t.say("Parameters (Param) live outside the tape and keep their gradients until zero_grad().");
   t.say("Data and labels are constants: no gradient flows into them. The loss is the Bernoulli");
   t.say("negative log-likelihood from logits l = X·w + b (docs/pitfalls.md#bernoulli-logits: never log(sigmoid(l))):");
   t.say("  L = (1/n) Σ_i softplus(l_i) − y_i·l_i      dL/dw = Xᵀ(σ(l) − y) / n,  dL/db = Σ(σ(l) − y) / n");
-  A X = rng.normal<double>({n, 2});
-  A y = A::from_shape({n, 1});
+  Logistic lr;
+  A& X = lr.X;
+  A& y = lr.y;
+  X = rng.normal<double>({n, 2});
+  y = A::from_shape({n, 1});
   for (std::size_t i = 0; i < n; ++i) y(i, 0) = X(i, 0) - 0.5 * X(i, 1) + 0.3 * rng.normal() > 0 ? 1.0 : 0.0;
   A w0 = {0.3, -0.2};
   w0.reshape({2, 1});  // a column: linear() takes W as [in, out]
-  tz::Param<double> w("w", w0);
-  tz::Param<double> b("b", A{0.1});
-  // L(w, b) on a tape; *data (if given) receives the Var of X.
-  auto nll = [&](tz::Tape<double>& tp, V* data = nullptr) {
-    V Xc = tp.constant(X, "X"), yc = tp.constant(y, "y");
-    if (data) *data = Xc;
-    V l = linear(Xc, tp.param(w), tp.param(b));
-    return mean(softplus(l) - yc * l);
-  };
+  lr.w = tz::Param<double>("w", w0);
+  lr.b = tz::Param<double>("b", A{0.1});
+  tz::Param<double>& w = lr.w;
+  tz::Param<double>& b = lr.b;
   tz::Tape<double> lt;
   V Xc;
-  V loss = nll(lt, &Xc);
+  V loss = logistic_nll(lt, lr, &Xc);
   lt.backward(loss);
   show_tape(t, lt, /*with_values=*/false);
   // The closed form, on plain loops.
@@ -236,15 +261,21 @@ int main(int argc, char** argv) {
   t.say("A second backward on a fresh tape adds to w.grad; zero_grad() resets it:");
   {
     tz::Tape<double> again;
-    again.backward(nll(again));
+    again.backward(logistic_nll(again, lr));
   }
   t.check_close("after two backward passes w.grad = 2·dL/dw", w.grad(0, 0), 2 * gw0, 1e-10, 1e-14);
   w.zero_grad();
   b.zero_grad();
   t.check("after zero_grad()", w.grad(0, 0) == 0.0 && b.grad(0) == 0.0,
           fmt::format("w.grad = {}, b.grad = {}", brief(w.grad), brief(b.grad)));
+  lr.loss = loss.item();
+  return lr;
+}
 
-  // ---- Step 5: NoGrad ------------------------------------------------------------------------
+// Step 5: under NoGrad the same loss has the same value, and no node has a backward.
+void step_nograd_records_no_backward(tz::tutorial::Tutorial& t, Logistic& lr) {
+  tz::Param<double>& w = lr.w;
+  tz::Param<double>& b = lr.b;
   t.step(5, "NoGrad: evaluation that records no backward");
   t.say("Inside a NoGrad guard every op's result is a constant: the node holds its value, and");
   t.say("neither its backward nor a gradient. Use it to evaluate a model on test data.");
@@ -252,20 +283,22 @@ int main(int argc, char** argv) {
   V eval_loss;
   {
     tz::NoGrad<double> guard(et);
-    eval_loss = nll(et);
+    eval_loss = logistic_nll(et, lr);
   }
   std::size_t with_backward = 0;
   for (std::uint32_t i = 0; i < et.size(); ++i) with_backward += et.node(i).backward != nullptr ? 1 : 0;
   t.check("no node has a backward", with_backward == 0 && !eval_loss.requires_grad(),
           fmt::format("{} of {} nodes have one; the loss requires_grad = {}", with_backward, et.size(),
                       eval_loss.requires_grad()));
-  t.check_close("the value is the same as with recording", eval_loss.item(), loss.item(), 1e-15);
+  t.check_close("the value is the same as with recording", eval_loss.item(), lr.loss, 1e-15);
   et.backward(eval_loss);  // nothing requires a gradient: a no-op
   t.check("backward is a no-op", w.grad(0, 0) == 0.0 && b.grad(0) == 0.0,
           fmt::format("w.grad = {}", brief(w.grad)));
   t.check("the guard restores recording when it ends", et.recording(), "recording = true");
+}
 
-  // ---- Step 6: anomaly mode ------------------------------------------------------------------
+// Step 6: anomaly mode throws at the first NaN or Inf and names the op and its tape position.
+void step_anomaly_mode_names_the_first_nan(tz::tutorial::Tutorial& t) {
   t.step(6, "Anomaly mode: the first NaN or Inf, named by op and tape position");
   t.say("g(z) = Σ log(z·z) at z = (0.5, 0). Without anomaly mode log(0) = −inf flows on silently,");
   t.say("and backward turns it into NaN: d/dz log(z²) = (1/z²)·2z = ∞·0 at z = 0.");
@@ -296,8 +329,12 @@ int main(int argc, char** argv) {
             "\"op 'log' at tape position 2\" (#0 z, #1 mul, #2 log)");
     t.note("anomaly mode costs a scan of every array: turn it on to hunt a NaN, off to train");
   }
+}
 
-  // ---- Step 7: gradcheck ---------------------------------------------------------------------
+// Step 7: tz::gradcheck compares every input element's gradient with central differences.
+void step_gradcheck_checks_every_element(tz::tutorial::Tutorial& t, double x1_0, double x2_0, const Logistic& lr) {
+  const A& X = lr.X;
+  const A& y = lr.y;
   t.step(7, "gradcheck: every input element against central differences in float64");
   t.say("tz::gradcheck perturbs each input element by ±h (h = 1e-6·max(1, |x|)), compares with the");
   t.say("tape's gradient at rtol 1e-6, and names the element on a failure. Every op in the table");
@@ -317,12 +354,14 @@ int main(int argc, char** argv) {
           V l = linear(v[0], v[1], v[2]);
           return mean(softplus(l) - yc * l);
         },
-        {X, w.value, b.value});
+        {X, lr.w.value, lr.b.value});
     t.check("gradcheck of the logistic loss in (X, w, b)", r.ok,
             r.ok ? fmt::format("{} elements, max |error| = {:.1e}", r.checked, r.max_abs_error) : r.message);
   }
+}
 
-  // ---- Step 8: the tape as a picture ---------------------------------------------------------
+// Step 8: the tape of step 1 as a Graphviz DOT file (and a PNG when Graphviz is installed).
+void step_tape_as_a_picture(tz::tutorial::Tutorial& t, const tz::Tape<double>& tape) {
   t.step(8, "The tape as a picture: Graphviz DOT");
   const std::filesystem::path dot_path = t.out_file("tape.dot");
   const std::string dot = tape.to_dot();  // the tape of step 1
@@ -348,6 +387,26 @@ int main(int argc, char** argv) {
     t.say("then: dot -Tpng {} -o {}", dot_path.string(), png_path.string());
   }
   t.say("Leaves are green, parameters blue, constants dashed; edges run in creation order.");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("00_autograd",
+                           "the tape, step by step: record, seed, reverse, read", 42);
+  if (auto rc = t.parse(argc, argv)) return *rc;
+  tz::Rng rng(t.seed());
+  const double x1_0 = 2.0, x2_0 = 0.5;
+  tz::Tape<double> tape;  // the tape of steps 1, 2 and 8
+
+  const Recorded r = step_recording_appends_one_node_per_op(t, tape, x1_0, x2_0);   // 1 record
+  const double g1 = step_reverse_sweep_gives_the_gradient(t, tape, r, x1_0, x2_0);   // 2 seed and reverse
+  step_gradients_accumulate(t, x1_0, x2_0, g1);                                       // 3 accumulation
+  Logistic lr = step_parameters_keep_gradients_constants_get_none(t, rng);           // 4 parameters, constants
+  step_nograd_records_no_backward(t, lr);                                             // 5 NoGrad
+  step_anomaly_mode_names_the_first_nan(t);                                           // 6 anomaly mode
+  step_gradcheck_checks_every_element(t, x1_0, x2_0, lr);                             // 7 gradcheck
+  step_tape_as_a_picture(t, tape);                                                    // 8 the tape as DOT
 
   return t.finish();
 }

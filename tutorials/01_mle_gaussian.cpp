@@ -58,24 +58,25 @@ V mean_log_likelihood(tz::Tape<double>& tape, const V& x, tz::Param<double>& mu,
   return mean(-0.5 * square(z)) - s - 0.5 * kLog2Pi;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("01_mle_gaussian", "maximum likelihood for a Gaussian, and why it is minimum KL", 1);
-  if (auto rc = t.parse(argc, argv)) return *rc;
-  tz::Rng rng(t.seed());
-
-  const double mu_true = 2.0, sigma_true = 1.5;  // p_data = N(2, 1.5²)
-  const std::size_t n = t.pick<std::size_t>(10000, 1000);
-
-  // ---- Step 1: data ----------------------------------------------------------------------------
+// Step 1: n draws from p_data = N(μ*, σ*²); the rest of the tutorial pretends not to know μ* and σ*.
+A step_data_from_a_known_gaussian(tz::tutorial::Tutorial& t, tz::Rng& rng, std::size_t n, double mu_true,
+                                  double sigma_true) {
   t.step(1, "Data: n = {} draws from p_data = N(μ = {}, σ² = {})", n, mu_true, sigma_true * sigma_true);
   A x = rng.normal<double>({n}, mu_true, sigma_true);
   t.say("x_i = μ + σ ε_i with ε_i ~ N(0, 1) from one seeded generator (seed {}).", t.seed());
   t.say("The first five: {:.4f}, {:.4f}, {:.4f}, {:.4f}, {:.4f}", x(0), x(1), x(2), x(3), x(4));
   t.say("We pretend not to know μ and σ, and estimate them from the {} numbers.", n);
+  return x;
+}
 
-  // ---- Step 2: closed form ---------------------------------------------------------------------
+// The closed-form maximum of step 2: μ̂, σ̂², σ̂ and the average log-likelihood (1/n) ℓ(μ̂, σ̂) there.
+struct ClosedForm {
+  double mu_hat, var_hat, sigma_hat, ll_hat;
+};
+
+// Step 2: setting the gradient to zero gives μ̂ and σ̂², and they are a maximum of ℓ.
+ClosedForm step_closed_form_is_the_maximum(tz::tutorial::Tutorial& t, const A& x, double mu_true, double sigma_true) {
+  const std::size_t n = x.size();
   t.step(2, "Closed form: μ̂ = (1/n) Σ x_i,  σ̂² = (1/n) Σ (x_i − μ̂)²");
   t.say("Set ∂ℓ/∂μ = Σ (x_i − μ)/σ² and ∂ℓ/∂σ = −n/σ + Σ (x_i − μ)²/σ³ to zero and solve.");
   double mu_hat = 0;
@@ -102,15 +103,20 @@ int main(int argc, char** argv) {
         best_neighbour = std::max(best_neighbour, mean_log_likelihood(x, mu_hat + dm, sigma_hat + ds));
   t.check("a maximum: all 8 neighbours (μ̂ ± 0.01, σ̂ ± 0.01) score lower", best_neighbour < ll_hat,
           fmt::format("best neighbour {:.8f} < {:.8f}", best_neighbour, ll_hat));
+  return {mu_hat, var_hat, sigma_hat, ll_hat};
+}
 
-  // ---- Step 3: the log-likelihood on the tape --------------------------------------------------
+// Step 3: backward on the tape gives the chain rule's ∂/∂μ and ∂/∂s at the start θ = (mu, log_sigma),
+// and a vanishing gradient at the closed form. Leaves mu and log_sigma as they were, gradients zeroed.
+void step_backward_gives_the_chain_rule(tz::tutorial::Tutorial& t, const A& x, const ClosedForm& cf,
+                                        tz::Param<double>& mu, tz::Param<double>& log_sigma) {
+  const std::size_t n = x.size();
+  const double mu_hat = cf.mu_hat, sigma_hat = cf.sigma_hat;
   t.step(3, "The log-likelihood on the tape, in μ and s = log σ");
   t.say("(1/n) ℓ(μ, s) = −½ log 2π − s − (1/n) Σ ½ ((x_i − μ) e^−s)²");
   t.say("s = log σ is unconstrained: any real s gives σ = e^s > 0 (tutorial 03 shows why this matters).");
   t.say("The chain rule gives what backward should find:");
   t.say("  ∂/∂μ = (x̄ − μ)/σ²        ∂/∂s = −1 + (1/n) Σ (x_i − μ)²/σ²");
-  tz::Param<double> mu("mu", A{0.0});
-  tz::Param<double> log_sigma("log_sigma", A{0.0});  // start from N(0, 1)
   tz::Tape<double> tape;
   {
     V xc = tape.constant(x, "x");
@@ -135,18 +141,32 @@ int main(int argc, char** argv) {
     t.check("the gradient vanishes at (μ̂, log σ̂)", g < 1e-12,
             fmt::format("max |∂ℓ/∂θ| / n = {:.1e}", g));
   }
+}
 
-  // ---- Step 4: gradient ascent -----------------------------------------------------------------
+// One row of step 4's record: the iteration, (1/n) ℓ before its update, μ and σ.
+struct Row {
+  int iter;
+  double ll, mu, sigma;
+};
+
+// What step 4 ends with: its number of steps, the record of every step, and the final μ and σ.
+struct Ascent {
+  int iters;
+  std::vector<Row> history;
+  double mu_gd, sigma_gd;
+};
+
+// Step 4: gradient ascent on the tape, from θ = (mu, log_sigma), reaches the closed form.
+Ascent step_gradient_ascent_reaches_the_closed_form(tz::tutorial::Tutorial& t, const A& x, const ClosedForm& cf,
+                                                    tz::Param<double>& mu, tz::Param<double>& log_sigma) {
+  const double mu_hat = cf.mu_hat, var_hat = cf.var_hat, ll_hat = cf.ll_hat;
   const double lr = 0.2;
   const int iters = t.pick(400, 300);
   t.step(4, "Gradient ascent on the tape: θ ← θ + η ∇(1/n)ℓ, η = {}, {} steps", lr, iters);
   t.say("Each step: clear the tape, record ℓ, one backward sweep, one SGD step on −ℓ (descent on −ℓ");
   t.say("is ascent on ℓ), zero the gradients. The record of every step feeds the table in step 5.");
-  struct Row {
-    int iter;
-    double ll, mu, sigma;
-  };
   std::vector<Row> history;
+  tz::Tape<double> tape;
   tz::nn::SGD<double> opt({&mu, &log_sigma}, {.lr = lr});
   for (int it = 0; it <= iters; ++it) {
     tape.clear();
@@ -164,8 +184,16 @@ int main(int argc, char** argv) {
   t.check_close("μ by gradient ascent vs μ̂", mu_gd, mu_hat, 1e-9);
   t.check_close("σ² by gradient ascent vs σ̂²", sigma_gd * sigma_gd, var_hat, 1e-9);
   t.check_close("(1/n) ℓ by gradient ascent vs at the closed form", history.back().ll, ll_hat, 1e-12);
+  return {iters, history, mu_gd, sigma_gd};
+}
 
-  // ---- Step 5: MLE is minimum KL ---------------------------------------------------------------
+// Step 5: every gain in (1/n) ℓ is a loss in the sample's KL̂(p_data ‖ p_θ); the exact KL falls too.
+void step_mle_is_minimum_kl(tz::tutorial::Tutorial& t, const A& x, const ClosedForm& cf, const Ascent& run,
+                            double mu_true, double sigma_true) {
+  const std::size_t n = x.size();
+  const int iters = run.iters;
+  const std::vector<Row>& history = run.history;
+  const double mu_gd = run.mu_gd, sigma_gd = run.sigma_gd, ll_hat = cf.ll_hat;
   t.step(5, "MLE minimises KL(p_data ‖ p_θ): the KL falls as the likelihood rises");
   t.say("KL(p_data ‖ p_θ) = E_pdata[log p_data(x)] − E_pdata[log p_θ(x)]. The first term does not");
   t.say("depend on θ. On our sample, the estimate is");
@@ -236,8 +264,11 @@ int main(int argc, char** argv) {
           fmt::format("KL̂ = {:.2e}; the true (μ*, σ*) is one of the θ the MLE maximised over", kl_hat_last));
   t.say("A negative KL estimate is the smallest case of overfitting: the fitted model explains this");
   t.say("sample better than the distribution that generated it.");
+}
 
-  // ---- Step 6: the bias of σ̂² -------------------------------------------------------------------
+// Step 6: by repeated experiments, E[σ̂²] = (n−1)/n · σ², and Bessel's n/(n−1)·σ̂² is unbiased.
+void step_mle_of_the_variance_is_biased(tz::tutorial::Tutorial& t, tz::Rng& rng, std::size_t n, double mu_true,
+                                        double sigma_true) {
   const std::size_t experiments = t.pick<std::size_t>(200000, 20000);
   const double var_true = sigma_true * sigma_true;
   t.step(6, "The MLE of σ² is biased: E[σ̂²] = (n−1)/n · σ², by {} experiments per n", experiments);
@@ -285,6 +316,26 @@ int main(int argc, char** argv) {
   t.say("{:.1e}, far below the sampling error of σ̂² itself (about σ²·√(2/n) = {:.1e}).",
         var_true / static_cast<double>(n),
         var_true * std::sqrt(2.0 / static_cast<double>(n)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("01_mle_gaussian", "maximum likelihood for a Gaussian, and why it is minimum KL", 1);
+  if (auto rc = t.parse(argc, argv)) return *rc;
+  tz::Rng rng(t.seed());
+
+  const double mu_true = 2.0, sigma_true = 1.5;  // p_data = N(2, 1.5²)
+  const std::size_t n = t.pick<std::size_t>(10000, 1000);
+  tz::Param<double> mu("mu", A{0.0});                // θ = (μ, s = log σ), from N(0, 1): step 3
+  tz::Param<double> log_sigma("log_sigma", A{0.0});  // differentiates there, step 4 climbs from there
+
+  const A x = step_data_from_a_known_gaussian(t, rng, n, mu_true, sigma_true);              // 1 data
+  const ClosedForm cf = step_closed_form_is_the_maximum(t, x, mu_true, sigma_true);          // 2 closed form
+  step_backward_gives_the_chain_rule(t, x, cf, mu, log_sigma);                               // 3 ℓ on the tape
+  const Ascent run = step_gradient_ascent_reaches_the_closed_form(t, x, cf, mu, log_sigma);  // 4 ascent
+  step_mle_is_minimum_kl(t, x, cf, run, mu_true, sigma_true);                                // 5 minimum KL
+  step_mle_of_the_variance_is_biased(t, rng, n, mu_true, sigma_true);                        // 6 bias of σ̂²
 
   return t.finish();
 }

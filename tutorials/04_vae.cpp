@@ -75,60 +75,63 @@ Terms elbo_terms(zm::VAE<float>& vae, const Array<float>& x, std::size_t S, Rng&
   return out;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("04_vae", "the VAE: the ELBO by Jensen, its three forms, the reparameterization trick");
-  std::string data_spec;
-  tz::tutorial::add_data_option(t, data_spec);
-  if (auto rc = t.parse(argc, argv)) return *rc;
-  Rng rng(t.seed());
-
-  // ---- 1 ------------------------------------------------------------------------------------------
-  const zm::ModelInfo& info = zm::find_model("vae");
+// Step 1: the data set, and the first test_rows test images, which every later step scores.
+zm::Dataset step_data(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, std::string& data_spec, Rng& rng,
+                      long test_rows) {
   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
-  const long iters = t.pick(5000L, 300L), test_rows = t.pick(1000L, 200L);
   const zm::Dataset eval = zm::first_test_rows(data, test_rows);
   t.step(1, "Data: {}, {} training images of {}×{} pixels; {} test images, binarized once", data.name,
          data.train_x.shape()[0], data.rows, data.cols, eval.test_x.shape()[0]);
   t.say("Pixels are Bernoulli(intensity) draws, afresh for every training batch (dynamic binarization).");
+  return eval;
+}
 
-  // ---- 2 ------------------------------------------------------------------------------------------
+// Step 2: the loss is rec + KL, and a fresh network's rec is 784 log 2 (every pixel a coin flip).
+void step_fresh_model_flips_a_coin_per_pixel(tz::tutorial::Tutorial& t, const zm::ModelInfo& info,
+                                             const zm::Config& config, const zm::Dataset& eval) {
   t.step(2, "The bound: −ELBO(x) = rec + KL,  rec = −log p(x|z),  KL = KL(q(z|x) ‖ N(0, I))");
   t.say("For any q(z|x), log p(x) = log E_q[p(x,z)/q(z|x)] ≥ E_q[log p(x,z) − log q(z|x)]: the loss is the\n"
         "negative of that lower bound, averaged over a batch, with one sample z = m + √v ⊙ ε per image.");
-  const zm::Config config = zm::Config::from(info.flags, {{"z", "10"}, {"iwae", "1"}}, "vae");
-  {
-    Rng init(t.seed());
-    auto fresh = info.make_float(config, init);
-    Rng eval_rng(1);
-    const auto before = tz::tutorial::as_map(fresh->evaluate(eval, eval_rng));
-    t.say("A fresh network's logits are near 0, so p(x_j = 1|z) ≈ ½ for every pixel and rec ≈ 784 log 2.");
-    t.check_close("fresh model: test rec ≈ 784 log 2", before.at("test_rec"), 784 * std::log(2.0), 0.02);
-  }
+  Rng init(t.seed());
+  auto fresh = info.make_float(config, init);
+  Rng eval_rng(1);
+  const auto before = tz::tutorial::as_map(fresh->evaluate(eval, eval_rng));
+  t.say("A fresh network's logits are near 0, so p(x_j = 1|z) ≈ ½ for every pixel and rec ≈ 784 log 2.");
+  t.check_close("fresh model: test rec ≈ 784 log 2", before.at("test_rec"), 784 * std::log(2.0), 0.02);
+}
 
-  // ---- 3 ------------------------------------------------------------------------------------------
+// Step 3: the shared training loop of ./zoo train lowers the −ELBO. Returns the trained model.
+std::unique_ptr<zm::Model<float>> step_training_lowers_the_nelbo(tz::tutorial::Tutorial& t,
+                                                                 const zm::ModelInfo& info,
+                                                                 const zm::Config& config,
+                                                                 const zm::TrainOptions& opt) {
+  const long iters = opt.iters;
   t.step(3, "Training: {} Adam steps of 100 images (lr 1e-3, z = 10, the shared loop of ./zoo train vae)", iters);
-  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
   std::unique_ptr<zm::Model<float>> model;
   const zm::TrainResult run = zm::train(info, config, opt, &model);
-  auto& vae = dynamic_cast<zm::VAE<float>&>(*model);
   const auto metrics = tz::tutorial::as_map(run.metrics);
-  double first = std::nan(""), last = std::nan("");
-  for (const auto& [name, ys] : run.curves)
-    if (name == "nelbo" && !ys.empty()) first = ys.front(), last = ys.back();
+  const std::vector<double> curve = tz::tutorial::curve_of(run, "nelbo");
+  const double first = curve.empty() ? std::nan("") : curve.front();
+  const double last = curve.empty() ? std::nan("") : curve.back();
   t.say("{:.1f} ms per step. Test: −ELBO {:.2f} = KL {:.2f} + rec {:.2f} nats", run.ms_per_iter,
         metrics.at("test_nelbo"), metrics.at("test_kl"), metrics.at("test_rec"));
   t.check("the training −ELBO fell", last < first - 50,
           fmt::format("first 100 steps {:.2f} → last 100 steps {:.2f}", first, last));
+  return model;
+}
 
-  // Test images, binarized once, for the next steps.
-  const Array<float> x_test = zm::binarized_test_rows(eval);
+// What step 4 hands to step 5: the S samples of every image, and the mean over images of
+// log E_q[w] (the bound L_S).
+struct Jensen {
+  Terms terms;
+  double lhs_mean;
+};
+
+// Step 4: log E_q[w] ≥ E_q[log w] on every test image: the ELBO is a lower bound.
+Jensen step_jensen(tz::tutorial::Tutorial& t, zm::VAE<float>& vae, const Array<float>& x_test, Rng& rng) {
   const std::size_t n = t.pick<std::size_t>(100, 20), S = t.pick<std::size_t>(1000, 200);
   Array<float> x = Array<float>::from_shape({n, x_test.shape()[1]});
   std::copy(x_test.data(), x_test.data() + x.size(), x.data());
-
-  // ---- 4 ------------------------------------------------------------------------------------------
   t.step(4, "Jensen's inequality: log E_q[w] ≥ E_q[log w],  w = p(x,z)/q(z|x),  S = {} samples of z", S);
   const Terms T = elbo_terms(vae, x, S, rng);
   t.say("The left side estimates log p(x) (it is the importance-weighted bound L_S of 05_iwae), the right side\n"
@@ -156,8 +159,15 @@ int main(int argc, char** argv) {
   t.check(fmt::format("Jensen, every one of {} test images", n), all_images,
           fmt::format("mean log E[w] = {:.2f} ≥ mean E[log w] = {:.2f} (gap {:.2f} nats)", lhs_mean, rhs_mean,
                       lhs_mean - rhs_mean));
+  return {T, lhs_mean};
+}
 
-  // ---- 5 ------------------------------------------------------------------------------------------
+// Step 5: the ELBO's forms (a) and (b) agree exactly, (a) and (c) up to Monte-Carlo error, and
+// the gap to log p(x) is at least L_S − ELBO ≥ 0.
+void step_three_forms_of_the_elbo(tz::tutorial::Tutorial& t, const Jensen& jensen) {
+  const Terms& T = jensen.terms;
+  const double lhs_mean = jensen.lhs_mean;
+  const std::size_t n = T.n, S = T.S;
   t.step(5, "Three forms of the ELBO, computed from the same {} × {} samples ε", n, S);
   std::vector<double> form_a(S * n), form_c(S * n), kl_err(S * n);
   double rec_mean = 0, kl_mc = 0, kl_closed = 0;
@@ -201,8 +211,11 @@ int main(int argc, char** argv) {
   t.check("KL(q(z|x) ‖ p(z|x)) ≥ L_S − ELBO ≥ 0", lhs_mean - a.mean >= 0,
           fmt::format("L_{} − ELBO = {:.2f} − {:.2f} = {:.2f} nats", S, lhs_mean, a.mean, lhs_mean - a.mean));
   t.note("05_iwae computes log p(x) on a grid for a 2-D latent and checks log p(x) − ELBO = KL(q ‖ p(z|x)) exactly.");
+}
 
-  // ---- 6 ------------------------------------------------------------------------------------------
+// Step 6: the pathwise (reparameterized) gradient and the score function agree in the mean; the
+// pathwise one has far less variance.
+void step_reparameterization_beats_the_score_function(tz::tutorial::Tutorial& t, Rng& rng) {
   const double mu = 1.5;
   const std::size_t N = t.pick<std::size_t>(200000, 40000);
   t.step(6, "The reparameterization trick: two estimators of d/dμ E_{{N(μ,1)}}[z²] = 2μ at μ = {}", mu);
@@ -242,8 +255,11 @@ int main(int argc, char** argv) {
           fmt::format("variance ratio {:.1f}: the score function needs ≈ {:.0f}× the samples for the same error",
                       ss.sd * ss.sd / (sp.sd * sp.sd), ss.sd * ss.sd / (sp.sd * sp.sd)));
   t.say("In the VAE, z = m + √v ⊙ ε carries the gradient of rec into the encoder the same way.");
+}
 
-  // ---- 7 ------------------------------------------------------------------------------------------
+// Step 7: samples from the trained model put ink where the test images do.
+void step_samples_look_like_the_data(tz::tutorial::Tutorial& t, zm::VAE<float>& vae, const zm::Dataset& eval,
+                                     const Array<float>& x_test) {
   t.step(7, "Samples: z ~ N(0, I), then the decoder's Bernoulli means σ(f_θ(z))");
   Rng pic_rng(t.seed() + 2);
   const std::string dir = t.out_dir().string();
@@ -270,5 +286,29 @@ int main(int argc, char** argv) {
     const tz::Image img = tz::read_png(dir + "/" + f);
     t.check(fmt::format("wrote {}", f), img.width == 302, fmt::format("{}/{} ({}×{} pixels)", dir, f, img.width, img.height));
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("04_vae", "the VAE: the ELBO by Jensen, its three forms, the reparameterization trick");
+  std::string data_spec;
+  if (auto rc = tz::tutorial::parse_with_data(t, data_spec, argc, argv)) return *rc;
+  Rng rng(t.seed());
+  const zm::ModelInfo& info = zm::find_model("vae");
+  const long iters = t.pick(5000L, 300L), test_rows = t.pick(1000L, 200L);
+  const zm::Config config = zm::Config::from(info.flags, {{"z", "10"}, {"iwae", "1"}}, "vae");
+
+  const zm::Dataset eval = step_data(t, info, data_spec, rng, test_rows);                    // 1 data
+  // after step 1, which settles data_spec: the training runs load the data step 1 loaded
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
+  step_fresh_model_flips_a_coin_per_pixel(t, info, config, eval);                            // 2 the bound
+  const auto model = step_training_lowers_the_nelbo(t, info, config, opt);                   // 3 training
+  auto& vae = dynamic_cast<zm::VAE<float>&>(*model);
+  const Array<float> x_test = zm::binarized_test_rows(eval);  // binarized once, for steps 4 and 7
+  const Jensen jensen = step_jensen(t, vae, x_test, rng);                                    // 4 Jensen
+  step_three_forms_of_the_elbo(t, jensen);                                                   // 5 three forms
+  step_reparameterization_beats_the_score_function(t, rng);                                  // 6 the trick
+  step_samples_look_like_the_data(t, vae, eval, x_test);                                     // 7 samples
   return t.finish();
 }

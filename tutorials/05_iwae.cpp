@@ -128,52 +128,54 @@ std::vector<GridResult> integrate_on_grid(zm::VAE<float>& vae, const Array<float
 using tz::tutorial::mean_of;
 using tz::tutorial::stats;
 
-}  // namespace
+// The samples per image of step 3, and the k of its bounds L_k: each L_k is estimated from the same
+// kSamples weights, split into blocks of k.
+constexpr std::size_t kSamples = 1000;
+const std::vector<long> kBoundSizes = {1, 10, 100, 1000};
 
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("05_iwae", "importance-weighted bounds, and the ELBO's gap as a KL, checked on a grid");
-  std::string data_spec;
-  double grid_step = 0, grid_radius = 6.0;
-  tz::tutorial::add_data_option(t, data_spec);
-  t.add_option("--grid-step", grid_step,
-               "step h of the integration grid (default: 0.025, --quick 0.05, or less to resolve the narrowest q)");
-  t.add_option("--grid-radius", grid_radius, "the grid covers [−R, R]² (default 6: q(z|x) = N(0, 1) puts 2e-9 outside)");
-  if (auto rc = t.parse(argc, argv)) return *rc;
-
-  Rng rng(t.seed());
-
-  // ---- 1 ------------------------------------------------------------------------------------------
-  const zm::ModelInfo& info = zm::find_model("vae");
+// Step 1: the data set, and the first n test images, which every later step scores.
+zm::Dataset step_data(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, std::string& data_spec, Rng& rng,
+                      std::size_t n) {
   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
-  const std::size_t n = t.pick<std::size_t>(100, 20);
   const zm::Dataset eval = zm::first_test_rows(data, static_cast<long>(n));
   t.step(1, "Data: {}, {} training images; the first {} test images, binarized once", data.name,
          data.train_x.shape()[0], n);
+  return eval;
+}
 
-  // ---- 2 ------------------------------------------------------------------------------------------
-  const long iters = t.pick(5000L, 500L);
+// Step 2: a VAE with a 2-D latent space, so that p(x) can be integrated on a grid. Returns the model.
+std::unique_ptr<zm::Model<float>> step_train_a_vae_with_2d_latent(tz::tutorial::Tutorial& t,
+                                                                  const zm::ModelInfo& info,
+                                                                  const zm::Config& config,
+                                                                  const zm::TrainOptions& opt) {
+  const long iters = opt.iters;
   t.step(2, "A VAE with a 2-D latent space: {} Adam steps of 100 images (lr 1e-3)", iters);
   t.say("With z in two dimensions, p(x) = ∫ p(x|z) p(z) dz is an integral over the plane, which a grid can\n"
         "compute: every bound below can be compared with the number it bounds.");
-  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, static_cast<long>(n));
-  const zm::Config config = zm::Config::from(info.flags, {{"z", "2"}, {"iwae", "1"}}, "vae");
   std::unique_ptr<zm::Model<float>> model;
   const zm::TrainResult run = zm::train(info, config, opt, &model);
-  auto& vae = dynamic_cast<zm::VAE<float>&>(*model);
   t.say("{:.1f} ms per step; test −ELBO {:.2f} nats", run.ms_per_iter, run.metrics.front().second);
+  return model;
+}
 
-  const Array<float> x = zm::binarized_test_rows(eval);
+// q(z|x) = N(m, diag v) of every test image: the encoder's output, one row per image.
+struct Posterior {
   Array<float> m, v;
-  {
-    Tape<float> tape;
-    tz::NoGrad<float> no_grad(tape);
-    tz::Gaussian<float> q = vae.encode(tape, tape.constant(x));
-    m = q.m.value();
-    v = q.v.value();
-  }
+};
 
-  // ---- 3 ------------------------------------------------------------------------------------------
-  const std::size_t K = 1000;
+Posterior posterior_of(zm::VAE<float>& vae, const Array<float>& x) {
+  Tape<float> tape;
+  tz::NoGrad<float> no_grad(tape);
+  tz::Gaussian<float> q = vae.encode(tape, tape.constant(x));
+  return {q.m.value(), q.v.value()};
+}
+
+// Step 3: L_1 ≤ L_10 ≤ L_100 ≤ L_1000 image by image, and L_1000 is the model's test_niwae_1000.
+// Returns L[k][j], the estimate of L_k(x_j).
+std::map<long, std::vector<double>> step_iwae_bounds_rise_with_k(tz::tutorial::Tutorial& t, zm::VAE<float>& vae,
+                                                                 const Array<float>& x, Rng& rng) {
+  const std::size_t n = x.shape()[0], K = kSamples;
+  const std::vector<long>& ks = kBoundSizes;
   t.step(3, "The bounds L_k = E[log (1/k) Σ_i w_i] for k = 1, 10, 100, 1000, from {} samples of z per image", K);
   t.say("log w_i is around −100 nats or less: means of w are taken in log space (log_mean_exp), never as e^{{log w}}.\n"
         "Each L_k(x) is estimated from the same {} weights, split into {}/k blocks of k: the mean over blocks of\n"
@@ -181,7 +183,6 @@ int main(int argc, char** argv) {
         "order holds image by image, and each estimate's expectation is L_k.", K, K);
   const Rng rng_before = rng;
   const std::vector<double> log_w = vae.log_importance_weights_eval(x, K, rng);  // sample i of image j at i·n + j
-  const std::vector<long> ks = {1, 10, 100, 1000};
   std::map<long, std::vector<double>> L;  // L[k][j]: the estimate of L_k(x_j)
   for (long k : ks) {
     const std::size_t kk = static_cast<std::size_t>(k), blocks = K / kk;
@@ -207,8 +208,22 @@ int main(int argc, char** argv) {
     const std::vector<double> niwae = vae.negative_iwae_bound_eval(x, K, again);
     t.check_close("−L_1000 of the model's chunked evaluation (test_niwae_1000)", mean_of(niwae), -mean_of(L[1000]), 1e-12);
   }
+  return L;
+}
 
-  // ---- 4 ------------------------------------------------------------------------------------------
+// What step 4's grid gives for each image, and log p(x) of each image on its own.
+struct Grid {
+  std::vector<GridResult> at;
+  std::vector<double> log_px;
+};
+
+// Step 4: log p(x) on a converged grid, with all the mass on it, and above L_1000.
+Grid step_log_px_on_a_grid(tz::tutorial::Tutorial& t, zm::VAE<float>& vae, const Array<float>& x, const Posterior& q,
+                           const std::map<long, std::vector<double>>& L, double grid_step, double grid_radius) {
+  const Array<float>& m = q.m;
+  const Array<float>& v = q.v;
+  const std::size_t n = x.shape()[0];
+  const std::vector<double>& L_1000 = L.at(1000);
   double min_sd = 1e9;
   for (float a : v) min_sd = std::min(min_sd, std::sqrt(static_cast<double>(a)));
   // The step: at most 1/1.5 of the narrowest q's standard deviation (unless --grid-step says), with
@@ -238,11 +253,21 @@ int main(int argc, char** argv) {
           fmt::format("largest share on the edge: {:.1e}", worst_edge));
   t.say("log p(x) = {:.3f} (mean over images); image 0: {:.3f}", mean_of(log_px), log_px[0]);
   std::size_t below = 0;
-  for (std::size_t i = 0; i < n; ++i) below += L[1000][i] <= log_px[i];
-  t.check("log p(x) ≥ L_1000, on average", mean_of(log_px) >= mean_of(L[1000]),
-          fmt::format("{:.3f} ≥ {:.3f}; per image {} of {}", mean_of(log_px), mean_of(L[1000]), below, n));
+  for (std::size_t i = 0; i < n; ++i) below += L_1000[i] <= log_px[i];
+  t.check("log p(x) ≥ L_1000, on average", mean_of(log_px) >= mean_of(L_1000),
+          fmt::format("{:.3f} ≥ {:.3f}; per image {} of {}", mean_of(log_px), mean_of(L_1000), below, n));
+  return {grid, log_px};
+}
 
-  // ---- 5 ------------------------------------------------------------------------------------------
+// Step 5: log p(x) − ELBO(x) = KL(q(z|x) ‖ p(z|x)) on every image, both sides on the same grid.
+// Returns ELBO(x) of each image.
+std::vector<double> step_elbo_gap_is_the_posterior_kl(tz::tutorial::Tutorial& t, const Posterior& q,
+                                                      const Grid& g) {
+  const Array<float>& m = q.m;
+  const Array<float>& v = q.v;
+  const std::vector<GridResult>& grid = g.at;
+  const std::vector<double>& log_px = g.log_px;
+  const std::size_t n = log_px.size();
   t.step(5, "The gap: log p(x) − ELBO(x) = KL(q(z|x) ‖ p(z|x)), both sides on the same grid");
   t.say("ELBO(x) = E_q[log p(x|z)] − KL(q ‖ N(0, I)): the expectation by quadrature on the grid, the KL in\n"
         "closed form. KL(q ‖ p(z|x)) = Σ_g h² q(z_g|x) [log q(z_g|x) − log p(z_g|x)], with\n"
@@ -275,13 +300,19 @@ int main(int argc, char** argv) {
   for (const GridResult& r : grid) min_kl = std::min(min_kl, r.kl_posterior);
   t.check("the gap is a KL: never negative", min_kl >= 0,
           fmt::format("smallest KL(q ‖ p(z|x)) over the images = {:.5f} nats", min_kl));
+  return elbo;
+}
 
-  // ---- 6 ------------------------------------------------------------------------------------------
+// Step 6: the gap log p(x) − L_k shrinks as k grows, and L_1 estimates the grid's ELBO.
+void step_iwae_bound_tightens_with_k(tz::tutorial::Tutorial& t, const std::map<long, std::vector<double>>& L,
+                                     const std::vector<double>& log_px, const std::vector<double>& elbo) {
+  const std::size_t n = log_px.size(), K = kSamples;
+  const std::vector<long>& ks = kBoundSizes;
   t.step(6, "L_k approaches log p(x): the gap log p(x) − L_k shrinks with k");
   std::vector<double> gaps;
   for (long k : ks) {
     std::vector<double> g(n);
-    for (std::size_t i = 0; i < n; ++i) g[i] = log_px[i] - L[k][i];
+    for (std::size_t i = 0; i < n; ++i) g[i] = log_px[i] - L.at(k)[i];
     gaps.push_back(mean_of(g));
     t.say("k = {:<5} log p(x) − L_k = {:.4f} nats", k, gaps.back());
   }
@@ -289,10 +320,40 @@ int main(int argc, char** argv) {
           fmt::format("{:.3f} > {:.3f} > {:.3f} > {:.4f}", gaps[0], gaps[1], gaps[2], gaps[3]));
   // L_1 is a one-sample ELBO: on average over images it estimates the grid's ELBO.
   std::vector<double> diff(n);
-  for (std::size_t i = 0; i < n; ++i) diff[i] = L[1][i] - elbo[i];
+  for (std::size_t i = 0; i < n; ++i) diff[i] = L.at(1)[i] - elbo[i];
   const auto d = stats(diff);  // the mean difference and its standard error over the n images
   t.check(fmt::format("E[L_1] = ELBO: L_1, the mean of {} log w per image, agrees with the grid's ELBO", K),
           std::abs(d.mean) < 4 * d.se,
           fmt::format("mean (L_1 − ELBO_grid) = {:.4f} ± {:.4f}", d.mean, d.se));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("05_iwae", "importance-weighted bounds, and the ELBO's gap as a KL, checked on a grid");
+  std::string data_spec;
+  double grid_step = 0, grid_radius = 6.0;
+  tz::tutorial::add_data_option(t, data_spec);
+  t.add_option("--grid-step", grid_step,
+               "step h of the integration grid (default: 0.025, --quick 0.05, or less to resolve the narrowest q)");
+  t.add_option("--grid-radius", grid_radius, "the grid covers [−R, R]² (default 6: q(z|x) = N(0, 1) puts 2e-9 outside)");
+  if (auto rc = t.parse(argc, argv)) return *rc;
+
+  Rng rng(t.seed());
+  const zm::ModelInfo& info = zm::find_model("vae");
+  const std::size_t n = t.pick<std::size_t>(100, 20);  // test images
+  const zm::Config config = zm::Config::from(info.flags, {{"z", "2"}, {"iwae", "1"}}, "vae");
+
+  const zm::Dataset eval = step_data(t, info, data_spec, rng, n);                                  // 1 data
+  // after step 1, which settles data_spec: the training run loads the data step 1 loaded
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, t.pick(5000L, 500L), static_cast<long>(n));
+  const auto model = step_train_a_vae_with_2d_latent(t, info, config, opt);                        // 2 training
+  auto& vae = dynamic_cast<zm::VAE<float>&>(*model);
+  const Array<float> x = zm::binarized_test_rows(eval);  // the test images, binarized once
+  const Posterior q = posterior_of(vae, x);              // and their q(z|x), for steps 4 and 5
+  const auto L = step_iwae_bounds_rise_with_k(t, vae, x, rng);                                     // 3 L_k
+  const Grid grid = step_log_px_on_a_grid(t, vae, x, q, L, grid_step, grid_radius);                // 4 log p(x)
+  const std::vector<double> elbo = step_elbo_gap_is_the_posterior_kl(t, q, grid);                 // 5 the gap
+  step_iwae_bound_tightens_with_k(t, L, grid.log_px, elbo);                                        // 6 L_k → log p(x)
   return t.finish();
 }

@@ -68,26 +68,19 @@ Array<float> traversals(zm::VAE<float>& vae, const Array<float>& m0, const std::
   return vae.decode_means(z);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("06_beta_vae", "β-VAE: rec against KL, latent traversals, KL annealing against collapse");
-  std::string data_spec;
-  tz::tutorial::add_data_option(t, data_spec);
-  if (auto rc = t.parse(argc, argv)) return *rc;
-  Rng rng(t.seed());
-
-  // ---- 1 ------------------------------------------------------------------------------------------
-  const zm::ModelInfo& info = zm::find_model("vae");
+// Step 1: the data set, and its first test_rows test images binarized once, which every step scores.
+Array<float> step_data(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, std::string& data_spec, Rng& rng,
+                       long test_rows) {
   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
-  const long test_rows = t.pick(1000L, 300L);
   const Array<float> x_test = zm::binarized_test_rows(zm::first_test_rows(data, test_rows));
   t.step(1, "Data: {}, {} training images; {} test images, binarized once", data.name, data.train_x.shape()[0],
          x_test.shape()[0]);
+  return x_test;
+}
 
-  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, t.pick(3000L, 400L), test_rows);
-
-  // ---- 2 ------------------------------------------------------------------------------------------
+// Step 2: a larger β buys a smaller KL and pays in reconstruction. Returns the three runs by β.
+std::map<double, Trained> step_beta_trades_rec_for_kl(tz::tutorial::Tutorial& t, const zm::ModelInfo& info,
+                                                      const zm::TrainOptions& opt, const Array<float>& x_test) {
   t.step(2, "β = 0.5, 1, 4: minimise rec + β·KL, {} Adam steps each, z = 10", opt.iters);
   std::map<double, Trained> runs;
   for (double beta : {0.5, 1.0, 4.0}) {
@@ -109,8 +102,11 @@ int main(int argc, char** argv) {
           fmt::format("−ELBO {:.2f} (β = 4) > {:.2f} (β = 1), {:.2f} (β = 0.5)", nelbo(4.0), nelbo(1.0), nelbo(0.5)));
   t.check("β = 4 uses no more units than β = 0.5", runs[4.0].active <= runs[0.5].active,
           fmt::format("active units: {} (β = 4) ≤ {} (β = 0.5)", runs[4.0].active, runs[0.5].active));
+  return runs;
+}
 
-  // ---- 3 ------------------------------------------------------------------------------------------
+// Step 3: a unit's traversal changes the picture as much as the unit is active.
+void step_latent_traversals(tz::tutorial::Tutorial& t, std::map<double, Trained>& runs, const Array<float>& x_test) {
   t.step(3, "Latent traversals: one unit at a time from −3 to 3, the others at m(x)");
   t.say("Rows are the units in order of activity A_j; an inactive unit gives a row of identical pictures.");
   Array<float> x0 = Array<float>::from_shape({1, x_test.shape()[1]});
@@ -133,8 +129,11 @@ int main(int argc, char** argv) {
     t.check(fmt::format("β = {}: {}", beta, file), row_change(0) > row_change(9),
             fmt::format("most active unit changes {:.3f} per pixel, least active {:.4f}", row_change(0), row_change(9)));
   }
+}
 
-  // ---- 4 ------------------------------------------------------------------------------------------
+// Step 4: KL annealing keeps more information in z; inactive units hold next to no KL either way.
+void step_kl_annealing_against_collapse(tz::tutorial::Tutorial& t, const zm::ModelInfo& info,
+                                        const zm::TrainOptions& opt, const Array<float>& x_test) {
   const long anneal = opt.iters / 2;
   t.step(4, "KL annealing against posterior collapse: z = 32, the KL weight from 0 to 1 over {} steps", anneal);
   t.say("Early in training the decoder is poor: information in z costs KL that rec cannot yet repay, and the KL\n"
@@ -175,5 +174,23 @@ int main(int argc, char** argv) {
   t.check("annealing keeps more information in z", annealed.metrics.at("test_kl") > plain.metrics.at("test_kl"),
           fmt::format("KL {:.2f} nats with annealing > {:.2f} without (active units {} and {})",
                       annealed.metrics.at("test_kl"), plain.metrics.at("test_kl"), annealed.active, plain.active));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("06_beta_vae", "β-VAE: rec against KL, latent traversals, KL annealing against collapse");
+  std::string data_spec;
+  if (auto rc = tz::tutorial::parse_with_data(t, data_spec, argc, argv)) return *rc;
+  Rng rng(t.seed());
+  const zm::ModelInfo& info = zm::find_model("vae");
+  const long test_rows = t.pick(1000L, 300L);
+
+  const Array<float> x_test = step_data(t, info, data_spec, rng, test_rows);                 // 1 data
+  // after step 1, which settles data_spec: the training runs load the data step 1 loaded
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, t.pick(3000L, 400L), test_rows);
+  std::map<double, Trained> runs = step_beta_trades_rec_for_kl(t, info, opt, x_test);     // 2 β = 0.5, 1, 4
+  step_latent_traversals(t, runs, x_test);                                                   // 3 traversals
+  step_kl_annealing_against_collapse(t, info, opt, x_test);                                  // 4 KL annealing
   return t.finish();
 }

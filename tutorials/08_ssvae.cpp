@@ -64,23 +64,11 @@ Terms labelled_terms(zm::SSVAE<double>& model, const Array<double>& x, int y, co
   return t;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("08_ssvae", "the semi-supervised VAE: its two bounds term by term, the entropy term, accuracy against labels");
-  std::string data_spec;
-  tz::tutorial::add_data_option(t, data_spec);
-  if (auto rc = t.parse(argc, argv)) return *rc;
-  Rng rng(t.seed());
-  const zm::ModelInfo& info = zm::find_model("ssvae");
-
-  // ---- 1 ------------------------------------------------------------------------------------------
+// Step 1: the data set, of which the model keeps 100 labels (10 per class) and hides the rest.
+zm::Dataset step_data_with_100_labels(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, std::string& data_spec,
+                                      Rng& rng, zm::SSVAE<double>& model) {
   zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
-  const long iters = t.pick(4000L, 200L), test_rows = t.pick(0L, 1000L);
   t.step(1, "Data: {}, {} training images of which 100 keep their label (10 per class)", data.name, data.train_x.shape()[0]);
-  zm::SSVAEOptions options;  // the defaults: z = 64, 300 hidden units, gw = 1, cw = 100, 100 labels
-  Rng init(1);
-  zm::SSVAE<double> model(options, init);
   zm::Dataset kept = data;
   model.prepare_data(kept, rng);
   std::vector<int> per_class(10, 0);
@@ -91,77 +79,122 @@ int main(int argc, char** argv) {
           fmt::format("per class: {}", fmt::join(per_class, " ")));
   t.check("every other label is hidden", hidden == static_cast<long>(data.train_x.shape()[0]) - 100,
           fmt::format("{} of {} training labels set to −1", hidden, data.train_x.shape()[0]));
+  return data;
+}
 
-  // One labelled image (binarized) and one unlabelled image, for steps 2-4.
+// The images of steps 2-4: one labelled image x_l of class y_l and one unlabelled image x_u, binarized.
+struct Examples {
+  Array<double> x_l;
+  int y_l;
+  Array<double> x_u;
+};
+
+Examples examples_of(zm::SSVAE<double>& model, const zm::Dataset& data) {
   Rng bin(5);
   const Array<double> x_l = bin.bernoulli(Array<double>(xt::view(model.labelled_x(), xt::range(0, 1), xt::all())));
   const int y_l = model.labelled_y()[0];
   const Array<double> x_u = bin.bernoulli(Array<double>(xt::cast<double>(xt::view(data.test_x, xt::range(0, 1), xt::all()))));
+  return {x_l, y_l, x_u};
+}
 
-  // ---- 2 ------------------------------------------------------------------------------------------
+// Step 2: L(x,y) by hand, term by term, is the model's labelled bound.
+void step_labelled_bound_term_by_term(tz::tutorial::Tutorial& t, zm::SSVAE<double>& model, const Examples& ex,
+                                      Rng& rng) {
+  const Array<double>& x_l = ex.x_l;
+  const int y_l = ex.y_l;
   t.step(2, "The labelled bound L(x,y) = E_q(z|x,y)[−log p(x|y,z)] + KL(q(z|x,y) ‖ N(0,I)) − log p(y)");
-  {
-    const Array<double> eps = rng.normal<double>({1, options.z});
-    const Terms by_hand = labelled_terms(model, x_l, y_l, eps);
-    Tape<double> tape;
-    auto L = model.negative_elbo_bound(tape, tape.constant(x_l), {y_l}, tape.constant(eps));
-    t.say("For a labelled image of class {} (an untrained model, one sample z = m + √v ε):", y_l);
-    t.say("  rec = −Σ_j [x_j l_j − softplus(l_j)]          = {:9.4f}", by_hand.rec);
-    t.say("  KL_z = ½ Σ_j (v_j + m_j² − 1 − log v_j)         = {:9.4f}", by_hand.kl_z);
-    t.say("  −log p(y) = log 10                              = {:9.4f}", std::log(10.0));
-    t.check_close("L(x,y), the sum, against the model's negative_elbo_bound(x, y)", L.nelbo.item(), by_hand.L, 1e-12);
-  }
+  const Array<double> eps = rng.normal<double>({1, model.options().z});
+  const Terms by_hand = labelled_terms(model, x_l, y_l, eps);
+  Tape<double> tape;
+  auto L = model.negative_elbo_bound(tape, tape.constant(x_l), {y_l}, tape.constant(eps));
+  const double nelbo = L.nelbo.item();
+  t.say("For a labelled image of class {} (an untrained model, one sample z = m + √v ε):", y_l);
+  t.say("  rec = −Σ_j [x_j l_j − softplus(l_j)]          = {:9.4f}", by_hand.rec);
+  t.say("  KL_z = ½ Σ_j (v_j + m_j² − 1 − log v_j)         = {:9.4f}", by_hand.kl_z);
+  t.say("  −log p(y) = log 10                              = {:9.4f}", std::log(10.0));
+  t.check_close("L(x,y), the sum, against the model's negative_elbo_bound(x, y)", nelbo, by_hand.L, 1e-12);
+}
 
-  // ---- 3 ------------------------------------------------------------------------------------------
+// What step 3 hands to step 4: H[q(y|x)] by hand, and the model's KL(q(y|x) ‖ Cat(1/10)).
+struct Entropy {
+  double entropy, kl_y_model;
+};
+
+// Step 3: Σ_y q(y|x) L(x,y) − H[q(y|x)] by hand is the model's unlabelled bound U(x).
+Entropy step_unlabelled_bound_term_by_term(tz::tutorial::Tutorial& t, zm::SSVAE<double>& model, const Examples& ex,
+                                           Rng& rng) {
+  const Array<double>& x_u = ex.x_u;
   t.step(3, "The unlabelled bound U(x) = Σ_y q(y|x) L(x,y) − H[q(y|x)]: y is summed out under the classifier");
-  double entropy = 0, kl_y_model = 0;
-  {
-    const Array<double> eps = rng.normal<double>({10, options.z});  // row c: the ε of the pair (x, y = c)
-    Tape<double> tape;
-    auto U = model.negative_elbo_bound(tape, tape.constant(x_u), tape.constant(eps));
-    const Array<double> logits = model.classify(tape, tape.constant(x_u)).value();
-    double mx = logits(0, 0);
-    for (std::size_t c = 1; c < 10; ++c) mx = std::max(mx, logits(0, c));
-    double norm = 0;
-    for (std::size_t c = 0; c < 10; ++c) norm += std::exp(logits(0, c) - mx);
-    double sum_qL = 0;
-    t.say("  y   q(y|x)    L(x,y)");
-    for (std::size_t c = 0; c < 10; ++c) {
-      const double log_q = logits(0, c) - mx - std::log(norm), q = std::exp(log_q);
-      const Terms L = labelled_terms(model, x_u, static_cast<int>(c),
-                                     Array<double>(xt::view(eps, xt::range(c, c + 1), xt::all())));
-      sum_qL += q * L.L;
-      entropy -= q * log_q;
-      t.say("  {}  {:.4f}  {:9.4f}", c, q, L.L);
-    }
-    t.say("Σ_y q(y|x) L(x,y) = {:.4f},  H[q(y|x)] = {:.4f}", sum_qL, entropy);
-    t.check_close("Σ_y q L − H against the model's U(x) = KL_y + Σ_y q (KL_z + rec) (CS236's form)", U.nelbo.item(),
-                  sum_qL - entropy, 1e-12);
-    kl_y_model = U.kl_y.item();
+  double entropy = 0;
+  const Array<double> eps = rng.normal<double>({10, model.options().z});  // row c: the ε of the pair (x, y = c)
+  Tape<double> tape;
+  auto U = model.negative_elbo_bound(tape, tape.constant(x_u), tape.constant(eps));
+  const Array<double> logits = model.classify(tape, tape.constant(x_u)).value();
+  double mx = logits(0, 0);
+  for (std::size_t c = 1; c < 10; ++c) mx = std::max(mx, logits(0, c));
+  double norm = 0;
+  for (std::size_t c = 0; c < 10; ++c) norm += std::exp(logits(0, c) - mx);
+  double sum_qL = 0;
+  t.say("  y   q(y|x)    L(x,y)");
+  for (std::size_t c = 0; c < 10; ++c) {
+    const double log_q = logits(0, c) - mx - std::log(norm), q = std::exp(log_q);
+    const Terms L = labelled_terms(model, x_u, static_cast<int>(c),
+                                   Array<double>(xt::view(eps, xt::range(c, c + 1), xt::all())));
+    sum_qL += q * L.L;
+    entropy -= q * log_q;
+    t.say("  {}  {:.4f}  {:9.4f}", c, q, L.L);
   }
+  t.say("Σ_y q(y|x) L(x,y) = {:.4f},  H[q(y|x)] = {:.4f}", sum_qL, entropy);
+  const double nelbo = U.nelbo.item();
+  t.check_close("Σ_y q L − H against the model's U(x) = KL_y + Σ_y q (KL_z + rec) (CS236's form)", nelbo,
+                sum_qL - entropy, 1e-12);
+  const double kl_y_model = U.kl_y.item();
+  return {entropy, kl_y_model};
+}
 
-  // ---- 4 ------------------------------------------------------------------------------------------
+// Step 4: CS236's KL_y and M2's −H[q(y|x)] differ by the constant log 10.
+void step_entropy_term_is_log_10_minus_kl_y(tz::tutorial::Tutorial& t, const Entropy& e) {
+  const double entropy = e.entropy, kl_y_model = e.kl_y_model;
   t.step(4, "The entropy term: H[q(y|x)] = log 10 − KL(q(y|x) ‖ Cat(1/10))");
   t.say("KL(q ‖ Cat(1/10)) = Σ_y q log q − Σ_y q log(1/10) = −H[q] + log 10. So CS236's KL_y and M2's −H[q]\n"
         "differ by the constant log 10 = −log p(y), which M2 counts inside L(x,y).");
   t.check_close("log 10 − KL_y from the model", std::log(10.0) - kl_y_model, entropy, 1e-12);
   t.check("0 ≤ H[q] ≤ log 10", entropy >= 0 && entropy <= std::log(10.0) + 1e-12,
           fmt::format("H = {:.4f}, log 10 = {:.4f}: an untrained classifier is nearly uniform", entropy, std::log(10.0)));
+}
 
-  // ---- 5 ------------------------------------------------------------------------------------------
-  t.step(5, "SSVAE (gw = 1) against the classifier alone (gw = 0): {} steps, batch 100, seed {}, the same 100 labels",
-         iters, t.seed());
-  t.say("Both runs build the classifier first from the same seed, keep the same labelled images and take\n"
-        "the same number of steps; gw = 0 drops the generative term, so only the cross-entropy trains.");
-  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
-  auto run = [&](const std::string& gw, const std::string& labels, long steps, std::unique_ptr<zm::Model<float>>* out) {
+// The training runs of steps 5 and 6: ./zoo train ssvae with the shared options, differing only in gw
+// (1: SSVAE, 0: the classifier alone), the number of labels and the steps. run(gw, labels, steps, out)
+// trains one; *out (if given) receives the model. Returns the run's test metrics by name.
+struct SsvaeRuns {
+  const zm::ModelInfo& info;
+  const zm::TrainOptions& opt;
+  std::map<std::string, double> operator()(const std::string& gw, const std::string& labels, long steps,
+                                           std::unique_ptr<zm::Model<float>>* out) const {
     zm::TrainOptions o = opt;
     o.iters = steps;
     const zm::Config cfg = zm::Config::from(info.flags, {{"gw", gw}, {"labels", labels}}, "ssvae");
     return tz::tutorial::as_map(zm::train(info, cfg, o, out).metrics);
-  };
+  }
+};
+
+// What step 5 trained with gw = 1: its test metrics, and the model.
+struct Semi {
+  std::map<std::string, double> with;
   std::unique_ptr<zm::Model<float>> ssvae;
-  auto with = run("1", "100", iters, &ssvae);
+};
+
+// Step 5: the unlabelled images help the classifier: SSVAE (gw = 1) against the classifier alone (gw = 0).
+Semi step_unlabelled_images_help(tz::tutorial::Tutorial& t, const SsvaeRuns& run, const zm::Dataset& data,
+                                 long test_rows) {
+  const long iters = run.opt.iters;
+  Semi semi;
+  std::map<std::string, double>& with = semi.with;
+  t.step(5, "SSVAE (gw = 1) against the classifier alone (gw = 0): {} steps, batch 100, seed {}, the same 100 labels",
+         iters, t.seed());
+  t.say("Both runs build the classifier first from the same seed, keep the same labelled images and take\n"
+        "the same number of steps; gw = 0 drops the generative term, so only the cross-entropy trains.");
+  with = run("1", "100", iters, &semi.ssvae);
   auto without = run("0", "100", iters, nullptr);
   const double gap = 100 * (with["test_accuracy"] - without["test_accuracy"]);
   t.say("test accuracy: SSVAE {:.1f}%, classifier alone {:.1f}% ({:+.1f} points); both fit the 100 labels: {:.0f}% and {:.0f}%",
@@ -189,8 +222,13 @@ int main(int argc, char** argv) {
            "measured 89.1% against 75.8% (+13.3 points) on the 10,000 offline MNIST digits; CS236 reports about 92%\n"
            "against 73.5% on the full MNIST. {} steps keep this run short: about 11 minutes with AVX-512 kernels.", iters);
   }
+  return semi;
+}
 
-  // ---- 6 ------------------------------------------------------------------------------------------
+// Step 6: more labels, a better classifier (and, in a full run, the SSVAE at each count too).
+void step_accuracy_against_labels(tz::tutorial::Tutorial& t, const SsvaeRuns& run, const zm::Dataset& data,
+                                  std::map<std::string, double>& with) {
+  const long iters = run.opt.iters;
   const std::vector<int> label_counts = {20, 100, 1000};
   t.step(6, "Accuracy against the number of labels: {} labels", fmt::join(label_counts, ", "));
   std::vector<double> xs, acc_alone, acc_ssvae;
@@ -217,10 +255,12 @@ int main(int argc, char** argv) {
                      {.title = fmt::format("{}: test accuracy after {} steps", data.name, iters), .xlabel = "labelled examples",
                       .ylabel = "test accuracy (%)", .log_x = true});
   t.say("Wrote {}.", plot.string());
+}
 
-  // ---- 7 ------------------------------------------------------------------------------------------
+// Step 7: the trained SSVAE's class × style grid; in a full run, row y looks like class y.
+void step_class_style_grid(tz::tutorial::Tutorial& t, zm::Model<float>& ssvae, const zm::Dataset& data, long iters) {
   t.step(7, "What the SSVAE generates: one row per class y, one column per shared z ~ N(0, I)");
-  auto& trained = dynamic_cast<zm::SSVAE<float>&>(*ssvae);
+  auto& trained = dynamic_cast<zm::SSVAE<float>&>(ssvae);
   Rng pic(3);
   trained.write_pictures(t.out_dir().string(), data, pic);
   t.say("Wrote {}.", t.out_file("class_style_grid.png").string());
@@ -242,5 +282,31 @@ int main(int argc, char** argv) {
             fmt::format("{:.0f} of {}", named, row_class.size()));
     t.say("M2 separates y from z: down a column the class changes while z, the style, stays.");
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("08_ssvae", "the semi-supervised VAE: its two bounds term by term, the entropy term, accuracy against labels");
+  std::string data_spec;
+  if (auto rc = tz::tutorial::parse_with_data(t, data_spec, argc, argv)) return *rc;
+  Rng rng(t.seed());
+  const zm::ModelInfo& info = zm::find_model("ssvae");
+  const long iters = t.pick(4000L, 200L), test_rows = t.pick(0L, 1000L);
+  zm::SSVAEOptions options;  // the defaults: z = 64, 300 hidden units, gw = 1, cw = 100, 100 labels
+  Rng init(1);
+  zm::SSVAE<double> model(options, init);
+
+  const zm::Dataset data = step_data_with_100_labels(t, info, data_spec, rng, model);          // 1 data, labels
+  // after step 1, which settles data_spec: the training runs load the data step 1 loaded
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
+  const SsvaeRuns run{info, opt};                 // the training runs of steps 5 and 6
+  const Examples ex = examples_of(model, data);  // the images of steps 2-4
+  step_labelled_bound_term_by_term(t, model, ex, rng);                                          // 2 L(x,y)
+  const Entropy e = step_unlabelled_bound_term_by_term(t, model, ex, rng);                     // 3 U(x)
+  step_entropy_term_is_log_10_minus_kl_y(t, e);                                                 // 4 H[q(y|x)]
+  Semi semi = step_unlabelled_images_help(t, run, data, test_rows);                             // 5 SSVAE vs alone
+  step_accuracy_against_labels(t, run, data, semi.with);                                        // 6 more labels
+  step_class_style_grid(t, *semi.ssvae, data, iters);                                           // 7 the grid
   return t.finish();
 }

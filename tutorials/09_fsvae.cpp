@@ -48,71 +48,71 @@ double correlation(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  tz::tutorial::Tutorial t("09_fsvae", "the fully supervised VAE: conditioning, the bound of log p(x|y), a class × style grid");
-  std::string data_spec;
-  tz::tutorial::add_data_option(t, data_spec);
-  if (auto rc = t.parse(argc, argv)) return *rc;
-  Rng rng(t.seed());
-  const zm::ModelInfo& info = zm::find_model("fsvae");
-
-  // ---- 1 ------------------------------------------------------------------------------------------
+// Step 1: the data set, every training image with its label.
+zm::Dataset step_data_with_every_label(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, std::string& data_spec,
+                                       Rng& rng) {
   zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
-  const long iters = t.pick(5000L, 1000L), test_rows = t.pick(0L, 1000L);
-  // --quick trains a narrower network (128 hidden units instead of 300) for more steps: the decoder
-  // needs about a thousand steps before it reads the class from y rather than from z.
-  const std::string hidden = t.pick<std::string>("300", "128"), z_dim = t.pick<std::string>("10", "2");
   t.step(1, "Data: {}, {} training images, every one with its label", data.name, data.train_x.shape()[0]);
+  return data;
+}
 
-  // ---- 2 ------------------------------------------------------------------------------------------
+// Step 2: y is an input of both networks, and rec + KL by hand is the model's −ELBO(x|y).
+void step_conditioning_on_the_label(tz::tutorial::Tutorial& t, const zm::Dataset& data, Rng& rng) {
   t.step(2, "Conditioning: q(z|x,y) reads [x, y], p(x|z,y) reads [z, y]; −ELBO(x|y) = rec + KL");
-  {
-    zm::FSVAEOptions options;  // z = 10, 300 hidden units
-    Rng init(1);
-    zm::FSVAE<double> model(options, init);
-    Rng bin(5);
-    const Array<double> x = bin.bernoulli(Array<double>(xt::cast<double>(xt::view(data.test_x, xt::range(0, 1), xt::all()))));
-    const int y = data.test_y[0];
-    const Array<double> eps = rng.normal<double>({1, options.z});
-    Tape<double> tape;
-    auto bound = model.negative_elbo_bound(tape, tape.constant(x), {y}, tape.constant(eps));
-    // the same by hand: z = m + √v ε, rec = −Σ_j [x_j l_j − softplus(l_j)], KL = ½ Σ (v + m² − 1 − log v)
-    Var<double> yv = tape.constant(tz::one_hot<double>({y}, 10));
-    auto [m, v] = model.encode(tape, tape.constant(x), yv);
-    t.say("The encoder's input is 784 pixels and 10 one-hot entries: its first weight matrix is {} × {}.",
-          model.params()["enc.l1.W"].value.shape()[0], model.params()["enc.l1.W"].value.shape()[1]);
-    t.say("The decoder's input is z and the same 10 entries: its first weight matrix is {} × {}.",
-          model.params()["dec.l1.W"].value.shape()[0], model.params()["dec.l1.W"].value.shape()[1]);
-    Array<double> z = Array<double>::from_shape({1, options.z});
-    double kl = 0, rec = 0;
-    for (std::size_t j = 0; j < options.z; ++j) {
-      const double mj = m.value()(0, j), vj = v.value()(0, j);
-      z(0, j) = mj + std::sqrt(vj) * eps(0, j);
-      kl += 0.5 * (vj + mj * mj - 1 - std::log(vj));
-    }
-    const Array<double> l = model.decode(tape, tape.constant(z), yv).value();
-    for (std::size_t p = 0; p < 784; ++p) rec -= x(0, p) * l(0, p) - softplus(l(0, p));
-    t.say("For a test image of class {} and an untrained model: rec = {:.4f}, KL = {:.4f}.", y, rec, kl);
-    t.check_close("rec + KL against the model's negative_elbo_bound(x, y)", bound.nelbo.item(), rec + kl, 1e-12);
+  zm::FSVAEOptions options;  // z = 10, 300 hidden units
+  Rng init(1);
+  zm::FSVAE<double> model(options, init);
+  Rng bin(5);
+  const Array<double> x = bin.bernoulli(Array<double>(xt::cast<double>(xt::view(data.test_x, xt::range(0, 1), xt::all()))));
+  const int y = data.test_y[0];
+  const Array<double> eps = rng.normal<double>({1, options.z});
+  Tape<double> tape;
+  auto bound = model.negative_elbo_bound(tape, tape.constant(x), {y}, tape.constant(eps));
+  const double nelbo = bound.nelbo.item();
+  // the same by hand: z = m + √v ε, rec = −Σ_j [x_j l_j − softplus(l_j)], KL = ½ Σ (v + m² − 1 − log v)
+  Var<double> yv = tape.constant(tz::one_hot<double>({y}, 10));
+  auto [m, v] = model.encode(tape, tape.constant(x), yv);
+  t.say("The encoder's input is 784 pixels and 10 one-hot entries: its first weight matrix is {} × {}.",
+        model.params()["enc.l1.W"].value.shape()[0], model.params()["enc.l1.W"].value.shape()[1]);
+  t.say("The decoder's input is z and the same 10 entries: its first weight matrix is {} × {}.",
+        model.params()["dec.l1.W"].value.shape()[0], model.params()["dec.l1.W"].value.shape()[1]);
+  Array<double> z = Array<double>::from_shape({1, options.z});
+  double kl = 0, rec = 0;
+  for (std::size_t j = 0; j < options.z; ++j) {
+    const double mj = m.value()(0, j), vj = v.value()(0, j);
+    z(0, j) = mj + std::sqrt(vj) * eps(0, j);
+    kl += 0.5 * (vj + mj * mj - 1 - std::log(vj));
   }
+  const Array<double> l = model.decode(tape, tape.constant(z), yv).value();
+  for (std::size_t p = 0; p < 784; ++p) rec -= x(0, p) * l(0, p) - softplus(l(0, p));
+  t.say("For a test image of class {} and an untrained model: rec = {:.4f}, KL = {:.4f}.", y, rec, kl);
+  t.check_close("rec + KL against the model's negative_elbo_bound(x, y)", nelbo, rec + kl, 1e-12);
+}
 
-  // ---- 3 ------------------------------------------------------------------------------------------
+// The run of step 3: what the training loop reports, and the model it trained.
+struct Trained {
+  zm::TrainResult result;
+  std::unique_ptr<zm::Model<float>> model;
+};
+
+// Step 3: training lowers −ELBO(x|y).
+Trained step_training_lowers_the_nelbo(tz::tutorial::Tutorial& t, const zm::ModelInfo& info,
+                                       const zm::TrainOptions& opt, const std::string& hidden,
+                                       const std::string& z_dim) {
+  const long iters = opt.iters;
+  Trained run;
   t.step(3, "Training: {} Adam steps of 100 labelled images, lr 1e-3, seed {}, {} hidden units", iters, t.seed(), hidden);
-  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
-  std::unique_ptr<zm::Model<float>> trained;
-  const zm::TrainResult result = zm::train(info, zm::Config::from(info.flags, {{"iwae", "1,100"}, {"hidden", hidden}, {"z", z_dim}}, "fsvae"), opt, &trained);
-  auto& model = dynamic_cast<zm::FSVAE<float>&>(*trained);
-  std::vector<double> curve;
-  for (const auto& [name, ys] : result.curves)
-    if (name == "nelbo") curve = ys;
+  run.result = zm::train(info, zm::Config::from(info.flags, {{"iwae", "1,100"}, {"hidden", hidden}, {"z", z_dim}}, "fsvae"), opt, &run.model);
+  const zm::TrainResult& result = run.result;
+  const std::vector<double> curve = tz::tutorial::curve_of(result, "nelbo");
   t.check("−ELBO(x|y) fell during training", curve.back() < curve.front(),
           fmt::format("first 100 steps {:.2f} → last 100 steps {:.2f} nats ({:.1f} ms per step)", curve.front(),
                       curve.back(), result.ms_per_iter));
+  return run;
+}
 
-  // ---- 4 ------------------------------------------------------------------------------------------
-  const zm::Dataset eval = zm::first_test_rows(data, test_rows);
+// Step 4: the true label explains an image better than a wrong one, so Bayes' rule classifies.
+void step_the_label_matters(tz::tutorial::Tutorial& t, zm::FSVAE<float>& model, const zm::Dataset& eval, Rng& rng) {
   const std::size_t n = eval.test_x.shape()[0];
   t.step(4, "The label matters: −ELBO(x|y) of {} test images under each of the 10 labels", n);
   Rng bin(0);
@@ -127,7 +127,8 @@ int main(int argc, char** argv) {
         tape.clear();
         Var<float> x = tape.constant(Array<float>(xt::view(x_bin, xt::range(b, e), xt::all())));
         auto bound = model.negative_elbo_bound(tape, x, std::vector<int>(e - b, c), rng);
-        for (std::size_t i = b; i < e; ++i) nelbo[static_cast<std::size_t>(c)][i] = bound.nelbo.value()(i - b);
+        const Array<float>& nelbo_b = bound.nelbo.value();
+        for (std::size_t i = b; i < e; ++i) nelbo[static_cast<std::size_t>(c)][i] = nelbo_b(i - b);
       }
   }
   double right = 0, wrong = 0;
@@ -148,8 +149,11 @@ int main(int argc, char** argv) {
         "  p(y|x) ∝ p(x|y) ≈ exp(ELBO(x|y)),  ŷ = argmin_y −ELBO(x|y).");
   t.check("this generative classifier is far above chance (10%)", accuracy > 0.4,
           fmt::format("{:.1f}% of {} test images (one sample of z per label)", 100 * accuracy, n));
+}
 
-  // ---- 5 ------------------------------------------------------------------------------------------
+// Step 5: in the class × style grid, y sets the class and z the style.
+void step_class_style_grid(tz::tutorial::Tutorial& t, zm::FSVAE<float>& model, const zm::Dataset& eval) {
+  const std::size_t n = eval.test_x.shape()[0];
   t.step(5, "The class × style grid: row y decodes (z_j, y) for ten shared z_j ~ N(0, I)");
   Rng pic(3);
   const Array<float> grid = model.class_style_grid(10, pic);
@@ -200,13 +204,40 @@ int main(int argc, char** argv) {
   t.say("  one row per class, one column per z.");
   t.say("Wrote {}:", t.out_file("reconstructions.png").string());
   t.say("  test images, each row followed by its reconstructions from q(z|x,y).");
+}
 
-  // ---- 6 ------------------------------------------------------------------------------------------
+// Step 6: IWAE_100 is a tighter bound of log p(x|y) than the ELBO.
+void step_iwae_is_tighter(tz::tutorial::Tutorial& t, const zm::TrainResult& result, std::size_t n) {
   t.step(6, "The bounds of log p(x|y) on {} binarized test images", n);
   std::map<std::string, double> m = tz::tutorial::as_map(result.metrics);
   t.say("−ELBO(x|y) = {:.2f} = KL {:.2f} + rec {:.2f};  −IWAE_100(x|y) = {:.2f}", m["test_nelbo"], m["test_kl"],
         m["test_rec"], m["test_niwae_100"]);
   t.check("IWAE_100 is tighter than the ELBO", m["test_niwae_100"] < m["test_nelbo"],
           fmt::format("{:.2f} < {:.2f} nats", m["test_niwae_100"], m["test_nelbo"]));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tz::tutorial::Tutorial t("09_fsvae", "the fully supervised VAE: conditioning, the bound of log p(x|y), a class × style grid");
+  std::string data_spec;
+  if (auto rc = tz::tutorial::parse_with_data(t, data_spec, argc, argv)) return *rc;
+  Rng rng(t.seed());
+  const zm::ModelInfo& info = zm::find_model("fsvae");
+  const long iters = t.pick(5000L, 1000L), test_rows = t.pick(0L, 1000L);
+  // --quick trains a narrower network (128 hidden units instead of 300) for more steps: the decoder
+  // needs about a thousand steps before it reads the class from y rather than from z.
+  const std::string hidden = t.pick<std::string>("300", "128"), z_dim = t.pick<std::string>("10", "2");
+
+  const zm::Dataset data = step_data_with_every_label(t, info, data_spec, rng);                  // 1 data
+  // after step 1, which settles data_spec: the training run loads the data step 1 loaded
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
+  step_conditioning_on_the_label(t, data, rng);                                                   // 2 conditioning
+  const Trained run = step_training_lowers_the_nelbo(t, info, opt, hidden, z_dim);                // 3 training
+  auto& model = dynamic_cast<zm::FSVAE<float>&>(*run.model);
+  const zm::Dataset eval = zm::first_test_rows(data, test_rows);  // the test images of steps 4-6
+  step_the_label_matters(t, model, eval, rng);                                                    // 4 the label
+  step_class_style_grid(t, model, eval);                                                          // 5 the grid
+  step_iwae_is_tighter(t, run.result, eval.test_x.shape()[0]);                                    // 6 the bounds
   return t.finish();
 }

@@ -12,6 +12,11 @@ void add_data_option(Tutorial& t, std::string& data_spec) {
                "fashion-mnist)");
 }
 
+std::optional<int> parse_with_data(Tutorial& t, std::string& data_spec, int argc, char** argv) {
+  add_data_option(t, data_spec);
+  return t.parse(argc, argv);
+}
+
 models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng) {
   if (data_spec.empty()) {
     data_spec = "fashion-mnist";
@@ -38,6 +43,13 @@ models::TrainOptions train_options(const Tutorial& t, const std::string& data_sp
 }
 
 std::map<std::string, double> as_map(const models::Metrics& m) { return {m.begin(), m.end()}; }
+
+std::vector<double> curve_of(const models::TrainResult& run, const std::string& term) {
+  std::vector<double> curve;
+  for (const auto& [name, ys] : run.curves)
+    if (name == term) curve = ys;
+  return curve;
+}
 
 double mean_of(const std::vector<double>& v) {
   double s = 0;

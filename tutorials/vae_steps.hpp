@@ -1,18 +1,21 @@
 // tapezoo tutorials 04-09: the steps every VAE tutorial takes the same way.
 //
 //   std::string data_spec;
-//   tz::tutorial::add_data_option(t, data_spec);                       // --data, before t.parse()
+//   if (auto rc = tz::tutorial::parse_with_data(t, data_spec, argc, argv)) return *rc;  // --data and the rest
+//   Rng rng(t.seed());
 //   ...
 //   const zm::Dataset data = tz::tutorial::load_tutorial_data(t, info, data_spec, rng);
 //   const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
 //   const zm::TrainResult run = zm::train(info, config, opt, &model);  // the loop of ./zoo train
 //   tz::tutorial::as_map(run.metrics).at("test_nelbo");
+//   tz::tutorial::curve_of(run, "nelbo");                              // the training curve of a term
 //
 // Only the plumbing lives here; the models, the numbers each tutorial checks and the story stay in
 // the tutorials themselves.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +28,10 @@ namespace tz::tutorial {
 // --data: "fashion-mnist" or "mnist". Left empty, load_tutorial_data() chooses.
 void add_data_option(Tutorial& t, std::string& data_spec);
 
+// The opening of a VAE tutorial without flags of its own: add_data_option, then t.parse(argc, argv).
+// Returns t.parse()'s answer: an exit code when main() should return at once (--help, a bad flag).
+[[nodiscard]] std::optional<int> parse_with_data(Tutorial& t, std::string& data_spec, int argc, char** argv);
+
 // Step 1's data set: the one --data names or, without --data, MNIST when ./zoo data mnist has fetched
 // it and Fashion-MNIST (which is always there) when not; --quick always takes Fashion-MNIST.
 // data_spec is set to the choice, so that the training runs load the same data.
@@ -34,11 +41,16 @@ models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, s
 
 // The options of ./zoo train that every tutorial run shares: `iters` Adam steps on batches of 100
 // images of data_spec, the tutorial's seed and OpenBLAS threads, progress lines only on a terminal,
-// and the first eval_rows test images (0: all) scored at the end.
+// and the first eval_rows test images (0: all) scored at the end. Call it after load_tutorial_data(),
+// which settles data_spec.
 models::TrainOptions train_options(const Tutorial& t, const std::string& data_spec, long iters, long eval_rows);
 
 // A run's metrics by name: as_map(run.metrics).at("test_nelbo").
 std::map<std::string, double> as_map(const models::Metrics& m);
+
+// The training curve of one loss term ("nelbo", "kl", "rec"): its mean over each logging window
+// (opt.log_every steps, 100 by default), first to last; empty when the run logged no such term.
+std::vector<double> curve_of(const models::TrainResult& run, const std::string& term);
 
 // The mean of a list of numbers (the sum in double).
 double mean_of(const std::vector<double>& v);
