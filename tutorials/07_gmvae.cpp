@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
   t.step(4, "Training the GMVAE and the VAE alike: z = 2, {} Adam steps of 100 images, lr 1e-3, seed {}", iters, t.seed());
   const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, iters, test_rows);
   const zm::Config gmvae_config = zm::Config::from(
-      gmvae_info.flags, {{"z", std::to_string(z_dim)}, {"k", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
+      gmvae_info.flags, {{"z", std::to_string(z_dim)}, {"components", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
   const zm::Config vae_config = zm::Config::from(vae_info.flags, {{"z", std::to_string(z_dim)}, {"iwae", "1,100"}}, "vae");
   std::unique_ptr<zm::Model<float>> gm_model, vae_model;
   const zm::TrainResult gm = zm::train(gmvae_info, gmvae_config, opt, &gm_model);
@@ -314,7 +314,7 @@ int main(int argc, char** argv) {
   t.say("With room in z the codes need not overlap, and the prior's fit to the aggregate posterior shows in the\n"
         "bound: the KL term, I_q(x; z) + KL(q(z) ‖ p(z)), shrinks by its second part.");
   const zm::Config gmvae_wide = zm::Config::from(
-      gmvae_info.flags, {{"z", std::to_string(z_wide)}, {"k", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
+      gmvae_info.flags, {{"z", std::to_string(z_wide)}, {"components", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
   const zm::Config vae_wide =
       zm::Config::from(vae_info.flags, {{"z", std::to_string(z_wide)}, {"iwae", "1,100"}}, "vae");
   auto g10 = tz::tutorial::as_map(zm::train(gmvae_info, gmvae_wide, opt, nullptr).metrics);
