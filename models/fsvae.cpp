@@ -14,6 +14,8 @@
 
 namespace tz::models {
 
+// ---- the model -----------------------------------------------------------------------------------
+
 template <class T>
 FSVAE<T>::FSVAE(const FSVAEOptions& options, Rng& rng) : options_(options) {
   const auto& o = options_;
@@ -95,6 +97,8 @@ void FSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   batch.x = rng.bernoulli(batch.x);
 }
 
+// ---- evaluation and pictures ---------------------------------------------------------------------
+
 template <class T>
 Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   if (data.test_y.size() != data.test_x.shape()[0])
@@ -158,7 +162,7 @@ void FSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
 template class FSVAE<float>;
 template class FSVAE<double>;
 
-// ---- the registry entry ---------------------------------------------------------------------------
+// ---- flags and the registry entry ----------------------------------------------------------------
 
 namespace {
 

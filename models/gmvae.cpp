@@ -14,6 +14,8 @@
 
 namespace tz::models {
 
+// ---- the model -----------------------------------------------------------------------------------
+
 template <class T>
 GMVAE<T>::GMVAE(const GMVAEOptions& options, Rng& rng) : options_(options) {
   const auto& o = options_;
@@ -104,6 +106,8 @@ void GMVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   batch.x = rng.bernoulli(batch.x);
 }
 
+// ---- evaluation and pictures ---------------------------------------------------------------------
+
 template <class T>
 Metrics GMVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   const Array<float> x_test = binarized_test_rows(data);
@@ -182,7 +186,7 @@ void GMVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
 template class GMVAE<float>;
 template class GMVAE<double>;
 
-// ---- the registry entry ---------------------------------------------------------------------------
+// ---- flags and the registry entry ----------------------------------------------------------------
 
 GMVAEOptions gmvae_options(const Config& c) {
   GMVAEOptions o;

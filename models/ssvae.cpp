@@ -26,6 +26,8 @@ std::vector<int> enumerate_labels(std::size_t classes, std::size_t n) {
 
 }  // namespace
 
+// ---- the model -----------------------------------------------------------------------------------
+
 template <class T>
 SSVAE<T>::SSVAE(const SSVAEOptions& options, Rng& rng) : options_(options) {
   const auto& o = options_;
@@ -234,6 +236,8 @@ void SSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   batch.x = rng.bernoulli(batch.x);
 }
 
+// ---- evaluation and pictures ---------------------------------------------------------------------
+
 template <class T>
 std::vector<int> SSVAE<T>::predict(const Array<float>& x) {
   const std::size_t n = x.shape()[0], K = options_.classes;
@@ -310,7 +314,7 @@ void SSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
 template class SSVAE<float>;
 template class SSVAE<double>;
 
-// ---- the registry entry ---------------------------------------------------------------------------
+// ---- flags and the registry entry ----------------------------------------------------------------
 
 namespace {
 

@@ -14,17 +14,6 @@
 
 namespace tz::models {
 
-// ---- the KL weight's schedule -------------------------------------------------------------------
-
-double anneal_fraction(long t, long anneal, AnnealShape shape) {
-  if (anneal <= 0) return 1.0;
-  const double n = static_cast<double>(anneal);
-  if (shape == AnnealShape::linear) return std::min(1.0, static_cast<double>(t) / n);
-  // τ = (t mod N) / N;  β = 2τ on the first half of each cycle, then 1 (Fu et al. 2019, R = ½)
-  const double tau = static_cast<double>(t % anneal) / n;
-  return tau < 0.5 ? 2 * tau : 1.0;
-}
-
 // ---- the model ----------------------------------------------------------------------------------
 
 template <class T>
@@ -126,6 +115,15 @@ Var<T> VAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k
   Var<T> log_w = log_importance_weights(tape, x, q, k, draw_eps(tape, k * x.shape()[0], rng));
   // −L_k(x) = −log (1/k) Σ_i w_i      (Burda et al. 2016, eq. 8), per example
   return -log_mean_exp(log_w, 0);
+}
+
+double anneal_fraction(long t, long anneal, AnnealShape shape) {
+  if (anneal <= 0) return 1.0;
+  const double n = static_cast<double>(anneal);
+  if (shape == AnnealShape::linear) return std::min(1.0, static_cast<double>(t) / n);
+  // τ = (t mod N) / N;  β = 2τ on the first half of each cycle, then 1 (Fu et al. 2019, R = ½)
+  const double tau = static_cast<double>(t % anneal) / n;
+  return tau < 0.5 ? 2 * tau : 1.0;
 }
 
 template <class T>

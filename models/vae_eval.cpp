@@ -15,6 +15,8 @@
 
 namespace tz::models {
 
+// ---- evaluation and pictures ---------------------------------------------------------------------
+
 namespace {
 
 // Images evaluated together by negative_iwae_bound_eval: fixed, so that the order in which ε is

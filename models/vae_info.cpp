@@ -10,7 +10,7 @@
 
 namespace tz::models {
 
-// ---- flags --------------------------------------------------------------------------------------
+// ---- flags and the registry entries --------------------------------------------------------------
 
 Objective parse_objective(const std::string& name) {
   if (name == "elbo") return Objective::elbo;
@@ -41,7 +41,6 @@ VAEOptions vae_options(const Config& c) {
   return o;
 }
 
-// ---- the registry entries -----------------------------------------------------------------------
 
 namespace {
 
