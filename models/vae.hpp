@@ -154,6 +154,9 @@ class VAE : public Model<T> {
   // log w for k samples of each row of xg (at most max_rows decoded at once) into out[i·g + j].
   void log_weights_of_group(Tape<T>& tape, const Array<T>& xg, std::size_t k, Rng& rng, std::size_t max_rows,
                             double* out);
+  // f(b, g, log_w) for the groups of 100 rows [b, b + g) of x, with log_w [k, g] their log weights.
+  template <class F>
+  void for_each_group(const Array<T>& x, std::size_t k, Rng& rng, std::size_t max_rows, F&& f);
   // ε ~ N(0, I) of shape [rows, z], drawn into eps_ and recorded as a constant.
   Var<T> draw_eps(Tape<T>& tape, std::size_t rows, Rng& rng);
 

@@ -57,22 +57,35 @@ void VAE<T>::log_weights_of_group(Tape<T>& tape, const Array<T>& xg, std::size_t
   }
 }
 
+// f(b, g, log_w) for each group [b, b + g) of at most kEvalGroup rows of x, in order, where
+// log_w[i·g + j] is the log weight of sample i of row b + j.
+template <class T>
+template <class F>
+void VAE<T>::for_each_group(const Array<T>& x, std::size_t k, Rng& rng, std::size_t max_rows, F&& f) {
+  if (max_rows == 0) max_rows = options_.eval_rows;
+  const std::size_t n = x.shape()[0];
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  std::vector<double> log_w;  // [k, g]: every sample's log weight, in double
+  for (std::size_t b = 0; b < n; b += kEvalGroup) {
+    const std::size_t e = std::min(n, b + kEvalGroup), g = e - b;
+    log_w.resize(k * g);
+    log_weights_of_group(tape, rows_of(x, b, e), k, rng, max_rows, log_w.data());
+    f(b, g, log_w);
+  }
+}
+
 template <class T>
 std::vector<double> VAE<T>::log_importance_weights_eval(const Array<T>& x, std::size_t k, Rng& rng,
                                                         std::size_t max_rows) {
   if (k < 1) throw std::invalid_argument("log_importance_weights_eval: k must be at least 1");
-  if (max_rows == 0) max_rows = options_.eval_rows;
   const std::size_t n = x.shape()[0];
-  std::vector<double> out(k * n), group;
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  for (std::size_t b = 0; b < n; b += kEvalGroup) {
-    const std::size_t e = std::min(n, b + kEvalGroup), g = e - b;
-    group.resize(k * g);
-    log_weights_of_group(tape, rows_of(x, b, e), k, rng, max_rows, group.data());
+  std::vector<double> out(k * n);
+  for_each_group(x, k, rng, max_rows, [&](std::size_t b, std::size_t g, const std::vector<double>& log_w) {
+    // sample i of row b + j from the group's [k, g] into the whole [k, n]
     for (std::size_t i = 0; i < k; ++i)
-      for (std::size_t j = 0; j < g; ++j) out[i * n + b + j] = group[i * g + j];
-  }
+      for (std::size_t j = 0; j < g; ++j) out[i * n + b + j] = log_w[i * g + j];
+  });
   return out;
 }
 
@@ -80,19 +93,11 @@ template <class T>
 std::vector<double> VAE<T>::negative_iwae_bound_eval(const Array<T>& x, std::size_t k, Rng& rng,
                                                     std::size_t max_rows) {
   if (k < 1) throw std::invalid_argument("negative_iwae_bound_eval: k must be at least 1");
-  if (max_rows == 0) max_rows = options_.eval_rows;
-  const std::size_t n = x.shape()[0];
-  std::vector<double> out(n);
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  std::vector<double> log_w;  // [k, group]: every sample's log weight, in double
-  for (std::size_t b = 0; b < n; b += kEvalGroup) {
-    const std::size_t e = std::min(n, b + kEvalGroup), g = e - b;
-    log_w.resize(k * g);
-    log_weights_of_group(tape, rows_of(x, b, e), k, rng, max_rows, log_w.data());
+  std::vector<double> out(x.shape()[0]);
+  for_each_group(x, k, rng, max_rows, [&](std::size_t b, std::size_t g, const std::vector<double>& log_w) {
     // −L_k(x_j) = −log (1/k) Σ_i w_ij, over the column j of log_w (stride g)
     for (std::size_t j = 0; j < g; ++j) out[b + j] = -log_mean_exp(log_w.data() + j, k, g);
-  }
+  });
   return out;
 }
 
