@@ -123,8 +123,9 @@ Var<T> duplicate(const Var<T>& x, std::size_t k) {
 template <class T>
 Var<T> kl_std_normal(const Var<T>& m, const Var<T>& v) {
   // KL(N(m, diag v) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
-  // written ½ [Σ_j (v_j + m_j² − log v_j) − d]: one subtraction per row, not one per element
-  return 0.5 * (sum(v + square(m) - log(v), -1) - static_cast<double>(m.shape().back()));
+  // written ½ [Σ_j (v_j − log v_j + m_j²) − d]: kl_normal(m, v, 0, 1)'s operations, in its order, less
+  // those that are exact (log 1 = 0, division by 1), so that the two agree to the last bit
+  return 0.5 * (sum(v - log(v) + square(m), -1) - static_cast<double>(m.shape().back()));
 }
 
 // ---- log-mean-exp over doubles ------------------------------------------------------------------

@@ -36,8 +36,9 @@ template <class T> Var<T> kl_normal(const Var<T>& qm, const Var<T>& qv, const Va
 
 // ---- KL to the standard normal prior ------------------------------------------------------------
 // KL(N(m, diag v) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)   per row   → [n]
-// (Kingma & Welling 2014, "Auto-Encoding Variational Bayes", App. B). kl_normal(m, v, 0, 1) with the
-// terms log 1 = 0 and division by 1 left out: the closed-form KL of every VAE with prior N(0, I).
+// (Kingma & Welling 2014, "Auto-Encoding Variational Bayes", App. B). kl_normal(m, v, 0, 1) to the bit,
+// with the exact operations (log 1 = 0, division by 1) left out: the closed-form KL of every VAE with
+// prior N(0, I).
 template <class T> Var<T> kl_std_normal(const Var<T>& m, const Var<T>& v);
 
 // KL(q ‖ p) for categoricals = Σ_j q_j (log q_j − log p_j), given q, log q, log p   → [n]
