@@ -3,7 +3,7 @@
 // gradcheck of the NELBO, the β-weighted and the IWAE objectives; KL-annealing schedules; the
 // chunked IWAE evaluation equals the unchunked one; the shared evaluation loop (models/evaluate.hpp)
 // gives the same sums for every chunk size; binarization; a 300-iteration run of the shared loop
-// lowers the test NELBO; metrics, pictures and flags.
+// lowers the test NELBO; metrics, pictures and flags; the stroke images of datasets/strokes.hpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "models/conformance.hpp"
 #include "models/evaluate.hpp"
 #include "models/train.hpp"
+#include "datasets/strokes.hpp"
 #include "models/vae.hpp"
 #include "tests/test_helpers.hpp"
 
@@ -467,4 +468,48 @@ TEST_CASE("flags: presets, and errors that name the flag") {
   } catch (const std::invalid_argument& e) {
     CHECK(std::string(e.what()).find("784") != std::string::npos);
   }
+}
+
+TEST_CASE("stroke images: shapes of 0.9 on 0.05, bars in class order, and the Dataset the models copy") {
+  Rng rng(30);
+  const tz::StrokeImages s = tz::make_strokes({.kind = tz::StrokeKind::shapes, .n_train = 40, .n_test = 8}, rng);
+  REQUIRE(s.train_x.shape() == std::vector<std::size_t>{40, 784});
+  REQUIRE(s.test_x.shape() == std::vector<std::size_t>{8, 784});
+  CHECK(s.train_y.empty());
+  CHECK(s.num_classes == 0);
+  for (std::size_t r = 0; r < 40; ++r) {
+    std::size_t on = 0, off = 0;
+    for (std::size_t p = 0; p < 784; ++p) {
+      on += s.train_x(r, p) == 0.9f;
+      off += s.train_x(r, p) == 0.05f;
+    }
+    CAPTURE(r);
+    CHECK(on + off == 784);
+    // a bar is 4 × 20 = 80 pixels, the square's outline 16² − 10² = 156, the diagonal 20 rows of 5
+    // = 100 (a few fewer when a shift of 3 pushes its end out of the frame)
+    CHECK((on == 80 || on == 156 || (on >= 90 && on <= 100)));
+  }
+
+  Rng a(31), b(31);
+  const tz::StrokeImages bars = tz::make_strokes({.kind = tz::StrokeKind::bars, .n_train = 20, .n_test = 10}, a);
+  CHECK(bars.num_classes == 10);
+  for (std::size_t i = 0; i < 20; ++i) CHECK(bars.train_y[i] == static_cast<int>(i % 10));
+  CHECK(bars.test_y == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(xt::amin(bars.train_x)() >= 0.0f);
+  CHECK(xt::amax(bars.train_x)() <= 1.0f);
+  // Class 5 is a vertical bar (θ = π/2) at column 13.5 + u, |u| < 2: the nearer of the middle columns
+  // 13 and 14 is within 1.5 of it, so its ink e^{−dist²/4} ≥ e^{−1.5²/4} ≈ 0.57; at column 0 the
+  // distance is over 11.5 and the ink at most e^{−33} + 0.05.
+  for (std::size_t row = 0; row < 28; ++row) {
+    CHECK(std::max(bars.train_x(5, row * 28 + 13), bars.train_x(5, row * 28 + 14)) > 0.56f);
+    CHECK(bars.train_x(5, row * 28 + 0) < 0.06f);
+  }
+  // The Dataset is the generator's arrays, named and sized for pictures.
+  const tz::models::Dataset d = tz::models::stroke_dataset(tz::StrokeKind::bars, 20, 10, b);
+  CHECK(d.name == "bars");
+  CHECK(d.train_x == bars.train_x);
+  CHECK(d.test_y == bars.test_y);
+  CHECK(d.rows == 28);
+  CHECK(d.cols == 28);
+  CHECK(d.num_classes == 10);
 }
