@@ -33,12 +33,12 @@ struct FitGmmFlags {
   bool tol_given = false;  // --method gd defaults to GradientOptions' tol (1e-6), not EM's 1e-3
 };
 
-std::string shape_of(const tz::gmm::Matrix& m) {
+std::string shape_of(const tz::models::gmm::Matrix& m) {
   return "[" + std::to_string(m.shape(0)) + ", " + std::to_string(m.shape(1)) + "]";
 }
 
 void run_fit_gmm(const FitGmmFlags& f) {
-  namespace gmm = tz::gmm;
+  namespace gmm = tz::models::gmm;
   tz::blas::set_threads(f.threads);
   if (!f.out.empty()) tz::flags::check_output_file(f.out, "--out");
 

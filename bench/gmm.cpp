@@ -56,19 +56,19 @@ int main(int argc, char** argv) {
   try {
     tz::blas::set_threads(threads);
     tz::blas::print_kernel_hint_once();
-    const tz::gmm::CovarianceType type = tz::gmm::parse_covariance_type(cov);
+    const tz::models::gmm::CovarianceType type = tz::models::gmm::parse_covariance_type(cov);
 
     // the data: K well-spread components, each with a random rotation of its covariance
     tz::Rng rng(seed);
     tz::MixtureOptions mix;
     mix.mean_scale = 3.0;
     const tz::MixtureData data = tz::make_gaussian_mixture(n, k, d, rng, mix);
-    const tz::gmm::Matrix& x = data.x;
+    const tz::models::gmm::Matrix& x = data.x;
 
     // the start: π uniform, μ_k = K distinct data points, Σ_k = the data's variance on the diagonal
-    tz::gmm::Parameters start;
+    tz::models::gmm::Parameters start;
     start.weights = xt::ones<double>({k}) / static_cast<double>(k);
-    start.means = tz::gmm::Matrix::from_shape({k, d});
+    start.means = tz::models::gmm::Matrix::from_shape({k, d});
     const auto order = rng.permutation(n);
     for (std::size_t c = 0; c < k; ++c)
       for (std::size_t j = 0; j < d; ++j) start.means(c, j) = x(order[c], j);
@@ -77,33 +77,33 @@ int main(int argc, char** argv) {
       for (std::size_t j = 0; j < d; ++j) mean[j] += x(i, j) / static_cast<double>(n);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < d; ++j) var[j] += (x(i, j) - mean[j]) * (x(i, j) - mean[j]) / static_cast<double>(n);
-    start.covariances = xt::zeros<double>(tz::gmm::covariance_shape(type, k, d));
+    start.covariances = xt::zeros<double>(tz::models::gmm::covariance_shape(type, k, d));
     for (std::size_t c = 0; c < k; ++c)
       for (std::size_t j = 0; j < d; ++j) {
         switch (type) {
-          case tz::gmm::CovarianceType::full: start.covariances(c, j, j) = var[j]; break;
-          case tz::gmm::CovarianceType::tied: start.covariances(j, j) = var[j]; break;
-          case tz::gmm::CovarianceType::diag: start.covariances(c, j) = var[j]; break;
-          case tz::gmm::CovarianceType::spherical: start.covariances(c) += var[j] / static_cast<double>(d); break;
+          case tz::models::gmm::CovarianceType::full: start.covariances(c, j, j) = var[j]; break;
+          case tz::models::gmm::CovarianceType::tied: start.covariances(j, j) = var[j]; break;
+          case tz::models::gmm::CovarianceType::diag: start.covariances(c, j) = var[j]; break;
+          case tz::models::gmm::CovarianceType::spherical: start.covariances(c) += var[j] / static_cast<double>(d); break;
         }
       }
 
     std::filesystem::create_directories(out_dir);
     const std::string data_path = out_dir + "/gmm_data.npy", init_path = out_dir + "/gmm_init.npz";
     tz::save_npy(data_path, x);
-    tz::gmm::Options opt;
+    tz::models::gmm::Options opt;
     opt.n_components = k;
     opt.covariance_type = type;
     opt.tol = 0;
     opt.max_iter = iters;
     opt.init_parameters = start;
     {
-      tz::gmm::GaussianMixture initial(opt);
+      tz::models::gmm::GaussianMixture initial(opt);
       initial.set_parameters(start);
-      tz::gmm::save_parameters(init_path, initial);
+      tz::models::gmm::save_parameters(init_path, initial);
     }
 
-    tz::gmm::GaussianMixture model(opt);
+    tz::models::gmm::GaussianMixture model(opt);
     const auto t0 = std::chrono::steady_clock::now();
     const double cpu0 = thread_cpu_ms();
     model.fit(x);

@@ -6,7 +6,7 @@
 // consecutive points and each SIMD register (an xsimd batch: 8 doubles with AVX-512) holds
 // kLanes points. Why not one BLAS gemm per component: see gmm_kernels.cpp.
 //
-// Raw cblas and LAPACK live in gmm_kernels.cpp alone: <cblas.h> and xtensor-blas clash in one
+// Raw cblas lives in gmm_kernels.cpp alone: <cblas.h> and xtensor-blas clash in one
 // file (docs/pitfalls.md#linking-openblas).
 #pragma once
 
@@ -18,7 +18,7 @@
 
 #include "models/gmm.hpp"
 
-namespace tz::gmm::kernels {
+namespace tz::models::gmm::kernels {
 
 inline constexpr std::size_t kBlock = 64;  // rows per block
 // Up to this D the full and tied kernels are SIMD loops that skip the zeros of the triangular
@@ -82,20 +82,9 @@ struct Moments {
 };
 Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& shift, bool full);
 
-// ---- small dense linear algebra (LAPACK) ----------------------------------------------------------------
-
-// In place, on a symmetric positive definite D×D matrix A (row-major): A ← P, the upper
-// triangular factor with P Pᵀ = A⁻¹ (lower triangle zeroed). Returns false, leaving A undefined,
-// if A is not positive definite.
-bool precision_cholesky_inplace(double* a, std::size_t d);
-
-// In place: A ← L, lower triangular, A = L Lᵀ (upper triangle zeroed). False if not PD.
-bool cholesky_lower_inplace(double* a, std::size_t d);
-
-// In place: an upper triangular P ← P⁻¹ (upper). False if P is singular.
-bool invert_upper_triangular_inplace(double* a, std::size_t d);
+// ---- small dense linear algebra (the Cholesky and its variants: datasets/linalg.hpp) -----------------
 
 // Σ = (P Pᵀ)⁻¹ from an upper triangular precision Cholesky factor P (both d×d, row-major).
 bool covariance_from_precision_cholesky(const double* p, double* cov, std::size_t d);
 
-}  // namespace tz::gmm::kernels
+}  // namespace tz::models::gmm::kernels

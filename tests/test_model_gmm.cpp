@@ -27,12 +27,12 @@
 #include "models/gmm.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::gmm::CovarianceType;
-using tz::gmm::GaussianMixture;
-using tz::gmm::Matrix;
-using tz::gmm::Options;
-using tz::gmm::Parameters;
-using tz::gmm::Vector;
+using tz::models::gmm::CovarianceType;
+using tz::models::gmm::GaussianMixture;
+using tz::models::gmm::Matrix;
+using tz::models::gmm::Options;
+using tz::models::gmm::Parameters;
+using tz::models::gmm::Vector;
 
 namespace {
 
@@ -106,7 +106,7 @@ TEST_CASE("hand-computed log-density, 1-D: full, diag and spherical agree with s
   const double want_log_p[] = {-2.037513109303779, -5.660364559947662, -17.622187067423372};
   const double want_r0[] = {0.13685618651915626, 0.8904990996599381, 2.1484864079142687e-46};
   for (CovarianceType type : {CovarianceType::full, CovarianceType::diag, CovarianceType::spherical}) {
-    CAPTURE(tz::gmm::to_string(type));
+    CAPTURE(tz::models::gmm::to_string(type));
     Parameters p;
     p.weights = {0.3, 0.7};
     p.means = Matrix::from_shape({2, 1});
@@ -138,7 +138,7 @@ TEST_CASE("hand-computed log-density, 2-D: every covariance type against scipy")
       {CovarianceType::spherical, {-4.198646142013319, -3.352369250627645}},
   };
   for (const Case& c : cases) {
-    CAPTURE(tz::gmm::to_string(c.type));
+    CAPTURE(tz::models::gmm::to_string(c.type));
     const GaussianMixture m = model_with(c.type, hand_parameters(c.type));
     const Vector log_p = m.score_samples(x);
     CHECK(log_p(0) == doctest::Approx(c.log_p[0]).epsilon(1e-13));
@@ -168,9 +168,9 @@ TEST_CASE("precisions_cholesky is P with P Pᵀ = Σ⁻¹, upper triangular (sci
 TEST_CASE("EM never lowers the log-likelihood, for every covariance type") {
   const Matrix x = overlapping_data(600, 1);
   for (CovarianceType type : kAllTypes) {
-    for (auto init : {tz::gmm::Init::random, tz::gmm::Init::kmeans_pp}) {
-      CAPTURE(tz::gmm::to_string(type));
-      CAPTURE(tz::gmm::to_string(init));
+    for (auto init : {tz::models::gmm::Init::random, tz::models::gmm::Init::kmeans_pp}) {
+      CAPTURE(tz::models::gmm::to_string(type));
+      CAPTURE(tz::models::gmm::to_string(init));
       Options o = options(3, type);
       o.init = init;
       o.tol = 0;  // run all iterations, into the flat tail where rounding shows
@@ -200,7 +200,7 @@ TEST_CASE("EM recovers the parameters of a well-separated mixture") {
   mix.min_separation = 6.0;
   mix.mean_scale = 5.0;
   const tz::MixtureData data = tz::make_gaussian_mixture(6000, 3, 2, rng, mix);
-  const tz::GaussianMixture& truth = data.truth;
+  const tz::MixtureTruth& truth = data.truth;
 
   Options o = options(3, CovarianceType::full);
   o.n_init = 2;
@@ -237,7 +237,7 @@ TEST_CASE("EM recovers the parameters of a well-separated mixture") {
 TEST_CASE("score, score_samples, predict_proba and predict are consistent") {
   const Matrix x = overlapping_data(500, 2);
   for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::gmm::to_string(type));
+    CAPTURE(tz::models::gmm::to_string(type));
     GaussianMixture m(options(3, type));
     m.fit(x);
     const Vector log_p = m.score_samples(x);
@@ -286,7 +286,7 @@ TEST_CASE("bic and aic use scikit-learn's parameter counts") {
       {CovarianceType::spherical, 7, -4.198646142013319 - 3.352369250627645},
   };
   for (const Case& c : cases) {
-    CAPTURE(tz::gmm::to_string(c.type));
+    CAPTURE(tz::models::gmm::to_string(c.type));
     const GaussianMixture m = model_with(c.type, hand_parameters(c.type));
     CHECK(m.n_parameters() == c.p);
     CHECK(m.bic(x) == doctest::Approx(-2 * c.sum_log_p + c.p * std::log(2.0)).epsilon(1e-13));
@@ -415,7 +415,7 @@ TEST_CASE("errors: K > N, NaN or Inf, D mismatch, bad parameters, bad options") 
     Options o = options(2, CovarianceType::full);
     o.tol = -1;
     CHECK(error_of([&] { GaussianMixture m(o); }) == "tol must be >= 0, got -1");
-    CHECK(error_of([] { tz::gmm::parse_covariance_type("ful"); }) ==
+    CHECK(error_of([] { tz::models::gmm::parse_covariance_type("ful"); }) ==
           "covariance type 'ful' is not one of full, tied, diag, spherical");
     CHECK(error_of([] { GaussianMixture m(options(0, CovarianceType::full)); }) ==
           "n_components (k) must be at least 1, got 0");
@@ -433,7 +433,7 @@ TEST_CASE("a collapsing component is named, with a suggestion of reg_covar") {
   p.means = {{0.0, 0.0}, {10.0, 10.0}};
   p.covariances = xt::xarray<double>{{{1.0, 0.0}, {0.0, 1.0}}, {{1.0, 0.0}, {0.0, 1.0}}};
   for (CovarianceType type : {CovarianceType::full, CovarianceType::diag}) {
-    CAPTURE(tz::gmm::to_string(type));
+    CAPTURE(tz::models::gmm::to_string(type));
     Options o = options(2, type);
     o.reg_covar = 0;
     if (type == CovarianceType::diag) p.covariances = xt::xarray<double>{{1.0, 1.0}, {1.0, 1.0}};
@@ -442,7 +442,7 @@ TEST_CASE("a collapsing component is named, with a suggestion of reg_covar") {
     try {
       m.fit(x);
       FAIL("no ComponentCollapse");
-    } catch (const tz::gmm::ComponentCollapse& e) {
+    } catch (const tz::models::gmm::ComponentCollapse& e) {
       CHECK(e.component() == 1);
       const std::string msg = e.what();
       CHECK(msg.find("fit: initialisation 1 of 1, EM iteration ") == 0);
@@ -516,7 +516,7 @@ TEST_CASE("E-step and M-step kernels match the textbook formulas (SIMD path D=10
     }
     for (CovarianceType type : kAllTypes) {
       CAPTURE(D);
-      CAPTURE(tz::gmm::to_string(type));
+      CAPTURE(tz::models::gmm::to_string(type));
       GaussianMixture m(options(3, type));
       m.m_step(x, resp);
       // M-step: N_k, π_k, μ_k and Σ_k by plain loops
@@ -569,8 +569,8 @@ TEST_CASE("parameters survive an .npz round trip; a broken file is named") {
   const GaussianMixture m = model_with(CovarianceType::full, hand_parameters(CovarianceType::full));
   const std::string path =
       (std::filesystem::temp_directory_path() / ("tapezoo-test-gmm-" + std::to_string(::getpid()) + ".npz")).string();
-  tz::gmm::save_parameters(path, m);
-  const Parameters p = tz::gmm::load_parameters(path);
+  tz::models::gmm::save_parameters(path, m);
+  const Parameters p = tz::models::gmm::load_parameters(path);
   CHECK(p.weights == m.weights());
   CHECK(p.means == m.means());
   CHECK(p.covariances == m.covariances());
@@ -579,7 +579,7 @@ TEST_CASE("parameters survive an .npz round trip; a broken file is named") {
   CHECK(back.precisions_cholesky() == m.precisions_cholesky());
   tz::save_npz(path, std::vector<std::pair<std::string, xt::xarray<double>>>{{"weights", m.weights()},
                                                                             {"means", m.means()}});
-  CHECK(error_of([&] { tz::gmm::load_parameters(path); }) ==
+  CHECK(error_of([&] { tz::models::gmm::load_parameters(path); }) ==
         path + ": missing the array 'covariances' (a mixture needs weights, means and covariances; the file has "
                "means, weights)");
   std::remove(path.c_str());
@@ -590,14 +590,14 @@ TEST_CASE("parameters survive an .npz round trip; a broken file is named") {
 TEST_CASE("the tape's log-likelihood equals score(), and its gradient matches finite differences") {
   const Matrix x = overlapping_data(60, 9);
   for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::gmm::to_string(type));
+    CAPTURE(tz::models::gmm::to_string(type));
     Options o = options(3, type);
     o.max_iter = 3;
     GaussianMixture m(o);
     m.fit(x);
-    tz::gmm::UnconstrainedParameters theta = m.unconstrained();
+    tz::models::gmm::UnconstrainedParameters theta = m.unconstrained();
     tz::Tape<double> tape;
-    const tz::Var<double> loglik = tz::gmm::mean_log_likelihood(tape.constant(tz::Array<double>(x)), theta, type);
+    const tz::Var<double> loglik = tz::models::gmm::mean_log_likelihood(tape.constant(tz::Array<double>(x)), theta, type);
     CHECK(loglik.item() == doctest::Approx(m.score(x)).epsilon(1e-12));
     // and back: set_unconstrained(unconstrained()) is the identity
     GaussianMixture copy(o);
@@ -611,7 +611,7 @@ TEST_CASE("the tape's log-likelihood equals score(), and its gradient matches fi
         "gmm mean_log_likelihood",
         [&](const std::vector<tz::Var<double>>& v) {
           tz::Tape<double>& t = v[0].tape();
-          return tz::gmm::mean_log_likelihood(t.constant(tz::Array<double>(x)), v[0], v[1],
+          return tz::models::gmm::mean_log_likelihood(t.constant(tz::Array<double>(x)), v[0], v[1],
                                               triangular ? v[3] : tz::Var<double>(), v[2], type);
         },
         inputs);
@@ -624,19 +624,19 @@ TEST_CASE("at an EM fixed point the autograd gradient of the log-likelihood is z
   // reg_covar = 0, so that the M-step is the exact maximiser and its fixed point a stationary point
   const Matrix x = overlapping_data(400, 10);
   for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::gmm::to_string(type));
+    CAPTURE(tz::models::gmm::to_string(type));
     Options o = options(3, type);
     o.reg_covar = 0;
-    o.init = tz::gmm::Init::random;  // k-means++ starts at Σ_k = reg_covar·I, singular here
+    o.init = tz::models::gmm::Init::random;  // k-means++ starts at Σ_k = reg_covar·I, singular here
     o.tol = 1e-14;
     o.max_iter = 20000;
     o.seed = 3;
     GaussianMixture m(o);
     m.fit(x);
     REQUIRE(m.converged());
-    tz::gmm::UnconstrainedParameters theta = m.unconstrained();
+    tz::models::gmm::UnconstrainedParameters theta = m.unconstrained();
     tz::Tape<double> tape;
-    const tz::Var<double> loglik = tz::gmm::mean_log_likelihood(tape.constant(tz::Array<double>(x)), theta, type);
+    const tz::Var<double> loglik = tz::models::gmm::mean_log_likelihood(tape.constant(tz::Array<double>(x)), theta, type);
     tape.backward(loglik);
     double largest = 0;
     for (auto* p : theta.all())
@@ -646,7 +646,7 @@ TEST_CASE("at an EM fixed point the autograd gradient of the log-likelihood is z
     theta.means.value(0, 0) += 0.1;
     for (auto* p : theta.all()) p->zero_grad();
     tz::Tape<double> tape2;
-    tape2.backward(tz::gmm::mean_log_likelihood(tape2.constant(tz::Array<double>(x)), theta, type));
+    tape2.backward(tz::models::gmm::mean_log_likelihood(tape2.constant(tz::Array<double>(x)), theta, type));
     CHECK(std::abs(theta.means.grad(0, 0)) > 1e-3);
   }
 }
@@ -654,13 +654,13 @@ TEST_CASE("at an EM fixed point the autograd gradient of the log-likelihood is z
 TEST_CASE("gradient ascent raises the log-likelihood towards EM's optimum") {
   const Matrix x = overlapping_data(500, 12);
   for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::gmm::to_string(type));
+    CAPTURE(tz::models::gmm::to_string(type));
     Options o = options(3, type);
     o.seed = 5;
     GaussianMixture em(o);
     em.fit(x);
     GaussianMixture gd(o);
-    tz::gmm::GradientOptions g;
+    tz::models::gmm::GradientOptions g;
     g.max_iter = 400;
     g.learning_rate = 0.05;
     g.tol = 0;
@@ -723,13 +723,13 @@ gm = GaussianMixture(len(s["weights"]), covariance_type=cov_type, tol=0, max_ite
 print(repr(gm.score(x)), repr(gm.lower_bound_), gm.n_iter_)
 )";
   for (CovarianceType type : kAllTypes) {
-    const std::string cov(tz::gmm::to_string(type));
+    const std::string cov(tz::models::gmm::to_string(type));
     CAPTURE(cov);
     // a start away from the optimum: the hand-computed parameters, stretched to k = 3
     Parameters p = hand_parameters(type);
     GaussianMixture m0(options(2, type));
     m0.set_parameters(p);
-    tz::gmm::save_parameters(start, m0);
+    tz::models::gmm::save_parameters(start, m0);
     for (std::size_t iters : {1, 40}) {
       CAPTURE(iters);
       const std::string ours = run(program.string() + " fit gmm --data " + data + " --k 2 --cov " + cov +
@@ -761,7 +761,7 @@ TEST_CASE("fit gmm: bad flags and inputs exit nonzero, naming the flag or the fi
                     start = (dir / "start.npz").string(), out = (dir / "fit.npz").string();
   std::ofstream(good) << "a,b\n0,1\n1,0\n2,2\n3,1\n";
   std::ofstream(nan) << "0,1\n1,nan\n2,2\n";
-  tz::gmm::save_parameters(start, model_with(CovarianceType::full, hand_parameters(CovarianceType::full)));
+  tz::models::gmm::save_parameters(start, model_with(CovarianceType::full, hand_parameters(CovarianceType::full)));
   const std::string fit = program.string() + " fit gmm ";
   struct Case {
     std::string args, message;
@@ -787,7 +787,7 @@ TEST_CASE("fit gmm: bad flags and inputs exit nonzero, naming the flag or the fi
   // and the good case writes --out, which --init-from reads back to the same fit
   const auto [status, text] = run_status(fit + "--data " + good + " --k 2 --seed 1 --out " + out + " --json");
   CHECK(status == 0);
-  const Parameters p = tz::gmm::load_parameters(out);
+  const Parameters p = tz::models::gmm::load_parameters(out);
   CHECK(p.weights.size() == 2);
   const auto [status2, text2] = run_status(fit + "--data " + good + " --k 2 --init-from " + out + " --json");
   CHECK(status2 == 0);

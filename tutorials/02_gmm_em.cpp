@@ -11,7 +11,7 @@
 // M-step: θ = argmax_θ ELBO(r, θ), closed form (PRML 9.24–9.27). Together:
 //   ℓ(θ_new) ≥ ELBO(r, θ_new) ≥ ELBO(r, θ_old) = ℓ(θ_old)
 // so the log-likelihood never decreases. This tutorial runs the two steps of models/gmm.hpp
-// (tz::gmm::GaussianMixture::e_step and m_step) by hand and checks every link of that chain.
+// (tz::models::gmm::GaussianMixture::e_step and m_step) by hand and checks every link of that chain.
 //
 // Steps: 1 data, 2 initialise, 3 the E-step, 4 the ELBO, 5 the M-step, 6 iterate, 7 the fit
 // against the truth, 8 pictures (<out>/gmm_em.png and friends).
@@ -30,8 +30,8 @@
 #include "tutorials/tutorial.hpp"
 #include "distributions/constants.hpp"
 
-using tz::gmm::Matrix;
-using tz::gmm::Vector;
+using tz::models::gmm::Matrix;
+using tz::models::gmm::Vector;
 // The mixture shared with tutorial 03 (tutorials/gmm_data.hpp): K = 3 components in D = 2
 // dimensions, its data make_data() and the start of the fit initial_parameters().
 using namespace tz::tutorial::gmm_data;
@@ -45,7 +45,7 @@ namespace {
 // the precision P_k (P_k P_kᵀ = Σ_k⁻¹, upper triangular, as models/gmm.hpp stores it):
 //   log N(x | μ, Σ) = −½ D log 2π + Σ_d log P_dd − ½ ‖(x − μ) P‖²
 // This is independent of the library's BLAS kernels, so it cross-checks them.
-Matrix log_joint(const Matrix& x, const tz::gmm::GaussianMixture& m) {
+Matrix log_joint(const Matrix& x, const tz::models::gmm::GaussianMixture& m) {
   const std::size_t N = x.shape(0);
   const auto& P = m.precisions_cholesky();  // [K, D, D]
   Matrix a = Matrix::from_shape({N, K});
@@ -121,7 +121,7 @@ std::vector<std::size_t> match_components(const Matrix& means, const xt::xtensor
   return best;  // fitted component best[k] plays true component k
 }
 
-std::vector<tz::CovarianceEllipse> ellipses(const tz::gmm::GaussianMixture& m) {
+std::vector<tz::CovarianceEllipse> ellipses(const tz::models::gmm::GaussianMixture& m) {
   std::vector<tz::CovarianceEllipse> e;
   const auto& S = m.covariances();
   for (std::size_t k = 0; k < K; ++k)
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   t.say("z_n ~ Categorical(π), x_n | z_n = k ~ N(μ_k, Σ_k). The truth, which EM will not see:");
   const tz::MixtureData data = make_data(N, rng);
   const Matrix& x = data.x;
-  const tz::GaussianMixture& truth = data.truth;
+  const tz::MixtureTruth& truth = data.truth;
   for (std::size_t k = 0; k < K; ++k)
     t.say("  k = {}: π = {:.3f}  μ = {}  Σ = {}", k, truth.weights(k), vec2(truth.means(k, 0), truth.means(k, 1)),
           cov2(truth.covs(k, 0, 0), truth.covs(k, 0, 1), truth.covs(k, 1, 1)));
@@ -153,14 +153,14 @@ int main(int argc, char** argv) {
   t.say("Points per component: {}, {}, {} (the labels z_n are hidden from EM).", counts[0], counts[1], counts[2]);
 
   // The log-likelihood of the true parameters, for step 7.
-  tz::gmm::Options options;
+  tz::models::gmm::Options options;
   options.n_components = K;
-  options.covariance_type = tz::gmm::CovarianceType::full;
+  options.covariance_type = tz::models::gmm::CovarianceType::full;
   // Textbook EM: scikit-learn adds reg_covar = 1e-6 to every variance as a guard against a
   // component collapsing onto one point; it also perturbs the M-step by ½·reg_covar·tr Σ⁻¹, which
   // would blur the exact monotonicity we check below. These clusters are far from collapse.
   options.reg_covar = 0.0;
-  tz::gmm::GaussianMixture true_model(options);
+  tz::models::gmm::GaussianMixture true_model(options);
   true_model.set_parameters({truth.weights, truth.means, truth.covs}, "the true parameters");
   const double ll_truth = mean_log_likelihood(log_joint(x, true_model));
 
@@ -170,12 +170,12 @@ int main(int argc, char** argv) {
   t.say("each next one with probability ∝ its squared distance to the nearest mean so far, so the starts");
   t.say("spread over the clusters. EM only finds a local maximum, and a good start makes it the right one.");
   std::vector<std::size_t> seeds;
-  const tz::gmm::Parameters init = initial_parameters(x, rng, &seeds);
+  const tz::models::gmm::Parameters init = initial_parameters(x, rng, &seeds);
   for (std::size_t k = 0; k < K; ++k)
     t.say("  k = {}: π = {:.3f}  μ = {} (point #{})  Σ = {}", k, init.weights(k),
           vec2(init.means(k, 0), init.means(k, 1)), seeds[k],
           cov2(init.covariances(k, 0, 0), init.covariances(k, 0, 1), init.covariances(k, 1, 1)));
-  tz::gmm::GaussianMixture model(options);
+  tz::models::gmm::GaussianMixture model(options);
   model.set_parameters(init, "the initial parameters");
   t.say("Every component starts as wide as the whole data set; the means alone tell them apart.");
 
@@ -368,11 +368,11 @@ int main(int argc, char** argv) {
           fmt::format("{:.6f} ≥ {:.6f} (per point)", ll_em, ll_truth));
   t.say("");
   t.say("GaussianMixture::fit() runs the same loop (with tol on Δℓ). From the same start, with tol = 0:");
-  tz::gmm::Options lib_options = options;
+  tz::models::gmm::Options lib_options = options;
   lib_options.init_parameters = init;
   lib_options.max_iter = n_iter;
   lib_options.tol = 0;
-  tz::gmm::GaussianMixture lib(lib_options);
+  tz::models::gmm::GaussianMixture lib(lib_options);
   lib.fit(x);
   double max_ll_diff = 0;
   for (std::size_t i = 0; i < std::min(lib.lower_bounds().size(), lls.size()); ++i)

@@ -42,8 +42,8 @@
 #include "tutorials/tutorial.hpp"
 #include "distributions/constants.hpp"
 
-using tz::gmm::CovarianceType;
-using tz::gmm::Matrix;
+using tz::models::gmm::CovarianceType;
+using tz::models::gmm::Matrix;
 // The mixture shared with tutorial 02 (tutorials/gmm_data.hpp): K = 3 components in D = 2
 // dimensions, its data make_data() and the start of the fit initial_parameters().
 using namespace tz::tutorial::gmm_data;
@@ -67,12 +67,12 @@ struct Sym2 {
   std::string str() const { return fmt::format("[[{:.3f}, {:.3f}], [{:.3f}, {:.3f}]]", a, b, b, c); }
 };
 
-Sym2 covariance(const tz::gmm::GaussianMixture& m, std::size_t k) {
+Sym2 covariance(const tz::models::gmm::GaussianMixture& m, std::size_t k) {
   const auto& S = m.covariances();
   return {S(k, 0, 0), S(k, 0, 1), S(k, 1, 1)};
 }
 
-double max_abs_grad(tz::gmm::UnconstrainedParameters& theta) {
+double max_abs_grad(tz::models::gmm::UnconstrainedParameters& theta) {
   double g = 0;
   for (auto* p : theta.all())
     for (double v : p->grad) g = std::max(g, std::abs(v));
@@ -151,21 +151,21 @@ int main(int argc, char** argv) {
   const tz::MixtureData data = make_data(N, rng);
   const Matrix& x = data.x;
   const A x_array = x;
-  const tz::gmm::Parameters init = initial_parameters(x, rng);
-  tz::gmm::Options options;
+  const tz::models::gmm::Parameters init = initial_parameters(x, rng);
+  tz::models::gmm::Options options;
   options.n_components = K;
   options.covariance_type = CovarianceType::full;
   options.reg_covar = 0.0;  // textbook EM, as in tutorial 02: then EM's fixed point is exactly ∇ℓ = 0
   options.tol = 1e-12;  // to the last digits ℓ can resolve: the reference for GD
   options.max_iter = 5000;
   options.init_parameters = init;
-  tz::gmm::GaussianMixture em(options);
+  tz::models::gmm::GaussianMixture em(options);
   em.fit(x);
   const double ll_em = em.score(x);
   // time per iteration: the best of a few runs (the first one warms the caches)
   double em_ms = em.ms_per_iter();
   for (int r = 0; r < 4; ++r) {
-    tz::gmm::GaussianMixture again(options);
+    tz::models::gmm::GaussianMixture again(options);
     again.fit(x);
     em_ms = std::min(em_ms, again.ms_per_iter());
   }
@@ -178,12 +178,12 @@ int main(int argc, char** argv) {
   t.say("  log N(x|μ_k,Σ_k) = −½ D log 2π + Σ_d s_kd − ½ ‖(x − μ_k) P_k‖²");
   t.say("  (1/N) ℓ = mean_n logsumexp_k [log_softmax(α)_k + log N(x_n|μ_k,Σ_k)]");
   t.say("Every α, μ, U, s in ℝ gives a valid mixture: π on the simplex, Σ_k positive definite.");
-  t.say("tz::gmm::mean_log_likelihood (models/gmm_gd.cpp) records exactly these ops.");
-  tz::gmm::GaussianMixture start(options);
+  t.say("tz::models::gmm::mean_log_likelihood (models/gmm_gd.cpp) records exactly these ops.");
+  tz::models::gmm::GaussianMixture start(options);
   start.set_parameters(init, "the initial parameters");
-  tz::gmm::UnconstrainedParameters theta = start.unconstrained();  // α = log π, U and s from P
+  tz::models::gmm::UnconstrainedParameters theta = start.unconstrained();  // α = log π, U and s from P
   tz::Tape<double> tape;
-  V ll_start = tz::gmm::mean_log_likelihood(tape.constant(x_array, "x"), theta, CovarianceType::full);
+  V ll_start = tz::models::gmm::mean_log_likelihood(tape.constant(x_array, "x"), theta, CovarianceType::full);
   t.say("One evaluation records {} nodes for K = {} components.", tape.size(), K);
   t.check_close("(1/N) ℓ on the tape = GaussianMixture::score at the start", ll_start.item(), start.score(x), 1e-12);
   {
@@ -192,7 +192,7 @@ int main(int argc, char** argv) {
     tz::GradcheckResult r = tz::gradcheck(
         "GMM mean log-likelihood",
         [&x_small](const std::vector<V>& v) {
-          return tz::gmm::mean_log_likelihood(v[0].tape().constant(x_small), v[0], v[1], v[2], v[3],
+          return tz::models::gmm::mean_log_likelihood(v[0].tape().constant(x_small), v[0], v[1], v[2], v[3],
                                               CovarianceType::full);
         },
         {theta.logits.value, theta.means.value, theta.chol_offdiag.value, theta.log_diag.value});
@@ -206,12 +206,12 @@ int main(int argc, char** argv) {
   t.say("the weighted mean and covariance) are what ∂ℓ/∂θ = 0 says. So the tape's gradient at EM's");
   t.say("answer should vanish, while it is far from 0 at the start:");
   tape.clear();
-  tape.backward(tz::gmm::mean_log_likelihood(tape.constant(x_array), theta, CovarianceType::full));
+  tape.backward(tz::models::gmm::mean_log_likelihood(tape.constant(x_array), theta, CovarianceType::full));
   const double g_start = max_abs_grad(theta);
   for (auto* p : theta.all()) p->zero_grad();
-  tz::gmm::UnconstrainedParameters theta_em = em.unconstrained();
+  tz::models::gmm::UnconstrainedParameters theta_em = em.unconstrained();
   tape.clear();
-  V ll_at_em = tz::gmm::mean_log_likelihood(tape.constant(x_array), theta_em, CovarianceType::full);
+  V ll_at_em = tz::models::gmm::mean_log_likelihood(tape.constant(x_array), theta_em, CovarianceType::full);
   tape.backward(ll_at_em);
   const double g_em = max_abs_grad(theta_em);
   t.check_close("(1/N) ℓ on the tape at EM's θ = EM's score", ll_at_em.item(), ll_em, 1e-12);
@@ -224,13 +224,13 @@ int main(int argc, char** argv) {
   t.say("Each step is the tape's life cycle: clear, record ℓ, backward(−ℓ), Adam step, zero_grad.");
   std::vector<double> lls;
   lls.reserve(gd_iters + 1);
-  tz::gmm::GaussianMixture gd_model(options);  // the fit of this step, for step 7
+  tz::models::gmm::GaussianMixture gd_model(options);  // the fit of this step, for step 7
   {
     tz::nn::Adam<double> adam(theta.all(), {.lr = lr});
     const auto t0 = clock_type::now();
     for (std::size_t it = 0; it < gd_iters; ++it) {
       tape.clear();
-      V ll = tz::gmm::mean_log_likelihood(tape.constant(x_array), theta, CovarianceType::full);
+      V ll = tz::models::gmm::mean_log_likelihood(tape.constant(x_array), theta, CovarianceType::full);
       lls.push_back(ll.item());
       tape.backward(-ll);  // ascend ℓ = descend −ℓ
       adam.step();
@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
     }
     const double gd_ms = std::chrono::duration<double, std::milli>(clock_type::now() - t0).count() / gd_iters;
     tape.clear();
-    V ll_final = tz::gmm::mean_log_likelihood(tape.constant(x_array), theta, CovarianceType::full);
+    V ll_final = tz::models::gmm::mean_log_likelihood(tape.constant(x_array), theta, CovarianceType::full);
     lls.push_back(ll_final.item());
     tape.backward(ll_final);
     const double g_gd = max_abs_grad(theta);
@@ -323,7 +323,7 @@ int main(int argc, char** argv) {
   }
   // GaussianMixture::fit_gradient runs this loop: from the same start, the same answer.
   {
-    tz::gmm::GaussianMixture gd(options);
+    tz::models::gmm::GaussianMixture gd(options);
     gd.set_parameters(init, "the initial parameters");  // a fitted start: fit_gradient goes on from here
     gd.fit_gradient(x, {.optimizer = "adam", .learning_rate = lr, .max_iter = gd_iters, .tol = 0.0});
     t.check_close("GaussianMixture::fit_gradient from the same start gives the same ℓ", gd.score(x), lls.back(),
@@ -471,9 +471,9 @@ int main(int argc, char** argv) {
   // Runs `steps` steps of Adam on −(1/N) ℓ from the start of step 1, in one parameterization.
   auto run_fit = [&](bool raw, double rate, std::size_t steps) {
     Outcome o;
-    tz::gmm::GaussianMixture s0(options);
+    tz::models::gmm::GaussianMixture s0(options);
     s0.set_parameters(init, "the initial parameters");
-    tz::gmm::UnconstrainedParameters th = s0.unconstrained();
+    tz::models::gmm::UnconstrainedParameters th = s0.unconstrained();
     tz::Param<double> logits("logits", A(xt::log(init.weights)));
     tz::Param<double> means("means", A(init.means));
     A cov0 = A::from_shape({K, 3});
@@ -491,7 +491,7 @@ int main(int argc, char** argv) {
       tp.clear();
       try {
         V ll = raw ? mean_log_likelihood_raw(tp, x_array, logits, means, cov)
-                   : tz::gmm::mean_log_likelihood(tp.constant(x_array), th, CovarianceType::full);
+                   : tz::models::gmm::mean_log_likelihood(tp.constant(x_array), th, CovarianceType::full);
         o.ll = ll.item();
         tp.backward(-ll);
       } catch (const tz::AnomalyError& e) {
