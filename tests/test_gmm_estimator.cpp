@@ -1,6 +1,6 @@
-// Tests of models/gmm: EM's monotone lower bound, recovery of a known mixture, the scikit-learn
-// API's identities, hand-computed densities, BIC/AIC counts, errors, collapse, agreement with
-// scikit-learn itself, and the autograd cross-checks of models/gmm_gd.cpp.
+// Tests of models/gmm.cpp, the estimator API: hand-computed densities, the scikit-learn API's
+// identities, BIC/AIC counts, sampling, errors, .npz files (models/gmm_io.cpp), and `tapezoo fit gmm`
+// against scikit-learn itself.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,93 +11,18 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <limits>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
-#include <xtensor/xview.hpp>
-
 #include "autograd/random.hpp"
-#include "autograd/gradcheck.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/synthetic.hpp"
 #include "io/npz.hpp"
 #include "models/gmm.hpp"
+#include "tests/gmm_test_data.hpp"
 #include "tests/test_helpers.hpp"
-
-using tz::models::gmm::CovarianceType;
-using tz::models::gmm::GaussianMixture;
-using tz::models::gmm::Matrix;
-using tz::models::gmm::Options;
-using tz::models::gmm::Parameters;
-using tz::models::gmm::Vector;
-
-namespace {
-
-const CovarianceType kAllTypes[] = {CovarianceType::full, CovarianceType::tied, CovarianceType::diag,
-                                    CovarianceType::spherical};
-
-// N points from a 2-D mixture with the given π, μ and lower Cholesky factors L_k (Σ_k = L_k L_kᵀ).
-Matrix draw_mixture(std::size_t n, const std::vector<double>& w, const std::vector<std::array<double, 2>>& mu,
-                    const std::vector<std::array<double, 3>>& chol /* l00, l10, l11 */, tz::Rng& rng,
-                    std::vector<std::size_t>* labels = nullptr) {
-  Matrix x = Matrix::from_shape({n, 2});
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::size_t k = rng.categorical(w);
-    if (labels) labels->push_back(k);
-    const double e0 = rng.normal(), e1 = rng.normal();
-    x(i, 0) = mu[k][0] + chol[k][0] * e0;
-    x(i, 1) = mu[k][1] + chol[k][1] * e0 + chol[k][2] * e1;
-  }
-  return x;
-}
-
-// Three overlapping clusters: EM takes dozens of iterations here.
-Matrix overlapping_data(std::size_t n, std::uint64_t seed) {
-  tz::Rng rng(seed);
-  return draw_mixture(n, {0.5, 0.3, 0.2}, {{0.0, 0.0}, {2.0, 1.0}, {-1.0, 2.5}},
-                      {{1.0, 0.3, 0.8}, {0.7, -0.2, 0.5}, {0.9, 0.0, 0.4}}, rng);
-}
-
-Options options(std::size_t k, CovarianceType type) {
-  Options o;
-  o.n_components = k;
-  o.covariance_type = type;
-  return o;
-}
-
-// The parameters of the 2-D, K = 2 hand-computed examples, shaped for `type`.
-Parameters hand_parameters(CovarianceType type) {
-  Parameters p;
-  p.weights = {0.25, 0.75};
-  p.means = {{0.0, 0.0}, {3.0, -1.0}};
-  switch (type) {
-    case CovarianceType::full: p.covariances = xt::xarray<double>{{{2.0, 0.5}, {0.5, 1.0}}, {{1.0, -0.3}, {-0.3, 0.5}}}; break;
-    case CovarianceType::tied: p.covariances = xt::xarray<double>{{2.0, 0.5}, {0.5, 1.0}}; break;
-    case CovarianceType::diag: p.covariances = xt::xarray<double>{{2.0, 1.0}, {1.0, 0.5}}; break;
-    case CovarianceType::spherical: p.covariances = xt::xarray<double>{2.0, 0.5}; break;
-  }
-  return p;
-}
-
-GaussianMixture model_with(CovarianceType type, const Parameters& p) {
-  GaussianMixture m(options(p.weights.size(), type));
-  m.set_parameters(p);
-  return m;
-}
-
-std::string error_of(auto&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
-}  // namespace
 
 TEST_CASE("hand-computed log-density, 1-D: full, diag and spherical agree with scipy") {
   // p(x) = 0.3 N(x | −1, 0.5) + 0.7 N(x | 2, 2); reference values from scipy.stats.norm
@@ -163,75 +88,6 @@ TEST_CASE("precisions_cholesky is P with P Pᵀ = Σ⁻¹, upper triangular (sci
   CHECK(c * c == doctest::Approx(2.0 / 1.75).epsilon(1e-14));
   CHECK(a > 0);
   CHECK(c > 0);
-}
-
-TEST_CASE("EM never lowers the log-likelihood, for every covariance type") {
-  const Matrix x = overlapping_data(600, 1);
-  for (CovarianceType type : kAllTypes) {
-    for (auto init : {tz::models::gmm::Init::random, tz::models::gmm::Init::kmeans_pp}) {
-      CAPTURE(tz::models::gmm::to_string(type));
-      CAPTURE(tz::models::gmm::to_string(init));
-      Options o = options(3, type);
-      o.init = init;
-      o.tol = 0;  // run all iterations, into the flat tail where rounding shows
-      o.max_iter = 150;
-      o.seed = 7;
-      GaussianMixture m(o);
-      m.fit(x);
-      const auto& lb = m.lower_bounds();
-      REQUIRE(lb.size() == 150);
-      CHECK_FALSE(m.converged());
-      double worst = 0;  // the largest drop
-      for (std::size_t t = 1; t < lb.size(); ++t) worst = std::max(worst, lb[t - 1] - lb[t]);
-      CHECK(worst <= 1e-12);
-      // and EM made real progress: the last lower bound is well above the first
-      CHECK(lb.back() > lb.front() + 0.05);
-      // the model after the last M-step is at least as good as the last lower bound
-      CHECK(m.score(x) >= lb.back() - 1e-12);
-    }
-  }
-}
-
-TEST_CASE("EM recovers the parameters of a well-separated mixture") {
-  // ground truth from datasets/synthetic.hpp: K = 3 components in 2-D, means at least 6 apart,
-  // covariance eigenvalues in [0.2, 1]
-  tz::Rng rng(3);
-  tz::MixtureOptions mix;
-  mix.min_separation = 6.0;
-  mix.mean_scale = 5.0;
-  const tz::MixtureData data = tz::make_gaussian_mixture(6000, 3, 2, rng, mix);
-  const tz::MixtureTruth& truth = data.truth;
-
-  Options o = options(3, CovarianceType::full);
-  o.n_init = 2;
-  o.seed = 11;
-  GaussianMixture m(o);
-  m.fit(data.x);
-  CHECK(m.converged());
-  CHECK(m.n_iter() < 30);
-  std::vector<std::size_t> match(3);  // true component t ↔ fitted component match[t]
-  for (std::size_t t = 0; t < 3; ++t) {
-    double best = 1e300;
-    for (std::size_t j = 0; j < 3; ++j) {
-      const double d = std::hypot(m.means()(j, 0) - truth.means(t, 0), m.means()(j, 1) - truth.means(t, 1));
-      if (d < best) best = d, match[t] = j;
-    }
-    CAPTURE(t);
-    // sampling error with N_k ≳ 1000 points: about σ/√N_k ≲ 0.03 for means, √(π(1−π)/N) ≈ 0.006 for weights
-    CHECK(best < 0.1);
-    const std::size_t k = match[t];
-    CHECK(std::abs(m.weights()(k) - truth.weights(t)) < 0.02);
-    for (std::size_t i = 0; i < 2; ++i)
-      for (std::size_t j = 0; j < 2; ++j) CHECK(std::abs(m.covariances()(k, i, j) - truth.covs(t, i, j)) < 0.1);
-  }
-  CHECK(match[0] != match[1]);
-  CHECK(match[1] != match[2]);
-  CHECK(match[0] != match[2]);
-  // and the labels: nearly every point goes to the component of the cluster it was drawn from
-  const auto labels = m.predict(data.x);
-  std::size_t agree = 0;
-  for (std::size_t n = 0; n < labels.size(); ++n) agree += labels[n] == match[static_cast<std::size_t>(data.labels[n])];
-  CHECK(agree > 0.99 * static_cast<double>(labels.size()));
 }
 
 TEST_CASE("score, score_samples, predict_proba and predict are consistent") {
@@ -330,28 +186,6 @@ TEST_CASE("sample draws from the mixture: empirical moments match") {
   CHECK(std::abs(s11 - 0.5) < 0.02);
 }
 
-TEST_CASE("the same seed gives the same fit; n_init keeps the best run") {
-  const Matrix x = overlapping_data(400, 4);
-  Options o = options(4, CovarianceType::full);
-  o.seed = 99;
-  GaussianMixture a(o), b(o);
-  a.fit(x);
-  b.fit(x);
-  CHECK(a.lower_bounds() == b.lower_bounds());
-  CHECK(a.means() == b.means());
-  // the first of n_init = 5 runs is the n_init = 1 run (same random stream), so 5 runs are at
-  // least as good; different seeds give different starts
-  o.n_init = 5;
-  GaussianMixture c(o);
-  c.fit(x);
-  CHECK(c.lower_bound() >= a.lower_bound());
-  o.n_init = 1;
-  o.seed = 100;
-  GaussianMixture d(o);
-  d.fit(x);
-  CHECK(d.lower_bounds().front() != a.lower_bounds().front());
-}
-
 TEST_CASE("errors: K > N, NaN or Inf, D mismatch, bad parameters, bad options") {
   const Matrix x3 = {{0.0, 1.0}, {1.0, 0.0}, {2.0, 2.0}};
   {
@@ -422,149 +256,6 @@ TEST_CASE("errors: K > N, NaN or Inf, D mismatch, bad parameters, bad options") 
   }
 }
 
-TEST_CASE("a collapsing component is named, with a suggestion of reg_covar") {
-  // 60 points around the origin and 3 identical points at (10, 10); component 1 starts there
-  tz::Rng rng(8);
-  Matrix x = Matrix::from_shape({63, 2});
-  for (std::size_t n = 0; n < 60; ++n) x(n, 0) = rng.normal(), x(n, 1) = rng.normal();
-  for (std::size_t n = 60; n < 63; ++n) x(n, 0) = 10.0, x(n, 1) = 10.0;
-  Parameters p;
-  p.weights = {0.5, 0.5};
-  p.means = {{0.0, 0.0}, {10.0, 10.0}};
-  p.covariances = xt::xarray<double>{{{1.0, 0.0}, {0.0, 1.0}}, {{1.0, 0.0}, {0.0, 1.0}}};
-  for (CovarianceType type : {CovarianceType::full, CovarianceType::diag}) {
-    CAPTURE(tz::models::gmm::to_string(type));
-    Options o = options(2, type);
-    o.reg_covar = 0;
-    if (type == CovarianceType::diag) p.covariances = xt::xarray<double>{{1.0, 1.0}, {1.0, 1.0}};
-    o.init_parameters = p;
-    GaussianMixture m(o);
-    try {
-      m.fit(x);
-      FAIL("no ComponentCollapse");
-    } catch (const tz::models::gmm::ComponentCollapse& e) {
-      CHECK(e.component() == 1);
-      const std::string msg = e.what();
-      CHECK(msg.find("fit: initialisation 1 of 1, EM iteration ") == 0);
-      CHECK(msg.find(": component 1 has collapsed onto N_k = 3 of 63 points") != std::string::npos);
-      CHECK(msg.find("Increase reg_covar (now 0), or use fewer components (k = 2)") != std::string::npos);
-    }
-    // with the default reg_covar the same fit goes through, and component 1 keeps variance 1e-6
-    o.reg_covar = 1e-6;
-    GaussianMixture ok(o);
-    ok.fit(x);
-    const double var1 = type == CovarianceType::full ? ok.covariances()(1, 0, 0) : ok.covariances()(1, 0);
-    CHECK(var1 == doctest::Approx(1e-6).epsilon(1e-6));
-    CHECK(ok.weights()(1) == doctest::Approx(3.0 / 63).epsilon(1e-9));
-  }
-}
-
-// ---- the kernels against plain formulas ----------------------------------------------------------------
-
-namespace {
-
-// log N(x | μ, Σ) the long way: L = chol(Σ), z = L⁻¹(x − μ), −½(D log 2π + 2 Σ log L_dd + ‖z‖²)
-double naive_log_normal(const double* x, const double* mu, const Matrix& cov) {
-  const std::size_t D = cov.shape(0);
-  const Matrix L = tz::cholesky_lower(cov);
-  std::vector<double> z(D);
-  double log_det = 0, quad = 0;
-  for (std::size_t i = 0; i < D; ++i) {
-    double s = x[i] - mu[i];
-    for (std::size_t j = 0; j < i; ++j) s -= L(i, j) * z[j];
-    z[i] = s / L(i, i);
-    quad += z[i] * z[i];
-    log_det += 2 * std::log(L(i, i));
-  }
-  return -0.5 * (static_cast<double>(D) * std::log(2 * M_PI) + log_det + quad);
-}
-
-// Σ_k of component k as a full D×D matrix, whatever the covariance type
-Matrix full_covariance(const GaussianMixture& m, std::size_t k) {
-  const std::size_t D = m.n_features();
-  Matrix c = xt::zeros<double>({D, D});
-  const auto& C = m.covariances();
-  for (std::size_t i = 0; i < D; ++i)
-    for (std::size_t j = 0; j < D; ++j) switch (m.options().covariance_type) {
-        case CovarianceType::full: c(i, j) = C(k, i, j); break;
-        case CovarianceType::tied: c(i, j) = C(i, j); break;
-        case CovarianceType::diag: c(i, j) = i == j ? C(k, i) : 0.0; break;
-        case CovarianceType::spherical: c(i, j) = i == j ? C(k) : 0.0; break;
-      }
-  return c;
-}
-
-Matrix spread_data(std::size_t n, std::size_t d, tz::Rng& rng) {
-  Matrix x = Matrix::from_shape({n, d});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < d; ++j) x(i, j) = rng.normal() * (1.0 + 0.1 * j) + (i % 3) * 2.0;
-  return x;
-}
-
-}  // namespace
-
-TEST_CASE("E-step and M-step kernels match the textbook formulas (SIMD path D=10, BLAS path D=40)") {
-  tz::Rng rng(21);
-  for (std::size_t D : {1, 10, 40}) {
-    // 203 rows: three full blocks of 64 and a partial one
-    const Matrix x = spread_data(203, D, rng);
-    Matrix resp = Matrix::from_shape({203, 3});
-    for (std::size_t n = 0; n < 203; ++n) {
-      double s = 0;
-      for (std::size_t k = 0; k < 3; ++k) s += (resp(n, k) = rng.uniform() + 0.05);
-      for (std::size_t k = 0; k < 3; ++k) resp(n, k) /= s;
-    }
-    for (CovarianceType type : kAllTypes) {
-      CAPTURE(D);
-      CAPTURE(tz::models::gmm::to_string(type));
-      GaussianMixture m(options(3, type));
-      m.m_step(x, resp);
-      // M-step: N_k, π_k, μ_k and Σ_k by plain loops
-      const double reg = m.options().reg_covar;
-      std::vector<double> nk(3, 0.0);
-      for (std::size_t n = 0; n < 203; ++n)
-        for (std::size_t k = 0; k < 3; ++k) nk[k] += resp(n, k);
-      Matrix pooled = xt::zeros<double>({D, D});
-      for (std::size_t k = 0; k < 3; ++k) {
-        CHECK(m.weights()(k) == doctest::Approx(nk[k] / 203).epsilon(1e-12));
-        std::vector<double> mu(D, 0.0);
-        for (std::size_t n = 0; n < 203; ++n)
-          for (std::size_t i = 0; i < D; ++i) mu[i] += resp(n, k) * x(n, i) / nk[k];
-        for (std::size_t i = 0; i < D; ++i) CHECK(m.means()(k, i) == doctest::Approx(mu[i]).epsilon(1e-11));
-        Matrix S = xt::zeros<double>({D, D});
-        for (std::size_t n = 0; n < 203; ++n)
-          for (std::size_t i = 0; i < D; ++i)
-            for (std::size_t j = 0; j < D; ++j) S(i, j) += resp(n, k) * (x(n, i) - mu[i]) * (x(n, j) - mu[j]);
-        pooled += S;
-        const Matrix got = full_covariance(m, k);
-        double trace = 0;
-        for (std::size_t i = 0; i < D; ++i) trace += S(i, i) / nk[k];
-        for (std::size_t i = 0; i < D; ++i)
-          for (std::size_t j = 0; j < D; ++j) {
-            double want = 0;
-            if (type == CovarianceType::full) want = S(i, j) / nk[k] + (i == j ? reg : 0.0);
-            if (type == CovarianceType::diag) want = i == j ? S(i, i) / nk[k] + reg : 0.0;
-            if (type == CovarianceType::spherical) want = i == j ? trace / D + reg : 0.0;
-            if (type != CovarianceType::tied) CHECK(got(i, j) == doctest::Approx(want).epsilon(1e-10).scale(1.0));
-          }
-      }
-      if (type == CovarianceType::tied)
-        for (std::size_t i = 0; i < D; ++i)
-          for (std::size_t j = 0; j < D; ++j)
-            CHECK(m.covariances()(i, j) ==
-                  doctest::Approx(pooled(i, j) / 203 + (i == j ? reg : 0.0)).epsilon(1e-10).scale(1.0));
-      // E-step: log p(x_n) = log Σ_k π_k N(x_n | μ_k, Σ_k), each N the long way
-      const Vector log_p = m.score_samples(x);
-      for (std::size_t n = 0; n < 203; n += 5) {
-        double p = 0;
-        for (std::size_t k = 0; k < 3; ++k)
-          p += m.weights()(k) * std::exp(naive_log_normal(&x(n, 0), &m.means()(k, 0), full_covariance(m, k)));
-        CHECK(log_p(n) == doctest::Approx(std::log(p)).epsilon(1e-10));
-      }
-    }
-  }
-}
-
 TEST_CASE("parameters survive an .npz round trip; a broken file is named") {
   const GaussianMixture m = model_with(CovarianceType::full, hand_parameters(CovarianceType::full));
   const std::string path =
@@ -583,100 +274,6 @@ TEST_CASE("parameters survive an .npz round trip; a broken file is named") {
         path + ": missing the array 'covariances' (a mixture needs weights, means and covariances; the file has "
                "means, weights)");
   std::remove(path.c_str());
-}
-
-// ---- the autograd cross-checks (models/gmm_gd.cpp) ------------------------------------------------------
-
-TEST_CASE("the tape's log-likelihood equals score(), and its gradient matches finite differences") {
-  const Matrix x = overlapping_data(60, 9);
-  for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::models::gmm::to_string(type));
-    Options o = options(3, type);
-    o.max_iter = 3;
-    GaussianMixture m(o);
-    m.fit(x);
-    tz::models::gmm::UnconstrainedParameters theta = m.unconstrained();
-    tz::Tape<double> tape;
-    const tz::Var<double> loglik = tz::models::gmm::mean_log_likelihood(tape.constant(tz::Array<double>(x)), theta, type);
-    CHECK(loglik.item() == doctest::Approx(m.score(x)).epsilon(1e-12));
-    // and back: set_unconstrained(unconstrained()) is the identity
-    GaussianMixture copy(o);
-    copy.set_unconstrained(theta);
-    CHECK(copy.score(x) == doctest::Approx(m.score(x)).epsilon(1e-12));
-
-    const bool triangular = type == CovarianceType::full || type == CovarianceType::tied;
-    std::vector<tz::Array<double>> inputs{theta.logits.value, theta.means.value, theta.log_diag.value};
-    if (triangular) inputs.push_back(theta.chol_offdiag.value);
-    const tz::GradcheckResult r = tz::gradcheck(
-        "gmm mean_log_likelihood",
-        [&](const std::vector<tz::Var<double>>& v) {
-          tz::Tape<double>& t = v[0].tape();
-          return tz::models::gmm::mean_log_likelihood(t.constant(tz::Array<double>(x)), v[0], v[1],
-                                              triangular ? v[3] : tz::Var<double>(), v[2], type);
-        },
-        inputs);
-    CHECK_MESSAGE(r.ok, r.message);
-    CHECK(r.checked > 10);
-  }
-}
-
-TEST_CASE("at an EM fixed point the autograd gradient of the log-likelihood is zero") {
-  // reg_covar = 0, so that the M-step is the exact maximiser and its fixed point a stationary point
-  const Matrix x = overlapping_data(400, 10);
-  for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::models::gmm::to_string(type));
-    Options o = options(3, type);
-    o.reg_covar = 0;
-    o.init = tz::models::gmm::Init::random;  // k-means++ starts at Σ_k = reg_covar·I, singular here
-    o.tol = 1e-14;
-    o.max_iter = 20000;
-    o.seed = 3;
-    GaussianMixture m(o);
-    m.fit(x);
-    REQUIRE(m.converged());
-    tz::models::gmm::UnconstrainedParameters theta = m.unconstrained();
-    tz::Tape<double> tape;
-    const tz::Var<double> loglik = tz::models::gmm::mean_log_likelihood(tape.constant(tz::Array<double>(x)), theta, type);
-    tape.backward(loglik);
-    double largest = 0;
-    for (auto* p : theta.all())
-      for (double g : p->grad) largest = std::max(largest, std::abs(g));
-    CHECK(largest < 1e-6);
-    // and one step away from it the gradient is clearly not zero
-    theta.means.value(0, 0) += 0.1;
-    for (auto* p : theta.all()) p->zero_grad();
-    tz::Tape<double> tape2;
-    tape2.backward(tz::models::gmm::mean_log_likelihood(tape2.constant(tz::Array<double>(x)), theta, type));
-    CHECK(std::abs(theta.means.grad(0, 0)) > 1e-3);
-  }
-}
-
-TEST_CASE("gradient ascent raises the log-likelihood towards EM's optimum") {
-  const Matrix x = overlapping_data(500, 12);
-  for (CovarianceType type : kAllTypes) {
-    CAPTURE(tz::models::gmm::to_string(type));
-    Options o = options(3, type);
-    o.seed = 5;
-    GaussianMixture em(o);
-    em.fit(x);
-    GaussianMixture gd(o);
-    tz::models::gmm::GradientOptions g;
-    g.max_iter = 400;
-    g.learning_rate = 0.05;
-    g.tol = 0;
-    gd.fit_gradient(x, g);
-    const auto& lb = gd.lower_bounds();
-    REQUIRE(lb.size() == 400);
-    CHECK(lb.back() > lb.front() + 0.01);  // it climbed …
-    CHECK(gd.score(x) >= em.score(x));     // … past where EM stopped at tol = 1e-3
-    // and to the same optimum as EM run to convergence from the same start (tied: EM crawls away
-    // from the near-saddle of scikit-learn's tied start, and 20000 iterations are not enough)
-    o.tol = 1e-12;
-    o.max_iter = 20000;
-    GaussianMixture em_tight(o);
-    em_tight.fit(x);
-    if (type != CovarianceType::tied) CHECK(gd.score(x) == doctest::Approx(em_tight.score(x)).epsilon(1e-6));
-  }
 }
 
 // ---- agreement with scikit-learn ------------------------------------------------------------------------
