@@ -391,3 +391,29 @@ TEST_CASE("fit gmm: bad flags and inputs exit nonzero, naming the flag or the fi
   CHECK(json_number(text2, "avg_loglik") == doctest::Approx(json_number(text, "avg_loglik")).epsilon(1e-9));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("fit gmm --textbook runs the textbook steps and lands where the fast path does") {
+  const std::filesystem::path program = tapezoo_program();
+  REQUIRE_MESSAGE(std::filesystem::exists(program), program << " is missing: build the whole project");
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("tapezoo-test-gmm-textbook-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string data = (dir / "x.npy").string();
+  tz::save_npy(data, overlapping_data(500, 32));
+  const std::string fit = program.string() + " fit gmm --data " + data + " --k 3 --n-init 2 --json";
+  // env -u: the fast run must not inherit a TAPEZOO_TEXTBOOK=1 of the test's own environment
+  const std::string fast = run("env -u TAPEZOO_TEXTBOOK " + fit + " 2> /dev/null");
+  const std::string book = run("env -u TAPEZOO_TEXTBOOK " + fit + " --textbook 2> /dev/null");
+  const std::string by_env = run("env TAPEZOO_TEXTBOOK=1 " + fit + " 2> /dev/null");
+  CHECK(fast.find("\"path\": \"fast\"") != std::string::npos);
+  CHECK(book.find("\"path\": \"textbook\"") != std::string::npos);
+  CHECK(by_env.find("\"path\": \"textbook\"") != std::string::npos);
+  CHECK(json_number(book, "iters") == json_number(fast, "iters"));
+  CHECK(fast.find("\"converged\": true") != std::string::npos);  // tol 1e-3 is reached on these data
+  CHECK(book.find("\"converged\": true") != std::string::npos);
+  // the mean log-likelihood of the two fits: within tests/test_gmm_em.cpp's fit() tolerance, 1e-10 relative
+  CHECK(std::abs(json_number(book, "avg_loglik") - json_number(fast, "avg_loglik")) <=
+        1e-10 * std::abs(json_number(fast, "avg_loglik")));
+  CHECK(json_number(by_env, "avg_loglik") == json_number(book, "avg_loglik"));
+  std::filesystem::remove_all(dir);
+}
