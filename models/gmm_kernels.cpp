@@ -1,17 +1,15 @@
-// tapezoo: the compute kernels of the Gaussian mixture (see gmm_kernels.hpp). Each loop and each
-// BLAS or LAPACK call carries the formula it computes. Matrices are row-major unless blocked.
+// tapezoo: the fast path of EM for the Gaussian mixture (see gmm_kernels.hpp; the textbook path it
+// replaces is models/gmm_em.cpp). Each loop and each BLAS call carries the formula it computes.
+// Matrices are row-major unless blocked.
 //
 // Why SIMD loops rather than one BLAS gemm per component (as scikit-learn): with D = 10 every
 // product has an inner dimension of 10, where OpenBLAS spends more time packing its operands
-// than multiplying. Measured on this machine (bench/gmm: N = 100k, D = 10, K = 10), the E-step
-// gemm X·[P_1 … P_K] alone took ~16 ms and the M-step syrk ~12 ms per iteration with OpenBLAS's
-// generic 'Prescott' kernels (docs/pitfalls.md#openblas-kernels; ~6 and ~13 ms with its SkylakeX kernels), so a BLAS
-// EM iteration was no faster than scikit-learn's. The loops below use the SIMD width of the build
-// (-march) whatever OpenBLAS detected, skip the zeros of the triangular P_k (D(D+1)/2 products
-// instead of D²), keep a block of 64 points in L1 from the distance to the responsibility, and
-// take all the M-step's sums in one pass. About 2.5 ms (E-step distances), 1.3 ms (log-sum-exp)
-// and 4.7 ms (M-step moments) per iteration of bench/gmm. For D > kSmallD the same blocks go
-// through BLAS (gemm, syrk), where its cache blocking pays.
+// than multiplying, and its speed depends on the kernels it detected (docs/pitfalls.md#openblas-kernels).
+// The loops below use the SIMD width of the build (-march) whatever OpenBLAS detected, skip the
+// zeros of the triangular P_k (D(D+1)/2 products instead of D²), keep a block of 64 points in L1
+// from the distance to the responsibility, and take all the M-step's sums in one pass. For
+// D > kSmallD the same blocks go through BLAS (gemm, syrk), where its cache blocking pays.
+// bench/gmm measures both against scikit-learn (bench/gmm_sklearn.py).
 #include "models/gmm_kernels.hpp"
 
 #include <cblas.h>
