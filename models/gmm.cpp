@@ -79,6 +79,52 @@ std::optional<std::size_t> detail::compute_precision_cholesky(CovarianceType typ
   return std::nullopt;
 }
 
+Vector detail::log_det_cholesky(CovarianceType type, const xt::xarray<double>& prec_chol, std::size_t K,
+                                std::size_t D) {
+  Vector log_det = xt::zeros<double>({K});
+  const double* P = prec_chol.data();
+  for (std::size_t k = 0; k < K; ++k) {
+    double s = 0;
+    switch (type) {
+      case CovarianceType::full:
+        for (std::size_t d = 0; d < D; ++d) s += std::log(P[(k * D + d) * D + d]);
+        break;
+      case CovarianceType::tied:
+        for (std::size_t d = 0; d < D; ++d) s += std::log(P[d * D + d]);
+        break;
+      case CovarianceType::diag:
+        for (std::size_t d = 0; d < D; ++d) s += std::log(P[k * D + d]);
+        break;
+      case CovarianceType::spherical:
+        s = static_cast<double>(D) * std::log(P[k]);
+        break;
+    }
+    log_det(k) = s;
+  }
+  return log_det;
+}
+
+Vector detail::column_mean(const Matrix& x) {
+  const std::size_t N = x.shape(0), D = x.shape(1);
+  Vector mean = xt::zeros<double>({D});
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t d = 0; d < D; ++d) mean(d) += x(n, d);
+  return mean / static_cast<double>(N);
+}
+
+// The collapse limit on P_dd for each column: a standard deviation below 1000 rounding steps of
+// the column's largest |x| cannot be resolved in doubles (the points it covers are, to within
+// rounding, identical). No limit for an all-zero column.
+std::vector<double> detail::max_precision_diagonal(const Matrix& x) {
+  const std::size_t N = x.shape(0), D = x.shape(1);
+  std::vector<double> scale(D, 0.0), max_p(D);
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t d = 0; d < D; ++d) scale[d] = std::max(scale[d], std::abs(x(n, d)));
+  for (std::size_t d = 0; d < D; ++d)
+    max_p[d] = scale[d] > 0 ? 1.0 / (1e3 * kEps * scale[d]) : std::numeric_limits<double>::infinity();
+  return max_p;
+}
+
 // ---- names -------------------------------------------------------------------------------------
 
 std::string_view to_string(CovarianceType type) {

@@ -176,6 +176,9 @@ class GaussianMixture {
   // layout. tests/test_gmm_em.cpp proves the two equal within float64 rounding.
   double e_step_textbook(const Matrix& x, Matrix& resp) const;
   void m_step_textbook(const Matrix& x, const Matrix& resp);
+  // The textbook E-step's first half: log ρ_nk = log π_k + log N(x_n | μ_k, Σ_k), [N, K], on plain
+  // loops (tutorial 02 builds the ELBO from it).
+  Matrix log_joint(const Matrix& x) const;
   double e_step_fast(const Matrix& x, Matrix& resp) const;
   void m_step_fast(const Matrix& x, const Matrix& resp);
 

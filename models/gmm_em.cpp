@@ -73,59 +73,25 @@ std::string collapse_message(std::size_t k, double nk, std::size_t N, double reg
          " Increase reg_covar (now " + num(reg_covar) + "), or use fewer components (k = " + std::to_string(K) + ")";
 }
 
+void check_e_step(const Matrix& x, const Matrix& means, const char* caller) {
+  if (means.size() == 0) throw std::logic_error(std::string(caller) + ": the model has no parameters yet: call fit() first");
+  if (x.shape(1) != means.shape(1))
+    throw std::invalid_argument(std::string(caller) + ": the data have d = " + std::to_string(x.shape(1)) +
+                                " columns but the parameters have d = " + std::to_string(means.shape(1)));
+}
+
+void check_m_step(const Matrix& x, const Matrix& resp, std::size_t K, const char* caller) {
+  if (resp.shape(1) != K || resp.shape(0) != x.shape(0))
+    throw std::invalid_argument(std::string(caller) + ": resp has shape " + detail::shape_text(resp.shape()) +
+                                " but the data need [" + std::to_string(x.shape(0)) + ", " + std::to_string(K) + "]");
+}
+
 }  // namespace
-
-// ---- shared with the other files (models/gmm_detail.hpp) -------------------------------------------
-
-Vector detail::log_det_cholesky(CovarianceType type, const xt::xarray<double>& prec_chol, std::size_t K,
-                                std::size_t D) {
-  Vector log_det = xt::zeros<double>({K});
-  const double* P = prec_chol.data();
-  for (std::size_t k = 0; k < K; ++k) {
-    double s = 0;
-    switch (type) {
-      case CovarianceType::full:
-        for (std::size_t d = 0; d < D; ++d) s += std::log(P[(k * D + d) * D + d]);
-        break;
-      case CovarianceType::tied:
-        for (std::size_t d = 0; d < D; ++d) s += std::log(P[d * D + d]);
-        break;
-      case CovarianceType::diag:
-        for (std::size_t d = 0; d < D; ++d) s += std::log(P[k * D + d]);
-        break;
-      case CovarianceType::spherical:
-        s = static_cast<double>(D) * std::log(P[k]);
-        break;
-    }
-    log_det(k) = s;
-  }
-  return log_det;
-}
-
-Vector detail::column_mean(const Matrix& x) {
-  const std::size_t N = x.shape(0), D = x.shape(1);
-  Vector mean = xt::zeros<double>({D});
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t d = 0; d < D; ++d) mean(d) += x(n, d);
-  return mean / static_cast<double>(N);
-}
-
-// The collapse limit on P_dd for each column: a standard deviation below 1000 rounding steps of
-// the column's largest |x| cannot be resolved in doubles (the points it covers are, to within
-// rounding, identical). No limit for an all-zero column.
-std::vector<double> detail::max_precision_diagonal(const Matrix& x) {
-  const std::size_t N = x.shape(0), D = x.shape(1);
-  std::vector<double> scale(D, 0.0), max_p(D);
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t d = 0; d < D; ++d) scale[d] = std::max(scale[d], std::abs(x(n, d)));
-  for (std::size_t d = 0; d < D; ++d)
-    max_p[d] = scale[d] > 0 ? 1.0 / (1e3 * kEps * scale[d]) : std::numeric_limits<double>::infinity();
-  return max_p;
-}
 
 // ---- the textbook E-step ---------------------------------------------------------------------------
 
-double GaussianMixture::e_step_textbook(const Matrix& x, Matrix* resp, Vector* log_prob) const {
+Matrix GaussianMixture::log_joint(const Matrix& x) const {
+  check_e_step(x, means_, "log_joint");
   const std::size_t N = x.shape(0), D = x.shape(1), K = weights_.size();
   const CovarianceType type = options_.covariance_type;
   // log det P_k = Σ_d log P_k,dd, so that log N(x | μ_k, Σ_k) = −½ D log 2π + log det P_k − ½ ‖(x − μ_k) P_k‖²
@@ -144,6 +110,13 @@ double GaussianMixture::e_step_textbook(const Matrix& x, Matrix* resp, Vector* l
       // log ρ_nk = log π_k + log N(x_n; μ_k, Σ_k)
       log_rho(n, k) = std::log(weights_(k)) - 0.5 * static_cast<double>(D) * kLog2Pi + log_det(k) - 0.5 * mahalanobis;
     }
+  return log_rho;
+}
+
+double GaussianMixture::e_step_textbook(const Matrix& x, Matrix* resp, Vector* log_prob) const {
+  const std::size_t N = x.shape(0), K = weights_.size();
+  // log ρ_nk = log π_k + log N(x_n; μ_k, Σ_k), [N, K]
+  const Matrix log_rho = log_joint(x);
   if (resp) *resp = Matrix::from_shape({N, K});
   double total = 0;
   for (std::size_t n = 0; n < N; ++n) {
@@ -351,22 +324,6 @@ void GaussianMixture::m_step(const Matrix& x, const Matrix& resp) {
   else m_step_fast(x, resp);
 }
 
-namespace {
-
-void check_e_step(const Matrix& x, const Matrix& means, const char* caller) {
-  if (means.size() == 0) throw std::logic_error(std::string(caller) + ": the model has no parameters yet: call fit() first");
-  if (x.shape(1) != means.shape(1))
-    throw std::invalid_argument(std::string(caller) + ": the data have d = " + std::to_string(x.shape(1)) +
-                                " columns but the parameters have d = " + std::to_string(means.shape(1)));
-}
-
-void check_m_step(const Matrix& x, const Matrix& resp, std::size_t K, const char* caller) {
-  if (resp.shape(1) != K || resp.shape(0) != x.shape(0))
-    throw std::invalid_argument(std::string(caller) + ": resp has shape " + detail::shape_text(resp.shape()) +
-                                " but the data need [" + std::to_string(x.shape(0)) + ", " + std::to_string(K) + "]");
-}
-
-}  // namespace
 
 double GaussianMixture::e_step_textbook(const Matrix& x, Matrix& resp) const {
   check_e_step(x, means_, "e_step");
