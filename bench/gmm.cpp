@@ -8,6 +8,8 @@
 //
 // ms_per_iter is wall-clock time of the EM loop per iteration; cpu_ms_per_iter is this thread's
 // CPU time for the whole fit per iteration (steadier when other jobs share the cores).
+// path is "fast" (the kernels of models/gmm_kernels.cpp) or, with TAPEZOO_TEXTBOOK=1, "textbook" (the
+// plain-loop steps of models/gmm_em.cpp), so that the cost of the textbook path can be measured too.
 // OpenBLAS runs one thread unless --threads says otherwise (docs/pitfalls.md#blas-threads). blas_core names
 // OpenBLAS's kernels: 'Prescott' on a CPU that OpenBLAS 0.3.21 does not know (docs/pitfalls.md#openblas-kernels).
 #include <CLI/CLI.hpp>
@@ -19,6 +21,7 @@
 #include <string>
 
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "autograd/random.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/synthetic.hpp"
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
         .add("d", d)
         .add("k", k)
         .add("cov", cov)
+        .add("path", tz::to_string(tz::path()))
         .add("iters", model.n_iter())
         .add("ms_per_iter", model.ms_per_iter())
         .add("cpu_ms_per_iter", cpu_ms / static_cast<double>(model.n_iter()))

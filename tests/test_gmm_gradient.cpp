@@ -16,7 +16,7 @@
 #include "models/gmm.hpp"
 #include "tests/gmm_test_data.hpp"
 
-// ---- the autograd cross-checks (models/gmm_gd.cpp) ------------------------------------------------------
+// ---- the autograd cross-checks (models/gmm_gradient.cpp) ---------------------------------------------------
 
 TEST_CASE("the tape's log-likelihood equals score(), and its gradient matches finite differences") {
   const Matrix x = overlapping_data(60, 9);
