@@ -257,9 +257,9 @@ TEST_CASE("E-step and M-step kernels match the textbook formulas (SIMD path D=10
 // and log, and the second moments taken about the old means and moved to the new ones (parallel
 // axes). So they agree to rounding, not bit for bit. The tolerances, in float64 (ε = 2.2e-16):
 //   log ρ_nk sums D(D+1)/2 products and a few constants; every rounding is at most ε relative to the
-//   largest partial sum, which is at most |log ρ_nk| plus the constant (≤ 1e4 on these data, where the
-//   near-collapsed component puts far points thousands of nats away). With D ≤ 10 that is a few
-//   hundred ε·(1 + |log ρ|), and xsimd's exp and log add a few ulps. So
+//   largest partial sum, which is of the size of |log ρ_nk| (the near-collapsed component puts far
+//   points millions of nats away, so this scale matters). With D ≤ 10 that is a few hundred
+//   ε·(1 + |log ρ|), and xsimd's exp and log add a few ulps. So
 //     |Δ log p(x_n)| ≤ kTol (1 + max_k |log ρ_nk|),   |Δ r_nk| ≤ kTol (1 + max_k |log ρ_nk|)
 //   with kTol = 1e-12 ≈ 4500 ε: a margin of more than ten over the estimate, and still a million
 //   times smaller than what a wrong formula gives (the "can fail" check below moves one mean by 1e-6).
@@ -326,18 +326,12 @@ double smallest_variance(const GaussianMixture& m) {
   return v;
 }
 
-// max_k |log ρ_nk| + 1 for each point: the scale of that point's rounding (see above).
+// 1 + max_k |log ρ_nk| for each point: the scale of that point's rounding (see above).
 std::vector<double> log_rho_scale(const GaussianMixture& m, const Matrix& x) {
-  const Vector log_p = m.score_samples(x);
-  Matrix r;
-  m.e_step_textbook(x, r);
-  std::vector<double> scale(x.shape(0));
-  for (std::size_t n = 0; n < x.shape(0); ++n) {
-    double s = 0;
-    for (std::size_t k = 0; k < r.shape(1); ++k)  // log ρ_nk = log r_nk + log p(x_n)
-      s = std::max(s, r(n, k) > 0 ? std::abs(std::log(r(n, k)) + log_p(n)) : 1e4);
-    scale[n] = 1 + s;
-  }
+  const Matrix log_rho = m.log_joint(x);
+  std::vector<double> scale(x.shape(0), 1.0);
+  for (std::size_t n = 0; n < x.shape(0); ++n)
+    for (std::size_t k = 0; k < log_rho.shape(1); ++k) scale[n] = std::max(scale[n], 1 + std::abs(log_rho(n, k)));
   return scale;
 }
 
