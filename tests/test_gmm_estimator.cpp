@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "autograd/random.hpp"
+#include "datasets/linalg.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/synthetic.hpp"
 #include "io/npz.hpp"
@@ -416,4 +417,40 @@ TEST_CASE("fit gmm --textbook runs the textbook steps and lands where the fast p
         1e-10 * std::abs(json_number(fast, "avg_loglik")));
   CHECK(json_number(by_env, "avg_loglik") == json_number(book, "avg_loglik"));
   std::filesystem::remove_all(dir);
+}
+
+// ---- the Cholesky variants the mixture uses (datasets/linalg.hpp) -------------------------------------
+
+TEST_CASE("precision_cholesky_inplace gives the upper P with P Pᵀ = A⁻¹; the inverse of an upper P is upper") {
+  // A = L Lᵀ with L = [[2, 0, 0], [1, 3, 0], [−1, 1, 2]], so A⁻¹ and P are exact in a few roundings
+  const double a[9] = {4, 2, -2, 2, 10, 2, -2, 2, 6};
+  double p[9];
+  std::copy(a, a + 9, p);
+  REQUIRE(tz::precision_cholesky_inplace(p, 3));
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < i; ++j) CHECK(p[i * 3 + j] == 0.0);  // upper triangular
+  // (P Pᵀ) A = I
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 3; ++j) {
+      double s = 0;
+      for (std::size_t m = 0; m < 3; ++m)
+        for (std::size_t q = 0; q < 3; ++q) s += p[i * 3 + q] * p[m * 3 + q] * a[m * 3 + j];
+      CHECK(s == doctest::Approx(i == j ? 1.0 : 0.0).scale(1.0).epsilon(1e-14));
+    }
+  // P⁻¹ P = I, P⁻¹ upper
+  double inv[9];
+  std::copy(p, p + 9, inv);
+  REQUIRE(tz::invert_upper_triangular_inplace(inv, 3));
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t j = 0; j < 3; ++j) {
+      double s = 0;
+      for (std::size_t m = 0; m < 3; ++m) s += inv[i * 3 + m] * p[m * 3 + j];
+      CHECK(s == doctest::Approx(i == j ? 1.0 : 0.0).scale(1.0).epsilon(1e-14));
+      if (j < i) CHECK(inv[i * 3 + j] == 0.0);
+    }
+  // an indefinite matrix: every variant says so
+  double bad[4] = {1, 2, 2, 1};
+  CHECK_FALSE(tz::cholesky_lower_inplace(bad, 2));
+  double bad2[4] = {1, 2, 2, 1};
+  CHECK_FALSE(tz::precision_cholesky_inplace(bad2, 2));
 }
