@@ -129,7 +129,7 @@ void run_fit_gmm(const FitGmmFlags& f) {
     return;
   }
   std::printf("fit gmm: k = %zu, %s covariances, %s, on %s (n = %zu, d = %zu)\n", f.k, f.cov.c_str(),
-              f.method == "em" ? "EM" : "gradient ascent", f.data.c_str(), n, d);
+              f.method == "em" ? (tz::textbook() ? "EM (textbook path)" : "EM") : "gradient ascent", f.data.c_str(), n, d);
   std::printf("  %s after %zu iterations (%.3g ms/iter)\n", model->converged() ? "converged" : "NOT converged",
               model->n_iter(), model->ms_per_iter());
   std::printf("  mean log-likelihood %.6f   BIC %.2f   AIC %.2f   (%zu parameters)\n", avg, bic, aic,
