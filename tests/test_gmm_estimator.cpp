@@ -292,6 +292,20 @@ double json_number(const std::string& json, const std::string& key) {
   return std::strtod(json.c_str() + pos + key.size() + 4, nullptr);
 }
 
+// The tapezoo program, which must have been built.
+std::filesystem::path built_program() {
+  const std::filesystem::path program = tapezoo_program();
+  REQUIRE_MESSAGE(std::filesystem::exists(program), program << " is missing: build the whole project");
+  return program;
+}
+
+// A new folder in the temporary directory, named by `stem` and this process.
+std::filesystem::path fresh_folder(const std::string& stem) {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / (stem + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 }  // namespace
 
 TEST_CASE("fit gmm --json agrees with scikit-learn on the same data and start") {
@@ -299,11 +313,8 @@ TEST_CASE("fit gmm --json agrees with scikit-learn on the same data and start") 
     MESSAGE("skipped: /usr/bin/python3 cannot import sklearn (apt-get install python3-sklearn)");
     return;
   }
-  const std::filesystem::path program = tapezoo_program();
-  REQUIRE_MESSAGE(std::filesystem::exists(program), program << " is missing: build the whole project");
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("tapezoo-test-gmm-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path program = built_program();
+  const std::filesystem::path dir = fresh_folder("tapezoo-test-gmm-");
   const std::string data = (dir / "x.npy").string(), start = (dir / "start.npz").string(),
                     script = (dir / "sk.py").string();
   tz::save_npy(data, overlapping_data(800, 31));
@@ -350,11 +361,8 @@ print(repr(gm.score(x)), repr(gm.lower_bound_), gm.n_iter_)
 }
 
 TEST_CASE("fit gmm: bad flags and inputs exit nonzero, naming the flag or the file") {
-  const std::filesystem::path program = tapezoo_program();
-  REQUIRE_MESSAGE(std::filesystem::exists(program), program << " is missing: build the whole project");
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("tapezoo-test-gmm-cli-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path program = built_program();
+  const std::filesystem::path dir = fresh_folder("tapezoo-test-gmm-cli-");
   const std::string good = (dir / "x.csv").string(), nan = (dir / "nan.csv").string(),
                     start = (dir / "start.npz").string(), out = (dir / "fit.npz").string();
   std::ofstream(good) << "a,b\n0,1\n1,0\n2,2\n3,1\n";
@@ -394,11 +402,8 @@ TEST_CASE("fit gmm: bad flags and inputs exit nonzero, naming the flag or the fi
 }
 
 TEST_CASE("fit gmm --textbook runs the textbook steps and lands where the fast path does") {
-  const std::filesystem::path program = tapezoo_program();
-  REQUIRE_MESSAGE(std::filesystem::exists(program), program << " is missing: build the whole project");
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("tapezoo-test-gmm-textbook-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path program = built_program();
+  const std::filesystem::path dir = fresh_folder("tapezoo-test-gmm-textbook-");
   const std::string data = (dir / "x.npy").string();
   tz::save_npy(data, overlapping_data(500, 32));
   const std::string fit = program.string() + " fit gmm --data " + data + " --k 3 --n-init 2 --json";
