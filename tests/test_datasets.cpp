@@ -656,7 +656,7 @@ TEST_CASE("Gaussian mixture: empirical weights, means and covariances match the 
   opt.min_separation = 3.0;
   const std::size_t n = 200000, k = 3, d = 2;
   const tz::MixtureData m = tz::make_gaussian_mixture(n, k, d, rng, opt);
-  const tz::GaussianMixture& g = m.truth;
+  const tz::MixtureTruth& g = m.truth;
   CHECK(std::accumulate(g.weights.begin(), g.weights.end(), 0.0) == doctest::Approx(1.0).epsilon(1e-12));
   for (std::size_t c = 0; c < k; ++c) {
     CAPTURE(c);

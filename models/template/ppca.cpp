@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "datasets/linalg.hpp"
 #include "models/evaluate.hpp"
 
 namespace tz::models {
@@ -112,16 +113,8 @@ double Ppca<T>::negative_log_likelihood(const Array<float>& X) const {
       for (std::size_t k = 0; k < q_; ++k) c += static_cast<double>(W(k, i)) * static_cast<double>(W(k, j));
       C[i * d_ + j] = c;
     }
-  for (std::size_t j = 0; j < d_; ++j) {  // C = L Lᵀ
-    double s = C[j * d_ + j];
-    for (std::size_t k = 0; k < j; ++k) s -= L[j * d_ + k] * L[j * d_ + k];
-    L[j * d_ + j] = std::sqrt(s);
-    for (std::size_t i = j + 1; i < d_; ++i) {
-      double r = C[i * d_ + j];
-      for (std::size_t k = 0; k < j; ++k) r -= L[i * d_ + k] * L[j * d_ + k];
-      L[i * d_ + j] = r / L[j * d_ + j];
-    }
-  }
+  L = C;  // C = L Lᵀ (datasets/linalg.hpp); C ⪰ σ² I is positive definite
+  if (!cholesky_lower_inplace(L.data(), d_)) throw std::runtime_error("ppca: C = WᵀW + σ² I is not positive definite");
   double logdet = 0;
   for (std::size_t j = 0; j < d_; ++j) logdet += 2 * std::log(L[j * d_ + j]);
   const std::size_t n = X.shape()[0];
