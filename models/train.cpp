@@ -30,58 +30,13 @@
 
 namespace tz::models {
 
-namespace {
-
-bool has_suffix(const std::string& s, const std::string& suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
-Dataset from_images(const ImageDataset& d) {
-  Dataset out;
-  out.name = d.name;
-  out.train_x = d.train_x;
-  out.test_x = d.test_x;
-  out.train_y = d.train_y;
-  out.test_y = d.test_y;
-  out.rows = d.rows;
-  out.cols = d.cols;
-  out.num_classes = d.num_classes;
-  return out;
-}
-
-}  // namespace
-
 Dataset load_dataset(const ModelInfo& info, const std::string& spec, Rng& rng) {
   if (info.load_data) {
     Dataset d;
     if (info.load_data(spec, rng, d)) return d;
   }
-  if (has_suffix(spec, ".npy") || has_suffix(spec, ".csv")) {
-    // A matrix of the user's: rows are examples. The last 10% (at least one row) are the test set.
-    xt::xtensor<double, 2> m = load_matrix(spec);
-    const std::size_t n = m.shape(0), d = m.shape(1);
-    if (n < 2) throw FileError(fmt::format("{}: expected at least 2 rows, found {}", spec, n));
-    const std::size_t n_test = std::max<std::size_t>(1, n / 10), n_train = n - n_test;
-    Dataset out;
-    out.name = spec;
-    out.train_x = Array<float>::from_shape({n_train, d});
-    out.test_x = Array<float>::from_shape({n_test, d});
-    for (std::size_t i = 0; i < n * d; ++i)
-      (i < n_train * d ? out.train_x.data()[i] : out.test_x.data()[i - n_train * d]) = static_cast<float>(m.data()[i]);
-    return out;
-  }
-  return from_images(load_image_dataset(spec));
-}
-
-Dataset first_test_rows(const Dataset& data, long n) {
-  Dataset out = data;
-  const std::size_t rows = data.test_x.shape()[0];
-  if (n <= 0 || static_cast<std::size_t>(n) >= rows) return out;
-  const std::size_t d = data.test_x.shape()[1], k = static_cast<std::size_t>(n);
-  out.test_x = Array<float>::from_shape({k, d});
-  std::copy(data.test_x.data(), data.test_x.data() + k * d, out.test_x.data());
-  if (!data.test_y.empty()) out.test_y.assign(data.test_y.begin(), data.test_y.begin() + static_cast<long>(k));
-  return out;
+  if (is_matrix_file(spec)) return load_matrix_dataset(spec);
+  return load_image_dataset(spec);
 }
 
 // ---- checkpoints ------------------------------------------------------------------------------------

@@ -73,12 +73,11 @@ struct TrainResult {
   std::vector<std::pair<std::string, std::vector<double>>> curves;  // loss terms per logged point
 };
 
-// Loads the data a model trains on: "mnist", "fashion-mnist", a folder of IDX files, a .npy or
-// .csv matrix, or whatever the model's own loader accepts ("synthetic").
+// Loads the data a model trains on: whatever the model's own loader accepts ("synthetic"), else a
+// .npy or .csv matrix (tz::load_matrix_dataset), else "mnist", "fashion-mnist" or a folder of IDX
+// files (tz::load_image_dataset). first_test_rows, for a shorter evaluation, is in
+// datasets/dataset.hpp.
 Dataset load_dataset(const ModelInfo& info, const std::string& spec, Rng& rng);
-
-// Keeps the first n test rows (all if n <= 0 or n exceeds them).
-Dataset first_test_rows(const Dataset& data, long n);
 
 // Trains a fresh model, or continues the run in opt.resume; writes what --out and --json ask for;
 // returns the numbers.

