@@ -30,6 +30,13 @@
 // Resuming is exact: 100 iterations, then --resume to 200, give the same bits (parameters,
 // metrics.csv except its wall-clock column, the final metrics) as 200 iterations in one go.
 // Training further than a run's end keeps that run's last, partial metrics row.
+//
+// The definitions, by what they are about:
+//   models/train.cpp         the loop: load_dataset, a Run's steps, logging and restore, train()
+//   models/checkpoint.cpp    checkpoint files: save/load_checkpoint, load_parameters, resume_options
+//   models/train_state.cpp   the training state inside a checkpoint (layout 2)
+//   models/train_report.cpp  the run and the program around it: StopOnSignal, interrupted_message,
+//                            result_json
 #pragma once
 
 #include <map>
