@@ -15,10 +15,7 @@
 #include "tests/dataset_helpers.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
-using tz::test::test_images;
+using namespace tz::test;  // contains, file_error, TempDir, test_images
 
 namespace {
 

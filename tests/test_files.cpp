@@ -9,9 +9,7 @@
 #include "tests/test_helpers.hpp"
 
 namespace fs = std::filesystem;
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
+using namespace tz::test;  // contains, file_error, TempDir
 
 TEST_CASE("write_file_atomic replaces files whole and leaves no temporary file on failure") {
   TempDir dir;

@@ -11,11 +11,7 @@
 #include "tests/dataset_helpers.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
-using tz::test::write_raw;
-using tz::test::test_images;
+using namespace tz::test;  // contains, file_error, TempDir, write_raw, test_images
 
 TEST_CASE("IDX images and labels round-trip, plain and gzip") {
   TempDir dir;

@@ -18,11 +18,7 @@
 #include "tests/test_helpers.hpp"
 
 namespace fs = std::filesystem;
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
-using tz::test::write_raw;
-using tz::test::test_images;
+using namespace tz::test;  // contains, file_error, TempDir, write_raw, test_images
 
 namespace {
 

@@ -12,10 +12,7 @@
 #include "tests/dataset_helpers.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
-using tz::test::write_raw;
+using namespace tz::test;  // contains, file_error, TempDir, write_raw
 
 TEST_CASE("CSV with and without a header") {
   TempDir dir;

@@ -13,9 +13,7 @@
 #include "io/metrics.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
+using namespace tz::test;  // contains, file_error, TempDir
 
 TEST_CASE("metrics.csv: header, one flushed row per step, shortest round-trip numbers") {
   TempDir dir;

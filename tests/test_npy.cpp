@@ -12,9 +12,7 @@
 #include "datasets/npy.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
+using namespace tz::test;  // contains, file_error, TempDir
 
 TEST_CASE(".npy round-trips float32 and float64 bit-exactly") {
   TempDir dir;
@@ -80,39 +78,31 @@ TEST_CASE(".npy refuses what it cannot read, naming the file, the dtype and the 
     b += static_cast<char>(dict.size()), b += '\0', b += dict;
     return b + std::string(data_bytes, '\0');
   };
-  const std::string u5 = file_error([&] {
-    tz::decode_npy(npy("{'descr': '<U5', 'fortran_order': False, 'shape': (2,), }", 40), "/data/names.npy");
-  });
-  CHECK(contains(u5, "/data/names.npy"));
-  CHECK(contains(u5, "dtype '<U5' is not supported"));
-  CHECK(contains(u5, "'<f4', '<f8', '<i4', '<i8', '|u1'"));
-
-  const std::string c16 = file_error([&] {
-    tz::decode_npy(npy("{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", 16), "z.npy");
-  });
-  CHECK(contains(c16, "z.npy: dtype '<c16' is not supported"));
-
-  const std::string be = file_error([&] {
-    tz::decode_npy(npy("{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", 8), "be.npy");
-  });
-  CHECK(contains(be, "dtype '>f8' is not supported"));
-
-  const std::string fortran = file_error([&] {
-    tz::decode_npy(npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", 32), "f.npy");
-  });
-  CHECK(contains(fortran, "f.npy"));
-  CHECK(contains(fortran, "Fortran"));
-  CHECK(contains(fortran, "np.ascontiguousarray"));
-
-  const std::string structured = file_error([&] {
-    tz::decode_npy(npy("{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }", 8), "s.npy");
-  });
-  CHECK(contains(structured, "s.npy: dtype [('a', '<f4'), ('b', '<i4')] (a structured dtype) is not supported"));
-
-  const std::string truncated = file_error([&] {
-    tz::decode_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", 20), "t.npy");
-  });
-  CHECK(contains(truncated, "t.npy: expected 48 bytes of <f4 data for shape [3, 4], found 20 (file truncated?)"));
+  // Each header below is refused; the message names the file and says why.
+  struct Refused {
+    std::string dict;
+    std::size_t data_bytes;
+    std::string source;
+    std::vector<std::string> parts;  // each must appear in the message
+  };
+  const Refused refused[] = {
+      {"{'descr': '<U5', 'fortran_order': False, 'shape': (2,), }", 40, "/data/names.npy",
+       {"/data/names.npy", "dtype '<U5' is not supported", "'<f4', '<f8', '<i4', '<i8', '|u1'"}},
+      {"{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", 16, "z.npy",
+       {"z.npy: dtype '<c16' is not supported"}},
+      {"{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", 8, "be.npy", {"dtype '>f8' is not supported"}},
+      {"{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", 32, "f.npy",
+       {"f.npy", "Fortran", "np.ascontiguousarray"}},
+      {"{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (1,), }", 8, "s.npy",
+       {"s.npy: dtype [('a', '<f4'), ('b', '<i4')] (a structured dtype) is not supported"}},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }", 20, "t.npy",
+       {"t.npy: expected 48 bytes of <f4 data for shape [3, 4], found 20 (file truncated?)"}},
+  };
+  for (const Refused& r : refused) {
+    CAPTURE(r.dict);
+    const std::string msg = file_error([&] { tz::decode_npy(npy(r.dict, r.data_bytes), r.source); });
+    for (const std::string& part : r.parts) CHECK(contains(msg, part));
+  }
 
   const std::string not_npy = file_error([&] { tz::decode_npy("PK\x03\x04 not an npy", "x.npy"); });
   CHECK(contains(not_npy, "x.npy: not a .npy file"));

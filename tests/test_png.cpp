@@ -12,9 +12,7 @@
 #include "io/png.hpp"
 #include "tests/test_helpers.hpp"
 
-using tz::test::contains;
-using tz::test::file_error;
-using tz::test::TempDir;
+using namespace tz::test;  // contains, file_error, TempDir
 
 TEST_CASE("make_grid places images as torchvision does, with padding of the pad value") {
   // 5 images of 3 x 4, 2 per row: C = 2 columns, R = 3 rows, cells 5 high and 6 wide.
