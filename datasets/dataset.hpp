@@ -23,17 +23,16 @@ namespace tz {
 
 // Rows of x with optional integer labels. x is xt::xarray<float>, which is tz::Array<float>, the
 // tape's own array type, and not xt::xtensor<float, 2>, although it is always 2-D [n, d]: models
-// pass test_x straight to functions of Array<float> (a classifier's accuracy, a binarized copy,
-// xt::cast to the model's scalar), and an xtensor argument would be converted, that is copied
-// whole, at every such call without a word (188 MB for MNIST's training set). The rank is
-// checked where the data is made instead: loaders build [n, d], and the training loop refuses a
-// train_x that is not 2-D.
+// pass test_x straight to functions of Array<float> (a classifier's accuracy, a binarized copy, a
+// log-likelihood), and an xtensor argument would be converted, that is copied whole, at every such
+// call without a word (MNIST's training set is 188 MB). The rank is checked where the data is made
+// instead: loaders build [n, d], and the training loop refuses a train_x that is not 2-D.
 struct Dataset {
   std::string name;    // "mnist", "fashion-mnist", "synthetic", or the spec as given (a folder, a.npy)
   std::string folder;  // the folder the IDX files were read from; empty for data made in memory
                        // and for a single .npy or .csv file (whose path is the name)
   std::size_t rows = 0, cols = 0;        // images: how to show a row (rows * cols == dim()); else 0
-  std::size_t num_classes = 0;           // 10 for MNIST and Fashion-MNIST; 0 when there are no labels
+  std::size_t num_classes = 0;           // 10 for MNIST and Fashion-MNIST; 0 when not known
   std::vector<std::string> class_names;  // "0".."9", Fashion-MNIST's "T-shirt/top", …; or empty
   xt::xarray<float> train_x, test_x;     // [n_train, d] and [n_test, d]
   std::vector<int> train_y, test_y;      // one per row, -1 = unlabelled; or empty (no labels)
