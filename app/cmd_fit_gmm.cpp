@@ -3,6 +3,7 @@
 //   tapezoo fit gmm --data points.csv --k 3
 //   tapezoo fit gmm --data x.npy --k 10 --cov diag --n-init 5 --out gmm.npz --json
 //   tapezoo fit gmm --data x.npy --k 10 --init-from start.npz --tol 0 --iters 100
+//   tapezoo fit gmm --data points.csv --k 3 --textbook   # EM's textbook steps (models/gmm_em.cpp)
 //
 // --out writes weights, means, covariances and precisions_cholesky (.npz, atomically); --init-from
 // reads weights, means and covariances from such a file. With --json the last line of stdout is
@@ -15,6 +16,7 @@
 
 #include "app/commands.hpp"
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "datasets/files.hpp"
 #include "datasets/matrix.hpp"
 #include "io/flags.hpp"
@@ -30,16 +32,18 @@ struct FitGmmFlags {
   std::uint64_t seed = 0;
   int threads = 1;
   bool json = false;
+  bool textbook = false;  // --textbook (or TAPEZOO_TEXTBOOK=1): the textbook E- and M-steps
   bool tol_given = false;  // --method gd defaults to GradientOptions' tol (1e-6), not EM's 1e-3
 };
 
-std::string shape_of(const tz::gmm::Matrix& m) {
+std::string shape_of(const tz::models::gmm::Matrix& m) {
   return "[" + std::to_string(m.shape(0)) + ", " + std::to_string(m.shape(1)) + "]";
 }
 
 void run_fit_gmm(const FitGmmFlags& f) {
-  namespace gmm = tz::gmm;
+  namespace gmm = tz::models::gmm;
   tz::blas::set_threads(f.threads);
+  if (f.textbook) tz::set_path(tz::Path::textbook);
   if (!f.out.empty()) tz::flags::check_output_file(f.out, "--out");
 
   // a FileError names the file (and the line and column of a bad CSV cell); add the flag
@@ -104,6 +108,7 @@ void run_fit_gmm(const FitGmmFlags& f) {
     tz::JsonLine j;
     j.add("model", "gmm")
         .add("method", f.method)
+        .add("path", tz::to_string(tz::path()))
         .add("cov", f.cov)
         .add("k", f.k)
         .add("d", d)
@@ -124,7 +129,7 @@ void run_fit_gmm(const FitGmmFlags& f) {
     return;
   }
   std::printf("fit gmm: k = %zu, %s covariances, %s, on %s (n = %zu, d = %zu)\n", f.k, f.cov.c_str(),
-              f.method == "em" ? "EM" : "gradient ascent", f.data.c_str(), n, d);
+              f.method == "em" ? (tz::textbook() ? "EM (textbook path)" : "EM") : "gradient ascent", f.data.c_str(), n, d);
   std::printf("  %s after %zu iterations (%.3g ms/iter)\n", model->converged() ? "converged" : "NOT converged",
               model->n_iter(), model->ms_per_iter());
   std::printf("  mean log-likelihood %.6f   BIC %.2f   AIC %.2f   (%zu parameters)\n", avg, bic, aic,
@@ -186,6 +191,8 @@ void add_fit_gmm_command(CLI::App& fit) {
       ->capture_default_str()
       ->check(tz::flags::positive_integer());
   cmd->add_flag("--json", f->json, "print one JSON object as the last line");
+  cmd->add_flag("--textbook", f->textbook,
+                "run EM's textbook steps (plain loops, models/gmm_em.cpp) instead of the fast kernels; also TAPEZOO_TEXTBOOK=1");
   cmd->callback([f, cmd] {
     f->tol_given = cmd->count("--tol") > 0;
     run_fit_gmm(*f);

@@ -128,8 +128,25 @@ int cmd_list() {
   return 0;
 }
 
-// ./zoo new-model NAME: copies the template, renames it, and registers it (one line in each of
-// models/registry.cpp and models/meson.build).
+// ./zoo new-model NAME: copies the template (models/template/ppca.{hpp,cpp}) to models/NAME.{hpp,cpp},
+// renames it, and registers it (one line in each of models/registry.cpp and models/meson.build).
+// The copy is the template with its names changed: Ppca → Name (PpcaOptions → NameOptions),
+// ppca_info/ppca_options → NAME_info/NAME_options, "ppca" → "NAME", models/template/ppca.hpp →
+// models/NAME.hpp, and a first line that says where it came from.
+std::string renamed_template(std::string text, const std::string& name) {
+  std::string Name = name;
+  Name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(Name[0])));
+  text = std::regex_replace(text, std::regex("models/template/ppca\\.hpp"), "models/" + name + ".hpp");
+  text = std::regex_replace(text, std::regex("zoo train ppca\\b"), "zoo train " + name);
+  text = std::regex_replace(text, std::regex("\\bPpca"), Name);
+  text = std::regex_replace(text, std::regex("\\bppca_(info|options)\\b"), name + "_$1");
+  text = std::regex_replace(text, std::regex("\"ppca([\":])"), "\"" + name + "$1");
+  text = std::regex_replace(text, std::regex("// tapezoo model template: probabilistic PCA trained by the ELBO\\."),
+                            "// tapezoo model " + name + ": (copied from the template, probabilistic PCA by the ELBO; ✎ describe yours)");
+  return std::regex_replace(text, std::regex("m\\.description = \"[^\"]*\""),
+                            "m.description = \"" + name + ": a new model (copied from the ppca template)\"");
+}
+
 int cmd_new_model(const std::string& name) {
   if (!std::regex_match(name, std::regex("[a-z][a-z0-9_]*")))
     throw std::invalid_argument(fmt::format("new-model: '{}' is not a valid name (lower case letters, digits and "
@@ -137,18 +154,11 @@ int cmd_new_model(const std::string& name) {
   for (const ModelInfo& m : registry())
     if (m.name == name) throw std::invalid_argument(fmt::format("new-model: a model named '{}' already exists", name));
   const fs::path root(TAPEZOO_SOURCE_ROOT);
-  const fs::path dst = root / "models" / (name + ".cpp");
-  if (fs::exists(dst)) throw std::invalid_argument(fmt::format("new-model: {} already exists", dst.string()));
-  std::string text = read_file((root / "models" / "template" / "ppca.cpp").string());
-  std::string Name = name;
-  Name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(Name[0])));
-  text = std::regex_replace(text, std::regex("\\bPpca\\b"), Name);
-  text = std::regex_replace(text, std::regex("\\bppca_info\\b"), name + "_info");
-  text = std::regex_replace(text, std::regex("m\\.name = \"ppca\""), "m.name = \"" + name + "\"");
-  text = std::regex_replace(text, std::regex("// tapezoo model template: probabilistic PCA trained by the ELBO\\."),
-                            "// tapezoo model " + name + ": (copied from the template, probabilistic PCA by the ELBO; ✎ describe yours)");
-  text = std::regex_replace(text, std::regex("m\\.description = \"[^\"]*\""),
-                            "m.description = \"" + name + ": a new model (copied from the ppca template)\"");
+  const fs::path dst = root / "models" / (name + ".cpp"), dst_h = root / "models" / (name + ".hpp");
+  for (const fs::path& p : {dst, dst_h})
+    if (fs::exists(p)) throw std::invalid_argument(fmt::format("new-model: {} already exists", p.string()));
+  const std::string text = renamed_template(read_file((root / "models" / "template" / "ppca.cpp").string()), name);
+  const std::string header = renamed_template(read_file((root / "models" / "template" / "ppca.hpp").string()), name);
 
   auto insert_before = [](const fs::path& file, const std::string& marker, const std::string& line) {
     std::string s = read_file(file.string());
@@ -159,14 +169,15 @@ int cmd_new_model(const std::string& name) {
     s.insert(bol, line + "\n");
     write_file_atomic(file.string(), s);
   };
+  write_file_atomic(dst_h.string(), header);
   write_file_atomic(dst.string(), text);
   insert_before(root / "models" / "registry.cpp", "// new models go above this line",
                 fmt::format("      [] {{ extern ModelInfo {0}_info(); return {0}_info(); }}(),", name));
   insert_before(root / "models" / "meson.build", "# new models go above this line",
                 fmt::format("  '{}.cpp',", name));
-  std::printf("new-model: wrote %s and registered '%s' in models/registry.cpp and models/meson.build.\n"
+  std::printf("new-model: wrote %s and %s and registered '%s' in models/registry.cpp and models/meson.build.\n"
               "Next: edit the parts marked ✎ (docs/adding-a-model.md), then ./zoo test and ./zoo train %s.\n",
-              dst.string().c_str(), name.c_str(), name.c_str());
+              dst_h.string().c_str(), dst.string().c_str(), name.c_str(), name.c_str());
   return 0;
 }
 

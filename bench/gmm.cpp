@@ -8,6 +8,8 @@
 //
 // ms_per_iter is wall-clock time of the EM loop per iteration; cpu_ms_per_iter is this thread's
 // CPU time for the whole fit per iteration (steadier when other jobs share the cores).
+// path is "fast" (the kernels of models/gmm_kernels.cpp) or, with TAPEZOO_TEXTBOOK=1, "textbook" (the
+// plain-loop steps of models/gmm_em.cpp), so that the cost of the textbook path can be measured too.
 // OpenBLAS runs one thread unless --threads says otherwise (docs/pitfalls.md#blas-threads). blas_core names
 // OpenBLAS's kernels: 'Prescott' on a CPU that OpenBLAS 0.3.21 does not know (docs/pitfalls.md#openblas-kernels).
 #include <CLI/CLI.hpp>
@@ -19,6 +21,7 @@
 #include <string>
 
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "autograd/random.hpp"
 #include "datasets/npy.hpp"
 #include "datasets/synthetic.hpp"
@@ -56,19 +59,19 @@ int main(int argc, char** argv) {
   try {
     tz::blas::set_threads(threads);
     tz::blas::print_kernel_hint_once();
-    const tz::gmm::CovarianceType type = tz::gmm::parse_covariance_type(cov);
+    const tz::models::gmm::CovarianceType type = tz::models::gmm::parse_covariance_type(cov);
 
     // the data: K well-spread components, each with a random rotation of its covariance
     tz::Rng rng(seed);
     tz::MixtureOptions mix;
     mix.mean_scale = 3.0;
     const tz::MixtureData data = tz::make_gaussian_mixture(n, k, d, rng, mix);
-    const tz::gmm::Matrix& x = data.x;
+    const tz::models::gmm::Matrix& x = data.x;
 
     // the start: π uniform, μ_k = K distinct data points, Σ_k = the data's variance on the diagonal
-    tz::gmm::Parameters start;
+    tz::models::gmm::Parameters start;
     start.weights = xt::ones<double>({k}) / static_cast<double>(k);
-    start.means = tz::gmm::Matrix::from_shape({k, d});
+    start.means = tz::models::gmm::Matrix::from_shape({k, d});
     const auto order = rng.permutation(n);
     for (std::size_t c = 0; c < k; ++c)
       for (std::size_t j = 0; j < d; ++j) start.means(c, j) = x(order[c], j);
@@ -77,33 +80,33 @@ int main(int argc, char** argv) {
       for (std::size_t j = 0; j < d; ++j) mean[j] += x(i, j) / static_cast<double>(n);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < d; ++j) var[j] += (x(i, j) - mean[j]) * (x(i, j) - mean[j]) / static_cast<double>(n);
-    start.covariances = xt::zeros<double>(tz::gmm::covariance_shape(type, k, d));
+    start.covariances = xt::zeros<double>(tz::models::gmm::covariance_shape(type, k, d));
     for (std::size_t c = 0; c < k; ++c)
       for (std::size_t j = 0; j < d; ++j) {
         switch (type) {
-          case tz::gmm::CovarianceType::full: start.covariances(c, j, j) = var[j]; break;
-          case tz::gmm::CovarianceType::tied: start.covariances(j, j) = var[j]; break;
-          case tz::gmm::CovarianceType::diag: start.covariances(c, j) = var[j]; break;
-          case tz::gmm::CovarianceType::spherical: start.covariances(c) += var[j] / static_cast<double>(d); break;
+          case tz::models::gmm::CovarianceType::full: start.covariances(c, j, j) = var[j]; break;
+          case tz::models::gmm::CovarianceType::tied: start.covariances(j, j) = var[j]; break;
+          case tz::models::gmm::CovarianceType::diag: start.covariances(c, j) = var[j]; break;
+          case tz::models::gmm::CovarianceType::spherical: start.covariances(c) += var[j] / static_cast<double>(d); break;
         }
       }
 
     std::filesystem::create_directories(out_dir);
     const std::string data_path = out_dir + "/gmm_data.npy", init_path = out_dir + "/gmm_init.npz";
     tz::save_npy(data_path, x);
-    tz::gmm::Options opt;
+    tz::models::gmm::Options opt;
     opt.n_components = k;
     opt.covariance_type = type;
     opt.tol = 0;
     opt.max_iter = iters;
     opt.init_parameters = start;
     {
-      tz::gmm::GaussianMixture initial(opt);
+      tz::models::gmm::GaussianMixture initial(opt);
       initial.set_parameters(start);
-      tz::gmm::save_parameters(init_path, initial);
+      tz::models::gmm::save_parameters(init_path, initial);
     }
 
-    tz::gmm::GaussianMixture model(opt);
+    tz::models::gmm::GaussianMixture model(opt);
     const auto t0 = std::chrono::steady_clock::now();
     const double cpu0 = thread_cpu_ms();
     model.fit(x);
@@ -116,6 +119,7 @@ int main(int argc, char** argv) {
         .add("d", d)
         .add("k", k)
         .add("cov", cov)
+        .add("path", tz::to_string(tz::path()))
         .add("iters", model.n_iter())
         .add("ms_per_iter", model.ms_per_iter())
         .add("cpu_ms_per_iter", cpu_ms / static_cast<double>(model.n_iter()))

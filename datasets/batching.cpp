@@ -20,13 +20,6 @@ void Batcher::shuffle(Rng& rng) {
   pos_ = 0;
 }
 
-void Batcher::rewind() { pos_ = 0; }
-
-void Batcher::in_order() {
-  std::iota(order_.begin(), order_.end(), std::size_t{0});
-  pos_ = 0;
-}
-
 void Batcher::restore(std::vector<std::size_t> order, std::size_t position) {
   const std::size_t n = order_.size();
   if (order.size() != n)

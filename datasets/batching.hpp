@@ -29,16 +29,13 @@
 
 namespace tz {
 
-// Epochs of minibatch row indices. Before the first shuffle(), and after rewind(), batches come in
-// order 0, 1, ..., n-1 (for evaluation). shuffle(rng) draws the same permutation as
-// rng.permutation(n) would, without allocating.
+// Epochs of minibatch row indices. Before the first shuffle(), batches come in order 0, 1, ...,
+// n-1. shuffle(rng) draws the same permutation as rng.permutation(n) would, without allocating.
 class Batcher {
  public:
   Batcher(std::size_t n, std::size_t batch_size, bool drop_last = false);
 
   void shuffle(Rng& rng);  // new epoch in random order
-  void rewind();           // restart the current order from its first batch
-  void in_order();         // new epoch in order 0..n-1
 
   // The next batch's row indices (a view into the batcher, valid until the next call);
   // empty when the epoch is over. The last batch is smaller unless drop_last.

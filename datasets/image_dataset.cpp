@@ -44,11 +44,11 @@ std::string data_root() {
   return join(TAPEZOO_SOURCE_ROOT, "data");
 }
 
-xt::xtensor<float, 2> pixels_to_float(const std::vector<std::uint8_t>& pixels, std::size_t count, std::size_t dim) {
+xt::xarray<float> pixels_to_float(const std::vector<std::uint8_t>& pixels, std::size_t count, std::size_t dim) {
   if (pixels.size() != count * dim)
     throw std::invalid_argument("pixels_to_float: " + std::to_string(pixels.size()) + " pixels, expected " +
                                 std::to_string(count) + " x " + std::to_string(dim));
-  xt::xtensor<float, 2> x = xt::xtensor<float, 2>::from_shape({count, dim});
+  xt::xarray<float> x = xt::xarray<float>::from_shape({count, dim});
   // A table of b / 255, correctly rounded (multiplying by 1/255 would be off by one ulp for some b).
   float table[256];
   for (int b = 0; b < 256; ++b) table[b] = static_cast<float>(b) / 255.0f;
@@ -57,7 +57,7 @@ xt::xtensor<float, 2> pixels_to_float(const std::vector<std::uint8_t>& pixels, s
   return x;
 }
 
-ImageDataset load_idx_folder(const std::string& folder, const std::string& name) {
+Dataset load_idx_folder(const std::string& folder, const std::string& name) {
   if (!is_directory(folder))
     throw FileError(folder + ": no such folder; expected a folder holding " + expected_files_text());
   std::string paths[4];
@@ -68,7 +68,7 @@ ImageDataset load_idx_folder(const std::string& folder, const std::string& name)
                       standard_files[i] + ".gz)");
   }
 
-  ImageDataset d;
+  Dataset d;
   d.name = name;
   d.folder = folder;
   const IdxImages train = read_idx_images(paths[0]);
@@ -89,8 +89,8 @@ ImageDataset load_idx_folder(const std::string& folder, const std::string& name)
 
   d.rows = train.rows;
   d.cols = train.cols;
-  d.train_x = pixels_to_float(train.pixels, train.count, d.dim());
-  d.test_x = pixels_to_float(test.pixels, test.count, d.dim());
+  d.train_x = pixels_to_float(train.pixels, train.count, d.rows * d.cols);
+  d.test_x = pixels_to_float(test.pixels, test.count, d.rows * d.cols);
   d.train_y.assign(train_labels.begin(), train_labels.end());
   d.test_y.assign(test_labels.begin(), test_labels.end());
 
@@ -102,12 +102,12 @@ ImageDataset load_idx_folder(const std::string& folder, const std::string& name)
   return d;
 }
 
-ImageDataset load_image_dataset(const std::string& spec) {
+Dataset load_image_dataset(const std::string& spec) {
   if (spec == "fashion-mnist") {
     if (!is_directory(fashion_mnist_folder))
       throw FileError(std::string("fashion-mnist: ") + fashion_mnist_folder +
                       " not found; install it with `apt-get install dataset-fashion-mnist`");
-    ImageDataset d = load_idx_folder(fashion_mnist_folder, "fashion-mnist");
+    Dataset d = load_idx_folder(fashion_mnist_folder, "fashion-mnist");
     if (d.num_classes != 10)
       throw FileError(std::string(fashion_mnist_folder) + ": labels run 0.." + std::to_string(d.num_classes - 1) +
                       ", expected 0..9");
@@ -123,7 +123,7 @@ ImageDataset load_image_dataset(const std::string& spec) {
     for (const char* f : standard_files)
       if (find_idx(folder, f).empty())
         throw FileError("mnist: " + folder + " lacks " + f + ".gz" + hint);
-    ImageDataset d = load_idx_folder(folder, "mnist");
+    Dataset d = load_idx_folder(folder, "mnist");
     if (d.num_classes != 10)
       throw FileError(folder + ": labels run 0.." + std::to_string(d.num_classes - 1) + ", expected 0..9");
     return d;

@@ -1,8 +1,9 @@
 // tapezoo: image datasets in the MNIST layout, as float matrices ready for a model.
 //
-//   tz::ImageDataset d = tz::load_image_dataset("mnist");          // or "fashion-mnist", or a folder
-//   d.train_x;   // xt::xtensor<float,2> [60000, 784], pixel / 255 in [0, 1]
+//   tz::Dataset d = tz::load_image_dataset("mnist");          // or "fashion-mnist", or a folder
+//   d.train_x;   // [60000, 784] floats (datasets/dataset.hpp), pixel / 255 in [0, 1]
 //   d.train_y;   // std::vector<int>, 0..9
+//   d.rows, d.cols, d.folder, d.class_names   // 28, 28, where it was read from, "0".."9"
 //
 // Specs:
 //   "fashion-mnist"  /usr/share/datasets/fashion-mnist (Debian package dataset-fashion-mnist)
@@ -16,24 +17,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include <xtensor/xtensor.hpp>
+#include "datasets/dataset.hpp"
 
 namespace tz {
-
-struct ImageDataset {
-  std::string name;    // "mnist", "fashion-mnist", or the folder as given
-  std::string folder;  // where the files were read from
-  std::size_t rows = 0, cols = 0;
-  std::size_t num_classes = 0;           // 10 for MNIST and Fashion-MNIST; else max label + 1
-  std::vector<std::string> class_names;  // "0".."9", or Fashion-MNIST's "T-shirt/top", ...
-  xt::xtensor<float, 2> train_x, test_x;  // [N, rows*cols], pixel / 255 in [0, 1]
-  std::vector<int> train_y, test_y;
-
-  std::size_t dim() const { return rows * cols; }
-};
 
 inline constexpr const char* fashion_mnist_folder = "/usr/share/datasets/fashion-mnist";
 
@@ -41,12 +31,13 @@ inline constexpr const char* fashion_mnist_folder = "/usr/share/datasets/fashion
 // built from).
 std::string data_root();
 
-ImageDataset load_image_dataset(const std::string& spec);
+Dataset load_image_dataset(const std::string& spec);
 
-// The four standard IDX files of `folder`; `name` is stored in the result.
-ImageDataset load_idx_folder(const std::string& folder, const std::string& name);
+// The four standard IDX files of `folder`; `name` is stored in the result. num_classes is the
+// largest label + 1, and class_names are "0", "1", …
+Dataset load_idx_folder(const std::string& folder, const std::string& name);
 
 // uint8 pixels [count * dim] -> floats [count, dim] in [0, 1]: exactly float(b) / 255.
-xt::xtensor<float, 2> pixels_to_float(const std::vector<std::uint8_t>& pixels, std::size_t count, std::size_t dim);
+xt::xarray<float> pixels_to_float(const std::vector<std::uint8_t>& pixels, std::size_t count, std::size_t dim);
 
 }  // namespace tz

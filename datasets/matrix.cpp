@@ -157,6 +157,11 @@ void write_csv(const std::string& path, const xt::xtensor<double, 2>& values, co
   write_file_atomic(path, out);
 }
 
+bool is_matrix_file(const std::string& path) {
+  const std::string p = lower(path);
+  return ends_with(p, ".csv") || ends_with(p, ".npy");
+}
+
 xt::xtensor<double, 2> load_matrix(const std::string& path) {
   const std::string p = lower(path);
   if (ends_with(p, ".csv")) return read_csv(path).values;

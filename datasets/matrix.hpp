@@ -39,7 +39,10 @@ CsvTable parse_csv(std::string_view text, const std::string& source);
 void write_csv(const std::string& path, const xt::xtensor<double, 2>& values,
                const std::vector<std::string>& header = {});
 
-// By extension: ".npy" or ".csv" (case-insensitive). Anything else is a FileError.
+// Whether load_matrix reads `path`: it ends in ".npy" or ".csv", in any case ("X.CSV" too).
+bool is_matrix_file(const std::string& path);
+
+// By extension, as is_matrix_file: ".npy" or ".csv". Anything else is a FileError.
 xt::xtensor<double, 2> load_matrix(const std::string& path);
 
 }  // namespace tz

@@ -1,6 +1,8 @@
 // tapezoo: synthetic data with ground truth (see synthetic.hpp).
 #include "datasets/synthetic.hpp"
 
+#include "datasets/linalg.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -47,30 +49,10 @@ void check_options(const MixtureOptions& o) {
 
 }  // namespace
 
-xt::xtensor<double, 2> cholesky_lower(const xt::xtensor<double, 2>& a) {
-  const std::size_t n = a.shape(0);
-  if (a.shape(1) != n) throw std::invalid_argument("cholesky_lower: matrix is not square");
-  xt::xtensor<double, 2> l = xt::zeros<double>({n, n});
-  for (std::size_t j = 0; j < n; ++j) {
-    double s = a(j, j);
-    for (std::size_t p = 0; p < j; ++p) s -= l(j, p) * l(j, p);
-    if (!(s > 0))
-      throw std::invalid_argument("cholesky_lower: matrix is not positive definite (pivot " + std::to_string(j) +
-                                  " is " + std::to_string(s) + ")");
-    l(j, j) = std::sqrt(s);
-    for (std::size_t i = j + 1; i < n; ++i) {
-      double t = a(i, j);
-      for (std::size_t p = 0; p < j; ++p) t -= l(i, p) * l(j, p);
-      l(i, j) = t / l(j, j);
-    }
-  }
-  return l;
-}
-
-GaussianMixture random_gaussian_mixture(std::size_t k, std::size_t d, Rng& rng, const MixtureOptions& opt) {
+MixtureTruth random_gaussian_mixture(std::size_t k, std::size_t d, Rng& rng, const MixtureOptions& opt) {
   if (k == 0 || d == 0) throw std::invalid_argument("random_gaussian_mixture: need k >= 1 and d >= 1");
   check_options(opt);
-  GaussianMixture g;
+  MixtureTruth g;
 
   // π_k ∝ U(weight_min, weight_max)
   g.weights = xt::xtensor<double, 1>::from_shape({k});
@@ -115,7 +97,7 @@ GaussianMixture random_gaussian_mixture(std::size_t k, std::size_t d, Rng& rng, 
   return g;
 }
 
-LabelledPoints sample_gaussian_mixture(const GaussianMixture& g, std::size_t n, Rng& rng) {
+LabelledPoints sample_gaussian_mixture(const MixtureTruth& g, std::size_t n, Rng& rng) {
   const std::size_t k = g.k(), d = g.d();
   if (g.means.shape(0) != k || g.covs.shape(0) != k || g.covs.shape(1) != d || g.covs.shape(2) != d)
     throw std::invalid_argument("sample_gaussian_mixture: weights [K], means [K, D] and covs [K, D, D] disagree");

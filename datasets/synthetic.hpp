@@ -22,10 +22,13 @@
 #include <xtensor/xtensor.hpp>
 
 #include "autograd/random.hpp"
+#include "datasets/linalg.hpp"  // cholesky_lower
 
 namespace tz {
 
-struct GaussianMixture {
+// The ground truth of a synthetic mixture: the parameters the points were drawn from. (The model
+// that fits a mixture is tz::models::gmm::GaussianMixture, models/gmm.hpp.)
+struct MixtureTruth {
   xt::xtensor<double, 1> weights;  // [K], sums to 1
   xt::xtensor<double, 2> means;    // [K, D]
   xt::xtensor<double, 3> covs;     // [K, D, D], symmetric positive definite
@@ -49,11 +52,11 @@ struct LabelledPoints {
 struct MixtureData {
   xt::xtensor<double, 2> x;  // [N, D]
   std::vector<int> labels;   // [N], the component of each point
-  GaussianMixture truth;
+  MixtureTruth truth;
 };
 
-GaussianMixture random_gaussian_mixture(std::size_t k, std::size_t d, Rng& rng, const MixtureOptions& opt = {});
-LabelledPoints sample_gaussian_mixture(const GaussianMixture& gmm, std::size_t n, Rng& rng);
+MixtureTruth random_gaussian_mixture(std::size_t k, std::size_t d, Rng& rng, const MixtureOptions& opt = {});
+LabelledPoints sample_gaussian_mixture(const MixtureTruth& truth, std::size_t n, Rng& rng);
 MixtureData make_gaussian_mixture(std::size_t n, std::size_t k, std::size_t d, Rng& rng,
                                   const MixtureOptions& opt = {});
 
@@ -64,10 +67,6 @@ LabelledPoints make_moons(std::size_t n, double noise, Rng& rng);
 // Concentric circles: point i lies on ring i % R at radius radii[i % R], angle ~ U(0, 2π),
 // plus N(0, noise²) per coordinate.
 LabelledPoints make_rings(std::size_t n, double noise, Rng& rng, const std::vector<double>& radii = {1.0, 0.5});
-
-// The lower Cholesky factor L of a symmetric positive definite A = L Lᵀ (small matrices;
-// throws std::invalid_argument naming the pivot if A is not positive definite).
-xt::xtensor<double, 2> cholesky_lower(const xt::xtensor<double, 2>& a);
 
 xt::xtensor<float, 2> points_to_float(const xt::xtensor<double, 2>& x);
 

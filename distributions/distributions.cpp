@@ -2,7 +2,9 @@
 #include "distributions/distributions.hpp"
 #include "distributions/constants.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -116,6 +118,29 @@ Var<T> duplicate(const Var<T>& x, std::size_t k) {
   return tile(x, k);
 }
 
+// ---- KL to the standard normal prior ------------------------------------------------------------
+
+template <class T>
+Var<T> kl_std_normal(const Var<T>& m, const Var<T>& v) {
+  // KL(N(m, diag v) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
+  // written ½ [Σ_j (v_j − log v_j + m_j²) − d]: kl_normal(m, v, 0, 1)'s operations, in its order, less
+  // those that are exact (log 1 = 0, division by 1), so that the two agree to the last bit
+  return 0.5 * (sum(v - log(v) + square(m), -1) - static_cast<double>(m.shape().back()));
+}
+
+// ---- log-mean-exp over doubles ------------------------------------------------------------------
+
+double log_mean_exp(const double* x, std::size_t n, std::size_t stride) {
+  if (n == 0) throw std::invalid_argument("log_mean_exp: needs at least one value");
+  double mx = -std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < n; ++i) mx = std::max(mx, x[i * stride]);
+  if (std::isinf(mx)) return mx;  // all −inf (or one +inf): the shift below would give NaN
+  // max + log((1/n) Σ_i e^{x_i − max}): every exponent ≤ 0, and the largest term is e⁰ = 1
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += std::exp(x[i * stride] - mx);
+  return mx + std::log(s / static_cast<double>(n));
+}
+
 #define TZ_DIST(T)                                                                                 \
   template Var<T> sample_gaussian(const Var<T>&, const Var<T>&, Rng&);                             \
   template Var<T> sample_gaussian(const Var<T>&, const Var<T>&, const Var<T>&);                    \
@@ -132,5 +157,7 @@ Var<T> duplicate(const Var<T>& x, std::size_t k) {
   template Array<T> one_hot(const std::vector<int>&, std::size_t);
 TZ_DIST(float)
 TZ_DIST(double)
+template Var<float> kl_std_normal(const Var<float>&, const Var<float>&);
+template Var<double> kl_std_normal(const Var<double>&, const Var<double>&);
 
 }  // namespace tz

@@ -4,6 +4,7 @@
 // last axis and return shape [n].
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "autograd/ops.hpp"
@@ -33,11 +34,24 @@ template <class T> Var<T> log_bernoulli_with_logits(const Var<T>& x, const Var<T
 // KL(N(qm, qv) ‖ N(pm, pv)) = ½ Σ_j [log(pv/qv) + qv/pv + (qm − pm)²/pv − 1]   → [n]
 template <class T> Var<T> kl_normal(const Var<T>& qm, const Var<T>& qv, const Var<T>& pm, const Var<T>& pv);
 
+// ---- KL to the standard normal prior ------------------------------------------------------------
+// KL(N(m, diag v) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)   per row   → [n]
+// (Kingma & Welling 2014, "Auto-Encoding Variational Bayes", App. B). kl_normal(m, v, 0, 1) to the bit,
+// with the exact operations (log 1 = 0, division by 1) left out: the closed-form KL of every VAE with
+// prior N(0, I).
+template <class T> Var<T> kl_std_normal(const Var<T>& m, const Var<T>& v);
+
 // KL(q ‖ p) for categoricals = Σ_j q_j (log q_j − log p_j), given q, log q, log p   → [n]
 template <class T> Var<T> kl_cat(const Var<T>& q, const Var<T>& log_q, const Var<T>& log_p);
 
 // log (1/k) Σ_i e^{x_i} along axis = logsumexp(x, axis) − log k   (stable; for IWAE)
 template <class T> Var<T> log_mean_exp(const Var<T>& x, int axis);
+
+// ---- log-mean-exp over doubles (no tape) ---------------------------------------------------------
+// log (1/n) Σ_i e^{x_i} over x[0], x[stride], …, x[(n−1)·stride] = max + log((1/n) Σ_i e^{x_i − max}),
+// stable for log weights of −1000 or +1000 (docs/pitfalls.md#logsumexp): the evaluation of −L_k
+// without a tape. All −inf gives −inf; n must be at least 1.
+double log_mean_exp(const double* x, std::size_t n, std::size_t stride = 1);
 
 // −log softmax(logits)_y per row, labels y in [0, classes)   → [n]
 template <class T> Var<T> cross_entropy(const Var<T>& logits, const std::vector<int>& labels);

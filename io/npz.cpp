@@ -166,104 +166,134 @@ std::string encode_npz(const NamedArrays& arrays) {
   return out;
 }
 
-NamedArrays decode_npz(std::string_view bytes, const std::string& source) {
-  const Reader r(bytes, source);
-  if (bytes.size() < 22 || (r.u32(0) != sig_local && r.u32(0) != sig_eocd))
-    throw FileError(source + ": not an .npz file (expected a zip archive, which starts with \"PK\\3\\4\")");
+namespace {
 
-  // The end-of-central-directory record: 22 bytes plus a comment of up to 65535 bytes.
+// Where the central directory lies, and how many entries it has.
+struct Directory {
+  std::uint64_t count = 0, size = 0, offset = 0;
+};
+
+// From the end-of-central-directory record (22 bytes plus a comment of up to 65535 bytes, so it is
+// searched for backwards from the end), or from its Zip64 twin when a field is 0xffff(ffff).
+Directory find_directory(const Reader& r, const std::string& source) {
+  const std::size_t n = r.size();
   std::size_t eocd = std::string_view::npos;
-  const std::size_t lowest = bytes.size() > 22 + 65535 ? bytes.size() - 22 - 65535 : 0;
-  for (std::size_t off = bytes.size() - 22 + 1; off-- > lowest;)
+  const std::size_t lowest = n > 22 + 65535 ? n - 22 - 65535 : 0;
+  for (std::size_t off = n - 22 + 1; off-- > lowest;)
     if (r.u32(off) == sig_eocd) {
       eocd = off;
       break;
     }
   if (eocd == std::string_view::npos)
     throw FileError(source + ": zip end-of-central-directory record not found (file truncated?)");
-  std::uint64_t count = r.u16(eocd + 10);
-  std::uint64_t cd_size = r.u32(eocd + 12);
-  std::uint64_t cd_offset = r.u32(eocd + 16);
-  if ((count == 0xffff || cd_size == 0xffffffffu || cd_offset == 0xffffffffu) && eocd >= 20 &&
+  Directory d{r.u16(eocd + 10), r.u32(eocd + 12), r.u32(eocd + 16)};
+  if ((d.count == 0xffff || d.size == 0xffffffffu || d.offset == 0xffffffffu) && eocd >= 20 &&
       r.u32(eocd - 20) == sig_zip64_locator) {
     const std::uint64_t z64 = r.u64(eocd - 20 + 8);
-    if (z64 > bytes.size() || r.u32(static_cast<std::size_t>(z64)) != sig_zip64_eocd)
+    if (z64 > n || r.u32(static_cast<std::size_t>(z64)) != sig_zip64_eocd)
       throw FileError(source + ": broken Zip64 end-of-central-directory record");
-    count = r.u64(static_cast<std::size_t>(z64) + 32);
-    cd_size = r.u64(static_cast<std::size_t>(z64) + 40);
-    cd_offset = r.u64(static_cast<std::size_t>(z64) + 48);
+    d = {r.u64(static_cast<std::size_t>(z64) + 32), r.u64(static_cast<std::size_t>(z64) + 40),
+         r.u64(static_cast<std::size_t>(z64) + 48)};
   }
-  if (cd_offset > bytes.size() || cd_size > bytes.size() - cd_offset)
+  if (d.offset > n || d.size > n - d.offset)
     throw FileError(source + ": central directory lies outside the file (file truncated?)");
+  return d;
+}
 
+// One central-directory entry, with the fields it moved to a Zip64 extra field put back.
+struct Entry {
+  std::string name;
+  std::uint16_t flags = 0, method = 0;
+  std::uint32_t crc = 0;
+  std::uint64_t csize = 0, usize = 0, local = 0;  // compressed and uncompressed size; local header
+};
+
+// Entry i of the directory, at p; p moves on to the next one.
+Entry read_entry(const Reader& r, std::size_t& p, std::uint64_t i, const std::string& source) {
+  if (r.u32(p) != sig_central) throw FileError(source + ": corrupt zip central directory (entry " + std::to_string(i) + ")");
+  Entry m;
+  m.flags = r.u16(p + 8);
+  m.method = r.u16(p + 10);
+  m.crc = r.u32(p + 16);
+  m.csize = r.u32(p + 20);
+  m.usize = r.u32(p + 24);
+  const std::uint16_t name_len = r.u16(p + 28);
+  const std::uint16_t extra_len = r.u16(p + 30);
+  const std::uint16_t comment_len = r.u16(p + 32);
+  m.local = r.u32(p + 42);
+  m.name = std::string(r.slice(p + 46, name_len, "a member name"));
+  // Zip64 extended information (header id 1): the 64-bit values of the fields set to 0xffffffff.
+  std::size_t e = p + 46 + name_len;
+  const std::size_t e_end = e + extra_len;
+  while (e + 4 <= e_end) {
+    const std::uint16_t id = r.u16(e), len = r.u16(e + 2);
+    if (id == 1) {
+      std::size_t q = e + 4;
+      if (m.usize == 0xffffffffu) m.usize = r.u64(q), q += 8;
+      if (m.csize == 0xffffffffu) m.csize = r.u64(q), q += 8;
+      if (m.local == 0xffffffffu) m.local = r.u64(q), q += 8;
+    }
+    e += 4 + len;
+  }
+  p = e_end + comment_len;
+  return m;
+}
+
+// The member's array: its data found through its local header, inflated if deflated, checked
+// against its CRC-32, then parsed as .npy. `what` names the member in errors.
+NdArray read_member(const Reader& r, const Entry& m, MemberSpans& spans, const std::string& source,
+                    const std::string& what) {
+  const auto local = static_cast<std::size_t>(m.local);
+  if (r.u32(local) != sig_local)
+    throw FileError(source + ": member '" + m.name + "': local header not found where the directory says");
+  const std::size_t data_off = local + 30 + r.u16(local + 26) + r.u16(local + 28);
+  const std::string_view stored = r.slice(data_off, static_cast<std::size_t>(m.csize), "a member's data");
+  spans.add(local, data_off + stored.size(), m.name, source);
+  std::string inflated;
+  std::string_view data = stored;
+  if (m.method == 8) {
+    // Deflate expands at most about 1032:1; a larger claim is a corrupt header, not a reason to
+    // allocate that much.
+    if (m.usize > 1100 * m.csize + 1024)
+      throw FileError(what + ": declares " + std::to_string(m.usize) + " bytes from " + std::to_string(m.csize) +
+                      " compressed ones, more than deflate can produce (file corrupt?)");
+    inflated = inflate_raw(stored, static_cast<std::size_t>(m.usize), what);
+    data = inflated;
+  } else if (m.csize != m.usize) {
+    throw FileError(what + ": stored sizes disagree (" + std::to_string(m.csize) + " vs " + std::to_string(m.usize) +
+                    ")");
+  }
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+  if (crc32_of(data) != m.crc) throw FileError(what + ": CRC-32 mismatch (file corrupt)");
+#else
+  // The fuzz build (tests/fuzz/) skips the CRC, by libFuzzer's convention for checksums: a
+  // mutated member almost never keeps its CRC, so the .npy parser inside would go unexplored.
+#endif
+  return decode_npy(data, what);
+}
+
+}  // namespace
+
+NamedArrays decode_npz(std::string_view bytes, const std::string& source) {
+  const Reader r(bytes, source);
+  if (bytes.size() < 22 || (r.u32(0) != sig_local && r.u32(0) != sig_eocd))
+    throw FileError(source + ": not an .npz file (expected a zip archive, which starts with \"PK\\3\\4\")");
+  const Directory dir = find_directory(r, source);
   NamedArrays out;
   std::set<std::string> seen;
   MemberSpans spans;
-  std::size_t p = static_cast<std::size_t>(cd_offset);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    if (r.u32(p) != sig_central) throw FileError(source + ": corrupt zip central directory (entry " + std::to_string(i) + ")");
-    const std::uint16_t flags = r.u16(p + 8);
-    const std::uint16_t method = r.u16(p + 10);
-    const std::uint32_t crc = r.u32(p + 16);
-    std::uint64_t csize = r.u32(p + 20);
-    std::uint64_t usize = r.u32(p + 24);
-    const std::uint16_t name_len = r.u16(p + 28);
-    const std::uint16_t extra_len = r.u16(p + 30);
-    const std::uint16_t comment_len = r.u16(p + 32);
-    std::uint64_t local = r.u32(p + 42);
-    const std::string name(r.slice(p + 46, name_len, "a member name"));
-    // Zip64 extended information (header id 1): the 64-bit values of the fields set to 0xffffffff.
-    std::size_t e = p + 46 + name_len;
-    const std::size_t e_end = e + extra_len;
-    while (e + 4 <= e_end) {
-      const std::uint16_t id = r.u16(e), len = r.u16(e + 2);
-      if (id == 1) {
-        std::size_t q = e + 4;
-        if (usize == 0xffffffffu) usize = r.u64(q), q += 8;
-        if (csize == 0xffffffffu) csize = r.u64(q), q += 8;
-        if (local == 0xffffffffu) local = r.u64(q), q += 8;
-      }
-      e += 4 + len;
-    }
-    p = e_end + comment_len;
-
-    if (flags & 1) throw FileError(source + ": member '" + name + "' is encrypted");
-    if (method != 0 && method != 8)
-      throw FileError(source + ": member '" + name + "' uses zip compression method " + std::to_string(method) +
+  std::size_t p = static_cast<std::size_t>(dir.offset);
+  for (std::uint64_t i = 0; i < dir.count; ++i) {
+    const Entry m = read_entry(r, p, i, source);
+    if (m.flags & 1) throw FileError(source + ": member '" + m.name + "' is encrypted");
+    if (m.method != 0 && m.method != 8)
+      throw FileError(source + ": member '" + m.name + "' uses zip compression method " + std::to_string(m.method) +
                       "; expected 0 (stored, np.savez) or 8 (deflate, np.savez_compressed)");
-    if (!ends_with(name, ".npy"))
-      throw FileError(source + ": member '" + name + "' is not a .npy array (expected every member to end in .npy)");
-    const std::string key = name.substr(0, name.size() - 4);
+    if (!ends_with(m.name, ".npy"))
+      throw FileError(source + ": member '" + m.name + "' is not a .npy array (expected every member to end in .npy)");
+    const std::string key = m.name.substr(0, m.name.size() - 4);
     if (!seen.insert(key).second) throw FileError(source + ": the array '" + key + "' appears twice");
-
-    if (r.u32(static_cast<std::size_t>(local)) != sig_local)
-      throw FileError(source + ": member '" + name + "': local header not found where the directory says");
-    const std::size_t data_off = static_cast<std::size_t>(local) + 30 + r.u16(static_cast<std::size_t>(local) + 26) +
-                                 r.u16(static_cast<std::size_t>(local) + 28);
-    const std::string_view stored = r.slice(data_off, static_cast<std::size_t>(csize), "a member's data");
-    spans.add(static_cast<std::size_t>(local), data_off + stored.size(), name, source);
-    const std::string what = source + ": member '" + name + "'";
-    std::string inflated;
-    std::string_view data = stored;
-    if (method == 8) {
-      // Deflate expands at most about 1032:1; a larger claim is a corrupt header, not a reason to
-      // allocate that much.
-      if (usize > 1100 * csize + 1024)
-        throw FileError(what + ": declares " + std::to_string(usize) + " bytes from " + std::to_string(csize) +
-                        " compressed ones, more than deflate can produce (file corrupt?)");
-      inflated = inflate_raw(stored, static_cast<std::size_t>(usize), what);
-      data = inflated;
-    } else if (csize != usize) {
-      throw FileError(what + ": stored sizes disagree (" + std::to_string(csize) + " vs " + std::to_string(usize) + ")");
-    }
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-    if (crc32_of(data) != crc) throw FileError(what + ": CRC-32 mismatch (file corrupt)");
-#else
-    // The fuzz build (tests/fuzz/) skips the CRC, by libFuzzer's convention for checksums: a
-    // mutated member almost never keeps its CRC, so the .npy parser inside would go unexplored.
-    (void)crc;
-#endif
-    out.emplace_back(key, decode_npy(data, what));
+    out.emplace_back(key, read_member(r, m, spans, source, source + ": member '" + m.name + "'"));
   }
   return out;
 }

@@ -9,10 +9,12 @@
 #include <fmt/format.h>
 
 #include "io/png.hpp"
-#include "models/gmvae.hpp"  // tiny_stroke_images
-#include "models/vae_common.hpp"
+#include "models/evaluate.hpp"
+#include "models/vae_common.hpp"  // tiny_stroke_images, and the helpers the VAE family shares
 
 namespace tz::models {
+
+// ---- the model -----------------------------------------------------------------------------------
 
 template <class T>
 FSVAE<T>::FSVAE(const FSVAEOptions& options, Rng& rng) : options_(options) {
@@ -20,8 +22,8 @@ FSVAE<T>::FSVAE(const FSVAEOptions& options, Rng& rng) : options_(options) {
   if (o.z == 0 || o.hidden == 0 || o.x_dim == 0 || o.classes < 2)
     throw std::invalid_argument(fmt::format("fsvae: z, hidden and x_dim must be positive and classes at least 2 "
                                             "(z={}, hidden={}, x_dim={}, classes={})", o.z, o.hidden, o.x_dim, o.classes));
-  for (long m : o.iwae)
-    if (m < 1) throw std::invalid_argument(fmt::format("fsvae: --iwae: {} importance samples; each must be at least 1", m));
+  for (long k : o.iwae)
+    if (k < 1) throw std::invalid_argument(fmt::format("fsvae: --iwae: {} importance samples; each must be at least 1", k));
   // q(z|x,y): (784+K)-300-300-2z, ELU
   encoder_ = nn::MLP<T>(this->params_, "enc", {o.x_dim + o.classes, o.hidden, o.hidden, 2 * o.z}, nn::Activation::elu, rng);
   // p(x|z,y): (z+K)-300-300-784, ELU
@@ -49,8 +51,8 @@ typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<
   // rec = −log p(x|y,z) = −Σ_j [x_j l_j − softplus(l_j)]
   Var<T> rec = -log_bernoulli_with_logits(x, decode(tape, z, y));
   // KL(q(z|x,y) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
-  Var<T> kl = kl_normal(m, v, tape.scalar(0), tape.scalar(1));
-  // −ELBO(x|y) = rec + KL                                          (Sohn et al. 2015, eq. 4)
+  Var<T> kl = kl_std_normal(m, v);
+  // −ELBO(x|y) = rec + KL, per example                             (Sohn et al. 2015, eq. 4)
   return {rec + kl, kl, rec};
 }
 
@@ -61,21 +63,21 @@ typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<
 }
 
 template <class T>
-Var<T> FSVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& labels, std::size_t iw,
+Var<T> FSVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& labels, std::size_t k,
                                      Rng& rng) const {
-  if (iw == 0) throw std::invalid_argument("fsvae: negative_iwae_bound needs at least one importance sample");
+  if (k == 0) throw std::invalid_argument("fsvae: negative_iwae_bound needs at least one importance sample");
   const std::size_t n = x.shape()[0];
   Var<T> y = tape.constant(one_hot<T>(labels, options_.classes), "y");
-  // q(z|x,y) once per example; iw copies stacked on axis 0 (row j·n + i is example i)
+  // q(z|x,y) once per example; k copies stacked on axis 0 (row j·n + i is example i)
   auto [m, v] = encode(tape, x, y);
-  Var<T> m_iw = duplicate(m, iw), v_iw = duplicate(v, iw), x_iw = duplicate(x, iw), y_iw = duplicate(y, iw);
+  Var<T> m_k = duplicate(m, k), v_k = duplicate(v, k), x_k = duplicate(x, k), y_k = duplicate(y, k);
   // z_j = m + √v ⊙ ε_j
-  Var<T> z = sample_gaussian(m_iw, v_iw, tape.constant(rng.normal<T>({iw * n, options_.z}), "ε"));
+  Var<T> z = sample_gaussian(m_k, v_k, tape.constant(rng.normal<T>({k * n, options_.z}), "ε"));
   // log w_j = log p(x|y,z_j) + log N(z_j; 0, I) − log q(z_j|x,y)
-  Var<T> log_w = log_bernoulli_with_logits(x_iw, decode(tape, z, y_iw)) +
-                 log_normal(z, tape.scalar(0), tape.scalar(1)) - log_normal(z, m_iw, v_iw);
-  // −IWAE = −log (1/iw) Σ_j w_j, in log space
-  const auto rows = static_cast<std::ptrdiff_t>(iw), cols = static_cast<std::ptrdiff_t>(n);
+  Var<T> log_w = log_bernoulli_with_logits(x_k, decode(tape, z, y_k)) +
+                 log_normal(z, tape.scalar(0), tape.scalar(1)) - log_normal(z, m_k, v_k);
+  // −L_k = −log (1/k) Σ_j w_j, in log space
+  const auto rows = static_cast<std::ptrdiff_t>(k), cols = static_cast<std::ptrdiff_t>(n);
   return -log_mean_exp(reshape(log_w, {rows, cols}), 0);
 }
 
@@ -85,9 +87,9 @@ Loss<T> FSVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
   if (batch.y.size() != n || std::any_of(batch.y.begin(), batch.y.end(), [](int y) { return y < 0; }))
     throw std::invalid_argument("fsvae: every example needs its label (the FSVAE is trained on labelled data only)");
   Bound b = negative_elbo_bound(tape, tape.constant(batch.x, "x"), batch.y, rng);
+  // the batch mean of −ELBO(x|y); the terms are batch means too
   Var<T> nelbo = mean(b.nelbo);
-  const double nd = static_cast<double>(n);
-  return {nelbo, {{"nelbo", nelbo.item()}, {"kl", sum_of(b.kl) / nd}, {"rec", sum_of(b.rec) / nd}}};
+  return {nelbo, {{"nelbo", nelbo.item()}, {"kl", batch_mean(b.kl)}, {"rec", batch_mean(b.rec)}}};
 }
 
 template <class T>
@@ -95,30 +97,29 @@ void FSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   batch.x = rng.bernoulli(batch.x);
 }
 
+// ---- evaluation and pictures ---------------------------------------------------------------------
+
 template <class T>
 Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   if (data.test_y.size() != data.test_x.shape()[0])
     throw std::invalid_argument(fmt::format("fsvae: the test set of '{}' has no labels", data.name));
   const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  double nelbo = 0, kl = 0, rec = 0;
-  for_each_chunk(tape, n, 500, [&](std::size_t b, std::size_t e) {
-    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), rng);
-    nelbo += sum_of(bound.nelbo);
-    kl += sum_of(bound.kl);
-    rec += sum_of(bound.rec);
-  });
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
+  // Σ_x of −ELBO(x|y), KL and rec, 500 rows at a time
+  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, 500, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
+    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), rng);
+    return std::array{bound.nelbo, bound.kl, bound.rec};
+  });
   Metrics out = {{"test_nelbo", nelbo / nd}, {"test_kl", kl / nd}, {"test_rec", rec / nd}};
-  for (long m : options_.iwae) {
-    const std::size_t iw = static_cast<std::size_t>(m);
-    double niwae = 0;
-    for_each_chunk(tape, n, iwae_chunk_rows(iw, 5000), [&](std::size_t b, std::size_t e) {
-      niwae += sum_of(negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), iw, rng));
+  // Σ_x −L_k(x|y) in chunks of about 5000 rows of z
+  for (long k_flag : options_.iwae) {
+    const std::size_t k = static_cast<std::size_t>(k_flag);
+    const auto [niwae] = sum_over_chunks<T>(n, iwae_chunk_rows(k, 5000), [&](Tape<T>& tape, std::size_t b, std::size_t e) {
+      Var<T> x = tape.constant(rows_as<T>(x_test, b, e));
+      return std::array{negative_iwae_bound(tape, x, labels_of(data.test_y, b, e), k, rng)};
     });
-    out.emplace_back(fmt::format("test_niwae_{}", m), niwae / nd);
+    out.emplace_back(fmt::format("test_niwae_{}", k), niwae / nd);
   }
   return out;
 }
@@ -161,7 +162,7 @@ void FSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
 template class FSVAE<float>;
 template class FSVAE<double>;
 
-// ---- the registry entry ---------------------------------------------------------------------------
+// ---- flags and the registry entry ----------------------------------------------------------------
 
 namespace {
 
@@ -182,7 +183,7 @@ ModelInfo fsvae_info() {
   info.flags = {
       {"z", "10", "latent dimension"},
       {"hidden", "300", "width of the two hidden layers of encoder and decoder"},
-      {"iwae", "1,10,100", "importance samples m of the reported test_niwae_<m> bounds of log p(x|y)"},
+      {"iwae", "1,10,100", "importance samples k of the reported test_niwae_<k> bounds of log p(x|y)"},
   };
   info.tiny_flags = {{"z", "2"}, {"hidden", "8"}, {"iwae", "1,4"}};
   info.make_float = [](const Config& c, Rng& rng) -> std::unique_ptr<Model<float>> {

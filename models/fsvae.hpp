@@ -11,7 +11,7 @@
 //   −ELBO(x|y) = E_q(z|x,y)[−log p(x|y,z)] + KL(q(z|x,y) ‖ N(0, I))      ≥ −log p(x|y)
 // with KL(q ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j) (Kingma & Welling 2014, App. B) and one
 // reparameterised sample z = m + √v ⊙ ε. Evaluation adds the importance-weighted bound of log p(x|y)
-// (Burda et al. 2016, eq. 8):  −IWAE_m(x|y) = −log (1/m) Σ_j p(x|y,z_j) p(z_j) / q(z_j|x,y).
+// (Burda et al. 2016, eq. 8):  −L_k(x|y) = −log (1/k) Σ_j p(x|y,z_j) p(z_j) / q(z_j|x,y), k importance samples.
 //
 // Because y is given to the decoder, z is free to hold what y does not: the style (slant, stroke
 // width). class_style_grid() shows it: one row per class, one column per shared z, so the style is
@@ -39,7 +39,7 @@ struct FSVAEOptions {
   std::size_t hidden = 300;
   std::size_t z = 10;        // CS236 fsvae.py: z_dim = 10
   std::size_t classes = 10;  // K
-  std::vector<long> iwae = {1, 10, 100};  // importance samples m of the reported −IWAE_m bounds (as vae)
+  std::vector<long> iwae = {1, 10, 100};  // importance samples k of the reported −L_k bounds (as vae)
 };
 
 template <class T>
@@ -60,8 +60,8 @@ class FSVAE : public Model<T> {
   // −ELBO(x|y) with ε [n, z] given, or drawn from rng.
   Bound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& y, const Var<T>& eps) const;
   Bound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& y, Rng& rng) const;
-  // −IWAE_iw(x|y) per example [n]; for iw = 1 it draws the same ε as negative_elbo_bound.
-  Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& y, std::size_t iw,
+  // −L_k(x|y) per example [n], k importance samples; for k = 1 it draws the same ε as negative_elbo_bound.
+  Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& y, std::size_t k,
                              Rng& rng) const;
 
   // [K·columns, x_dim] Bernoulli means: image y·columns + j (row y, column j of a grid with
@@ -69,11 +69,11 @@ class FSVAE : public Model<T> {
   Array<float> class_style_grid(std::size_t columns, Rng& rng);
 
   // ---- Model --------------------------------------------------------------------------------
-  // loss = mean over the batch of −ELBO(x|y); every row must have a label. Terms nelbo, kl, rec.
+  // loss = the batch mean of −ELBO(x|y); every row must have a label. Terms nelbo, kl, rec (batch means).
   Loss<T> loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) override;
   // Dynamic binarization of the batch's images.
   void prepare_batch(Batch<T>& batch, Rng& rng) override;
-  // test_nelbo, test_kl, test_rec of log p(x|y) on the binarized test set; test_niwae_<m>.
+  // test_nelbo, test_kl, test_rec of log p(x|y) on the binarized test set; test_niwae_<k>.
   Metrics evaluate(const Dataset& data, Rng& rng) override;
   // class_style_grid.png (10 columns) and reconstructions.png.
   void write_pictures(const std::string& dir, const Dataset& data, Rng& rng) override;

@@ -8,10 +8,10 @@
 // Paper: Dempster, Laird & Rubin (1977), "Maximum likelihood from incomplete data via the EM
 // algorithm"; the view of EM as coordinate ascent on the ELBO is Neal & Hinton (1998).
 //
-//   tz::gmm::Options opt;
+//   tz::models::gmm::Options opt;
 //   opt.n_components = 3;                                   // K
-//   opt.covariance_type = tz::gmm::CovarianceType::full;
-//   tz::gmm::GaussianMixture model(opt);
+//   opt.covariance_type = tz::models::gmm::CovarianceType::full;
+//   tz::models::gmm::GaussianMixture model(opt);
 //   model.fit(x);                                           // EM; x is [N, D] doubles
 //   auto labels = model.predict(x);                         // argmax_k r_nk
 //   double avg = model.score(x);                            // (1/N) Σ_n log p(x_n)
@@ -24,13 +24,21 @@
 // precisions_cholesky holds P with P Pᵀ = Σ⁻¹ (P upper triangular for full and tied), so that
 //   log N(x | μ, Σ) = −½ D log 2π + Σ_d log P_dd − ½ ‖(x − μ) P‖².
 //
-// Everything is float64: EM divides sums of N terms, and the data are doubles. The derivations
-// are in models/gmm.cpp (EM) and models/gmm_gd.cpp (gradient ascent on the tape); the loops over
-// points (SIMD, BLAS for large D) and the LAPACK calls in models/gmm_kernels.cpp; .npz files in
-// models/gmm_io.cpp.
+// Everything is float64: EM divides sums of N terms, and the data are doubles. The files:
+//   models/gmm_em.cpp        EM: the textbook E- and M-steps on plain arrays, with the formulas, and fit()
+//   models/gmm_kernels.cpp   the fast path of the same two steps (blocked layout, SIMD, BLAS)
+//   models/gmm_init.cpp      the initialisation (k-means++ or random responsibilities)
+//   models/gmm.cpp           the estimator API: checks, parameters, predict, score, BIC, sampling
+//   models/gmm_gradient.cpp  gradient ascent on the same log-likelihood (fit_gradient)
+//   models/gmm_tape.hpp      that log-likelihood on the tape, written once (also for models/gmm_gd.cpp,
+//                            the registered model `./zoo train gmm_gd`)
+//   models/gmm_io.cpp        .npz files
+// The path switch (autograd/path.hpp): with --textbook or TAPEZOO_TEXTBOOK=1, fit(), score() and
+// the rest run e_step_textbook and m_step_textbook; otherwise the kernels, which a test proves
+// equal to them (tests/test_gmm_em.cpp).
 //
-// Note: tz::GaussianMixture (datasets/synthetic.hpp) is the ground truth of synthetic data;
-// this model is tz::gmm::GaussianMixture.
+// Note: tz::MixtureTruth (datasets/synthetic.hpp) is the ground truth of synthetic data;
+// this model is tz::models::gmm::GaussianMixture.
 #pragma once
 
 #include <cmath>
@@ -49,7 +57,7 @@
 #include "autograd/random.hpp"
 #include "autograd/tape.hpp"
 
-namespace tz::gmm {
+namespace tz::models::gmm {
 
 namespace kernels {
 struct Blocked;  // the data in the kernels' layout (models/gmm_kernels.hpp)
@@ -110,7 +118,7 @@ class ComponentCollapse : public std::runtime_error {
   std::size_t component_;
 };
 
-// ---- gradient ascent (models/gmm_gd.cpp) -------------------------------------------------------------
+// ---- gradient ascent (models/gmm_gradient.cpp) ----------------------------------------------------------
 
 // The mixture's parameters without constraints, for the autograd tape:
 //   π = softmax(logits)                                        logits [K]
@@ -128,7 +136,7 @@ struct UnconstrainedParameters {
 
 // The mean log-likelihood (1/N) Σ_n log Σ_k π_k N(x_n | μ_k, Σ_k) recorded on x's tape, with x a
 // constant [N, D] and the parameters as above (chol_offdiag is unused, and may be an empty Var,
-// for diag and spherical).
+// for diag and spherical). The ops are models/gmm_tape.hpp's, shared with the model gmm_gd.
 Var<double> mean_log_likelihood(const Var<double>& x, const Var<double>& logits, const Var<double>& means,
                                 const Var<double>& chol_offdiag, const Var<double>& log_diag, CovarianceType type);
 // The same with the parameters read in place (gradients accumulate into theta's Params).
@@ -156,12 +164,23 @@ class GaussianMixture {
   // of iterations to widen). Same result accessors as fit(); lower_bounds() holds L before each step.
   GaussianMixture& fit_gradient(const Matrix& x, const GradientOptions& gd = {});
 
-  // ---- the two EM steps, public for tutorials and tests ----------------------------------------
-  // E-step: resp[n,k] = p(z_n = k | x_n) under the current parameters (resized to [N, K]).
+  // ---- the two EM steps (models/gmm_em.cpp), public for tutorials and tests ------------------------
+  // E-step: resp[n,k] = r_nk = p(z_n = k | x_n) under the current parameters (resized to [N, K]).
   // Returns the mean log-likelihood (1/N) Σ_n log p(x_n) before the M-step that follows.
+  // The textbook path when tz::textbook() (autograd/path.hpp), the fast path otherwise.
   double e_step(const Matrix& x, Matrix& resp) const;
-  // M-step: π, μ, Σ (plus reg_covar on the diagonal) maximising the ELBO for fixed resp.
+  // M-step: π, μ, Σ (plus reg_covar on the diagonal) maximising the ELBO for fixed resp [N, K].
   void m_step(const Matrix& x, const Matrix& resp);
+  // Each path by name. The textbook steps are loops over points and components on plain arrays,
+  // one formula per line; the fast ones run the kernels of models/gmm_kernels.cpp on the blocked
+  // layout. tests/test_gmm_em.cpp proves the two equal within float64 rounding.
+  double e_step_textbook(const Matrix& x, Matrix& resp) const;
+  void m_step_textbook(const Matrix& x, const Matrix& resp);
+  // The textbook E-step's first half: log ρ_nk = log π_k + log N(x_n | μ_k, Σ_k), [N, K], on plain
+  // loops (tutorial 02 builds the ELBO from it).
+  Matrix log_joint(const Matrix& x) const;
+  double e_step_fast(const Matrix& x, Matrix& resp) const;
+  void m_step_fast(const Matrix& x, const Matrix& resp);
 
   // ---- using a fitted model (scikit-learn names) -------------------------------------------------
   std::vector<std::size_t> predict(const Matrix& x) const;  // argmax_k r_nk
@@ -207,12 +226,22 @@ class GaussianMixture {
   void set_unconstrained(const UnconstrainedParameters& theta);
 
  private:
-  struct EmData;  // the data as the EM loop reads them (models/gmm.cpp)
-  // The E-step writing r_nk (if resp) and log p(x_n) (if log_prob); returns the mean log p(x_n).
-  double e_step(const EmData& data, kernels::Blocked* resp, Vector* log_prob) const;
-  void m_step(const EmData& data, const kernels::Blocked& resp);
+  struct EmData;  // the data as the EM loop reads them (models/gmm_detail.hpp)
+  // The E-steps writing r_nk (if resp) and log p(x_n) (if log_prob); return the mean log p(x_n).
+  double e_step_textbook(const Matrix& x, Matrix* resp, Vector* log_prob) const;
+  double e_step_fast(const EmData& data, kernels::Blocked* resp, Vector* log_prob) const;
+  // (1/N) Σ_n log p(x_n) by the path tz::textbook() selects, for score() and score_samples().
+  double log_likelihood(const Matrix& x, Vector* log_prob) const;
+  void m_step_textbook(const EmData& data, const Matrix& resp);
+  void m_step_fast(const EmData& data, const kernels::Blocked& resp);
+  // The end of both M-steps: Σ becomes the covariances and P is computed from it, or a component
+  // has collapsed (ComponentCollapse, naming it with its N_k).
+  void set_m_step_covariances(xt::xarray<double> covariances, const Vector& nk, const EmData& data);
+  // One EM run (models/gmm_em.cpp): EM iterations from the current parameters until converged or
+  // max_iter; returns the lower bounds and sets converged_.
+  std::vector<double> run_em(const EmData& data);
   void initialize(const EmData& data, Rng& rng);
-  void initialize(const Matrix& x, Rng& rng);  // the same, for gmm_gd.cpp
+  void initialize(const Matrix& x, Rng& rng);  // the same, for gmm_gradient.cpp
   void check_data(const Matrix& x, const char* caller, bool fitting) const;
   void check_fitted(const char* caller) const;
 
@@ -237,4 +266,4 @@ void save_parameters(const std::string& path, const GaussianMixture& model);
 // missing or misshapen array; GaussianMixture::set_parameters checks the shapes against K and D.
 Parameters load_parameters(const std::string& path);
 
-}  // namespace tz::gmm
+}  // namespace tz::models::gmm

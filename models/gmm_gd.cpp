@@ -1,227 +1,127 @@
-// tapezoo: a Gaussian mixture fitted by gradient ascent on its log-likelihood, on the autograd
-// tape (see models/gmm.hpp). The objective is EM's (PRML eq. 9.14),
-//   L(θ) = (1/N) Σ_n log Σ_k π_k N(x_n | μ_k, Σ_k),
-// over unconstrained parameters, so that Adam or SGD may take any step:
-//   log π_k = log_softmax(logits)_k                                  (π stays on the simplex)
-//   P_k = strict_upper(A_k) + diag(e^{s_k}),  Σ_k⁻¹ = P_k P_kᵀ       (positive definite for any A_k, s_k)
-//   log N(x | μ_k, Σ_k) = −½ D log 2π + Σ_d s_kd − ½ ‖(x − μ_k) P_k‖²
-// The cross-check with EM (tests/test_model_gmm.cpp): at an EM fixed point with reg_covar = 0
-// the M-step equations hold, which are exactly ∇L = 0, so the tape's gradient vanishes there.
-#include <chrono>
+// tapezoo model gmm_gd: a Gaussian mixture with full covariances, trained by gradient descent through
+// the shared loop (`./zoo train gmm_gd`: minibatches, Adam, checkpoints, the conformance suite).
+//
+// Generative model (Bishop, PRML §9.2, eq. 9.7):
+//     z ~ Cat(π),  π ∈ Δ^{K−1}             which of the K components
+//     x | z = k ~ N(μ_k, Σ_k)              a D-dimensional Gaussian per component
+//   so that p(x) = Σ_k π_k N(x | μ_k, Σ_k).
+//
+// Objective: maximum likelihood by gradient descent. The loss is the negative mean
+// log-likelihood of the batch (PRML eq. 9.14, negated because the loop minimises):
+//     loss = −(1/B) Σ_n log Σ_k π_k N(x_n | μ_k, Σ_k)
+//   Unlike a VAE's ELBO this is exact — z is summed out, no sampling, so the loss is a
+//   deterministic function of the parameters and the batch.
+//
+// Parameterization: logits [K], means [K, D], chol_offdiag [K, D, D] and log_diag [K, D], the
+// unconstrained coordinates of models/gmm_tape.hpp (P_k = A_k ⊙ M + diag(e^{s_k}), P_k P_kᵀ = Σ_k⁻¹),
+// where the log-likelihood is written once, as a template on T, for this model (float32 training,
+// float64 gradient checks) and for GaussianMixture::fit_gradient (models/gmm_gradient.cpp). Every
+// real value of these parameters is a valid mixture: no projection or clipping is needed.
+//
+// The closed-form alternative, EM, is models/gmm_em.cpp (GaussianMixture::fit, `./zoo fit gmm`); its
+// score() is the same log-likelihood, which tests/test_model_gmm_registry.cpp checks to 1e-10.
 #include <cmath>
-#include <optional>
-#include <limits>
+#include <stdexcept>
 
-#include "autograd/ops.hpp"
-#include "models/gmm.hpp"
-#include "models/gmm_kernels.hpp"
-#include "nn/optim.hpp"
-#include "distributions/constants.hpp"
+#include <fmt/format.h>
 
-namespace tz::gmm {
+#include "datasets/synthetic.hpp"
+#include "models/gmm_tape.hpp"
+#include "models/model.hpp"
+
+namespace tz::models {
 
 namespace {
 
+template <class T>
+class GmmModel : public Model<T> {
+ public:
+  GmmModel(const Config& cfg, Rng& rng) {
+    const long k = cfg.integer("k"), d = cfg.integer("d");
+    if (k < 1) throw std::invalid_argument(fmt::format("--k: expected at least 1 component, got {}", k));
+    if (d < 1) throw std::invalid_argument(fmt::format("--d: expected a data width of at least 1, got {}", d));
+    k_ = static_cast<std::size_t>(k);
+    d_ = static_cast<std::size_t>(d);
+    auto& P = this->params_;
+    // π uniform, Σ_k = I (P_k = I), μ_k ~ N(0, I): distinct means break the symmetry between
+    // components, which identical means would keep forever (their gradients would be equal).
+    P.add("logits", xt::zeros<T>({k_}));
+    P.add("means", rng.normal<T>({k_, d_}));
+    P.add("chol_offdiag", xt::zeros<T>({k_, d_, d_}));
+    P.add("log_diag", xt::zeros<T>({k_, d_}));
+  }
 
-// 1 strictly above the diagonal, 0 elsewhere, [D, D]
-Array<double> strict_upper_mask(std::size_t D) {
-  Array<double> m = xt::zeros<double>({D, D});
-  for (std::size_t i = 0; i < D; ++i)
-    for (std::size_t j = i + 1; j < D; ++j) m(i, j) = 1.0;
-  return m;
-}
+  // log p(x_n) for each row of x [N, D], as [N] (models/gmm_tape.hpp).
+  Var<T> log_likelihood(Tape<T>& t, const Var<T>& x) {
+    check_width(x.shape()[1]);
+    auto& P = this->params_;
+    const gmm::TapeParameters<T> theta{t.param(P["logits"]), t.param(P["means"]), t.param(P["chol_offdiag"]),
+                                       t.param(P["log_diag"])};
+    return gmm::mixture_log_likelihood(x, theta, gmm::CovarianceType::full);
+  }
 
-std::ptrdiff_t sd(std::size_t v) { return static_cast<std::ptrdiff_t>(v); }
+  Loss<T> loss(Tape<T>& t, const Batch<T>& batch, Rng& /*rng*/) override {
+    // loss = −(1/B) Σ_n log p(x_n)
+    const Var<T> nll = -mean(log_likelihood(t, t.constant(batch.x)));
+    return {nll, {}};
+  }
 
-}  // namespace
+  void prepare_data(Dataset& data, Rng& /*rng*/) override { check_width(data.dim()); }
 
-std::vector<Param<double>*> UnconstrainedParameters::all() {
-  std::vector<Param<double>*> out{&logits, &means, &log_diag};
-  if (chol_offdiag.value.size() > 0) out.push_back(&chol_offdiag);
+  Metrics evaluate(const Dataset& data, Rng& /*rng*/) override {
+    Tape<T> t;
+    NoGrad<T> guard(t);
+    const Array<T> x = xt::cast<T>(data.test_x);
+    const double avg = mean(log_likelihood(t, t.constant(x))).item();
+    return {{"test_avg_loglik", avg}, {"test_nll", -avg}};
+  }
+
+ private:
+  void check_width(std::size_t width) const {
+    if (width != d_)
+      throw std::invalid_argument(fmt::format(
+          "gmm_gd: the data have {} columns but the model was built with --d {}; pass --d {}", width, d_, width));
+  }
+
+  std::size_t k_ = 0, d_ = 0;
+};
+
+// Data: a random 2-D mixture of 3 Gaussians (datasets/synthetic.hpp), the first n_train points to
+// train on and the next n_test to test on.
+Dataset synthetic(std::size_t n_train, std::size_t n_test, std::size_t k, Rng& rng) {
+  MixtureData m = make_gaussian_mixture(n_train + n_test, k, 2, rng);
+  const xt::xtensor<float, 2> x = points_to_float(m.x);
+  Dataset out;
+  out.name = "synthetic";
+  out.train_x = Array<float>::from_shape({n_train, std::size_t{2}});
+  out.test_x = Array<float>::from_shape({n_test, std::size_t{2}});
+  std::copy_n(x.data(), n_train * 2, out.train_x.data());
+  std::copy_n(x.data() + n_train * 2, n_test * 2, out.test_x.data());
   return out;
 }
 
-Var<double> mean_log_likelihood(const Var<double>& x, UnconstrainedParameters& theta, CovarianceType type) {
-  Tape<double>& tape = x.tape();
-  const bool triangular = type == CovarianceType::full || type == CovarianceType::tied;
-  return mean_log_likelihood(x, tape.param(theta.logits), tape.param(theta.means),
-                             triangular ? tape.param(theta.chol_offdiag) : Var<double>(), tape.param(theta.log_diag),
-                             type);
+}  // namespace
+
+ModelInfo gmm_gd_info() {
+  ModelInfo m;
+  m.name = "gmm_gd";
+  m.description = "Gaussian mixture, full covariances, maximum likelihood by gradient descent (EM: ./zoo fit gmm)";
+  m.flags = {{"k", "3", "mixture components K"},
+             {"d", "2", "data width D (must match the data; the synthetic data are 2-D)"}};
+  m.tiny_flags = {{"k", "2"}, {"d", "2"}};
+  m.default_data = "synthetic";
+  m.conformance_lr = 0.05;
+  m.default_lr = 0.05;  // the mixture's parameters move units, not fractions
+  m.make_float = [](const Config& c, Rng& r) { return std::make_unique<GmmModel<float>>(c, r); };
+  m.make_double = [](const Config& c, Rng& r) { return std::make_unique<GmmModel<double>>(c, r); };
+  m.tiny_data = [](Rng& r) { return synthetic(256, 64, 2, r); };
+  m.load_data = [](const std::string& spec, Rng&, Dataset& out) {
+    if (spec != "synthetic") return false;
+    Rng data_rng(1977);  // the data set is fixed: its own seed, not the run's
+    out = synthetic(5000, 1000, 3, data_rng);
+    return true;
+  };
+  return m;
 }
 
-Var<double> mean_log_likelihood(const Var<double>& x, const Var<double>& logits, const Var<double>& means,
-                                const Var<double>& offdiag, const Var<double>& log_diag, CovarianceType type) {
-  Tape<double>& tape = x.tape();
-  const std::size_t D = x.shape()[1], K = means.shape()[0];
-  const bool triangular = type == CovarianceType::full || type == CovarianceType::tied;
-  Var<double> mask, eye;
-  if (triangular) {
-    mask = tape.constant(strict_upper_mask(D));
-    eye = tape.constant(xt::eval(xt::eye<double>(D)));
-  }
-  // P_k = strict_upper(A_k) + diag(e^{s_k}): the row e^{s_k} [1, D] times I puts e^{s_kd} at (d, d)
-  auto precision_cholesky = [&](const Var<double>& A, const Var<double>& s) { return A * mask + exp(s) * eye; };
-  Var<double> tied_p;
-  if (type == CovarianceType::tied) tied_p = precision_cholesky(offdiag, reshape(log_diag, {1, sd(D)}));
-
-  std::vector<Var<double>> columns;  // log N(x_n | μ_k, Σ_k) + ½ D log 2π, one [N, 1] column per k
-  for (std::size_t k = 0; k < K; ++k) {
-    // x_n − μ_k, [N, D]
-    const Var<double> centred = x - reshape(narrow(means, 0, k, 1), {1, sd(D)});
-    Var<double> y, log_det;
-    switch (type) {
-      case CovarianceType::full: {
-        // (x − μ_k) P_k and log det P_k = Σ_d s_kd
-        const Var<double> s = reshape(narrow(log_diag, 0, k, 1), {1, sd(D)});
-        y = matmul(centred, precision_cholesky(reshape(narrow(offdiag, 0, k, 1), {sd(D), sd(D)}), s));
-        log_det = sum(s);
-        break;
-      }
-      case CovarianceType::tied:
-        y = matmul(centred, tied_p);
-        log_det = sum(log_diag);
-        break;
-      case CovarianceType::diag: {
-        // (x − μ_k) ⊙ e^{s_k}, P_k = diag(e^{s_k})
-        const Var<double> s = reshape(narrow(log_diag, 0, k, 1), {1, sd(D)});
-        y = centred * exp(s);
-        log_det = sum(s);
-        break;
-      }
-      case CovarianceType::spherical: {
-        // e^{s_k} (x − μ_k), P_k = e^{s_k} I, log det P_k = D s_k
-        const Var<double> s = narrow(log_diag, 0, k, 1);
-        y = centred * exp(s);
-        log_det = sum(s) * static_cast<double>(D);
-        break;
-      }
-    }
-    // log det P_k − ½ ‖(x_n − μ_k) P_k‖²
-    columns.push_back(log_det - 0.5 * sum(square(y), 1, /*keepdims=*/true));
-  }
-  // log π_k + log N(x_n | μ_k, Σ_k), [N, K]
-  const Var<double> log_pi = reshape(log_softmax(logits, 0), {1, sd(K)});
-  const Var<double> a = concat(columns, 1) + log_pi - 0.5 * static_cast<double>(D) * kLog2Pi;
-  // (1/N) Σ_n log Σ_k e^{a_nk}
-  return mean(logsumexp(a, 1));
-}
-
-UnconstrainedParameters GaussianMixture::unconstrained() const {
-  check_fitted("unconstrained");
-  const std::size_t K = weights_.size(), D = means_.shape(1);
-  const CovarianceType type = options_.covariance_type;
-  UnconstrainedParameters t;
-  // logits = log π (softmax(log π) = π)
-  Array<double> logits = xt::zeros<double>({K});
-  for (std::size_t k = 0; k < K; ++k) logits(k) = std::log(weights_(k));
-  t.logits = Param<double>("logits", logits);
-  t.means = Param<double>("means", means_);
-  const double* P = precisions_cholesky_.data();
-  if (type == CovarianceType::full || type == CovarianceType::tied) {
-    const std::size_t n_mat = type == CovarianceType::full ? K : 1;
-    Array<double> A = precisions_cholesky_, s = type == CovarianceType::full ? Array<double>(xt::zeros<double>({K, D}))
-                                                                              : Array<double>(xt::zeros<double>({D}));
-    for (std::size_t k = 0; k < n_mat; ++k)
-      for (std::size_t d = 0; d < D; ++d) {
-        s.data()[k * D + d] = std::log(P[(k * D + d) * D + d]);
-        A.data()[(k * D + d) * D + d] = 0.0;
-      }
-    t.chol_offdiag = Param<double>("chol_offdiag", A);
-    t.log_diag = Param<double>("log_diag", s);
-  } else {
-    Array<double> s = precisions_cholesky_;
-    for (double& v : s) v = std::log(v);
-    t.log_diag = Param<double>("log_diag", s);
-  }
-  return t;
-}
-
-void GaussianMixture::set_unconstrained(const UnconstrainedParameters& t) {
-  const std::size_t K = options_.n_components, D = t.means.value.shape(1);
-  const CovarianceType type = options_.covariance_type;
-  Parameters p;
-  // π = softmax(logits), max-shifted
-  const double m = xt::amax(t.logits.value)();
-  p.weights = Vector::from_shape({K});
-  double total = 0;
-  for (std::size_t k = 0; k < K; ++k) total += (p.weights(k) = std::exp(t.logits.value(k) - m));
-  for (auto& w : p.weights) w /= total;
-  p.means = Matrix::from_shape({K, D});
-  std::copy(t.means.value.begin(), t.means.value.end(), p.means.begin());
-  p.covariances = xt::zeros<double>(covariance_shape(type, K, D));
-  if (type == CovarianceType::full || type == CovarianceType::tied) {
-    // P = strict_upper(A) + diag(e^s), then Σ = (P Pᵀ)⁻¹
-    const std::size_t n_mat = type == CovarianceType::full ? K : 1;
-    std::vector<double> P(D * D);
-    for (std::size_t k = 0; k < n_mat; ++k) {
-      for (std::size_t i = 0; i < D; ++i)
-        for (std::size_t j = 0; j < D; ++j)
-          P[i * D + j] = j > i ? t.chol_offdiag.value.data()[(k * D + i) * D + j]
-                               : (j == i ? std::exp(t.log_diag.value.data()[k * D + i]) : 0.0);
-      kernels::covariance_from_precision_cholesky(P.data(), p.covariances.data() + k * D * D, D);
-    }
-  } else {
-    // σ² = 1 / (e^s)²
-    for (std::size_t i = 0; i < p.covariances.size(); ++i)
-      p.covariances.data()[i] = std::exp(-2.0 * t.log_diag.value.data()[i]);
-  }
-  set_parameters(p, "set_unconstrained");
-}
-
-GaussianMixture& GaussianMixture::fit_gradient(const Matrix& x, const GradientOptions& gd) {
-  check_data(x, "fit_gradient", /*fitting=*/true);
-  if (gd.optimizer != "adam" && gd.optimizer != "sgd")
-    throw std::invalid_argument("fit_gradient: optimizer '" + gd.optimizer + "' is not one of adam, sgd");
-  if (!(gd.learning_rate > 0)) throw std::invalid_argument("fit_gradient: learning_rate must be > 0");
-  if (means_.size() == 0 || (fitted_ && means_.shape(1) != x.shape(1)) || !fitted_) {
-    // fit()'s first initialisation, then one EM iteration (see gmm.hpp)
-    Rng rng(options_.seed);
-    initialize(x, rng);
-    Matrix resp;
-    e_step(x, resp);
-    m_step(x, resp);
-  }
-  UnconstrainedParameters theta = unconstrained();
-  std::vector<Param<double>*> params = theta.all();
-  std::optional<nn::Adam<double>> adam;
-  std::optional<nn::SGD<double>> sgd;
-  if (gd.optimizer == "adam") adam.emplace(params, nn::Adam<double>::Options{.lr = gd.learning_rate});
-  else sgd.emplace(params, nn::SGD<double>::Options{.lr = gd.learning_rate});
-
-  const Array<double> x_array = x;
-  Tape<double> tape;
-  std::vector<double> lower_bounds;
-  bool converged = false;
-  double previous = -std::numeric_limits<double>::infinity();
-  const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t iter = 1; iter <= gd.max_iter; ++iter) {
-    tape.clear();
-    for (auto* p : params) p->zero_grad();
-    const Var<double> loglik = mean_log_likelihood(tape.constant(x_array), theta, options_.covariance_type);
-    const double value = loglik.item();
-    if (!std::isfinite(value))
-      throw std::runtime_error("fit_gradient: the log-likelihood became " + std::to_string(value) + " at step " +
-                               std::to_string(iter) + ": lower the learning rate (now " +
-                               std::to_string(gd.learning_rate) + ")");
-    // ascend L: descend −L
-    tape.backward(-loglik);
-    if (adam) adam->step();
-    else sgd->step();
-    lower_bounds.push_back(value);
-    if (std::abs(value - previous) < gd.tol) {
-      converged = true;
-      break;
-    }
-    previous = value;
-  }
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  set_unconstrained(theta);
-  lower_bounds_ = std::move(lower_bounds);
-  n_iter_ = lower_bounds_.size();
-  converged_ = converged;
-  ms_per_iter_ = ms / static_cast<double>(std::max<std::size_t>(1, n_iter_));
-  fitted_ = true;
-  return *this;
-}
-
-}  // namespace tz::gmm
+}  // namespace tz::models

@@ -5,7 +5,7 @@
 #include "io/npz.hpp"
 #include "models/gmm.hpp"
 
-namespace tz::gmm {
+namespace tz::models::gmm {
 
 void save_parameters(const std::string& path, const GaussianMixture& model) {
   if (model.means().size() == 0)
@@ -46,4 +46,4 @@ Parameters load_parameters(const std::string& path) {
   return p;
 }
 
-}  // namespace tz::gmm
+}  // namespace tz::models::gmm

@@ -1,17 +1,15 @@
-// tapezoo: the compute kernels of the Gaussian mixture (see gmm_kernels.hpp). Each loop and each
-// BLAS or LAPACK call carries the formula it computes. Matrices are row-major unless blocked.
+// tapezoo: the fast path of EM for the Gaussian mixture (see gmm_kernels.hpp; the textbook path it
+// replaces is models/gmm_em.cpp). Each loop and each BLAS call carries the formula it computes.
+// Matrices are row-major unless blocked.
 //
 // Why SIMD loops rather than one BLAS gemm per component (as scikit-learn): with D = 10 every
 // product has an inner dimension of 10, where OpenBLAS spends more time packing its operands
-// than multiplying. Measured on this machine (bench/gmm: N = 100k, D = 10, K = 10), the E-step
-// gemm X·[P_1 … P_K] alone took ~16 ms and the M-step syrk ~12 ms per iteration with OpenBLAS's
-// generic 'Prescott' kernels (docs/pitfalls.md#openblas-kernels; ~6 and ~13 ms with its SkylakeX kernels), so a BLAS
-// EM iteration was no faster than scikit-learn's. The loops below use the SIMD width of the build
-// (-march) whatever OpenBLAS detected, skip the zeros of the triangular P_k (D(D+1)/2 products
-// instead of D²), keep a block of 64 points in L1 from the distance to the responsibility, and
-// take all the M-step's sums in one pass. About 2.5 ms (E-step distances), 1.3 ms (log-sum-exp)
-// and 4.7 ms (M-step moments) per iteration of bench/gmm. For D > kSmallD the same blocks go
-// through BLAS (gemm, syrk), where its cache blocking pays.
+// than multiplying, and its speed depends on the kernels it detected (docs/pitfalls.md#openblas-kernels).
+// The loops below use the SIMD width of the build (-march) whatever OpenBLAS detected, skip the
+// zeros of the triangular P_k (D(D+1)/2 products instead of D²), keep a block of 64 points in L1
+// from the distance to the responsibility, and take all the M-step's sums in one pass. For
+// D > kSmallD the same blocks go through BLAS (gemm, syrk), where its cache blocking pays.
+// bench/gmm measures both against scikit-learn (bench/gmm_sklearn.py).
 #include "models/gmm_kernels.hpp"
 
 #include <cblas.h>
@@ -23,6 +21,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "datasets/linalg.hpp"
+
 // GCC 12 reports "'__Y' is used uninitialized" inside its own AVX-512 intrinsics (the
 // _mm512_undefined_* placeholders) wherever xsimd's hadd, exp and log are inlined: a known false
 // positive (GCC bug 105593), silenced for this file only.
@@ -31,24 +31,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-// LAPACK (Fortran, column-major), from OpenBLAS. The trailing size_t arguments are the hidden
-// lengths of the character arguments that gfortran expects.
-extern "C" {
-void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info, std::size_t uplo_len);
-void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info,
-             std::size_t uplo_len, std::size_t diag_len);
-}
-
-namespace tz::gmm::kernels {
+namespace tz::models::gmm::kernels {
 
 namespace {
-
-// Zeroes the strict lower (lower = true) or strict upper triangle of a row-major d×d matrix.
-void zero_triangle(double* a, std::size_t d, bool lower) {
-  for (std::size_t i = 0; i < d; ++i)
-    for (std::size_t j = 0; j < d; ++j)
-      if (lower ? j < i : j > i) a[i * d + j] = 0.0;
-}
 
 // Copies the upper triangle of a row-major d×d matrix into its lower triangle.
 void symmetrize_from_upper(double* a, std::size_t d) {
@@ -56,54 +41,13 @@ void symmetrize_from_upper(double* a, std::size_t d) {
     for (std::size_t j = 0; j < i; ++j) a[i * d + j] = a[j * d + i];
 }
 
-// dpotrf (Cholesky) and dtrtri (inverse of a non-unit triangular matrix) in place on the d×d matrix
-// a, on LAPACK's triangle `uplo`; false when LAPACK reports a failure (info ≠ 0).
-bool potrf(const char* uplo, double* a, std::size_t d) {
-  const int n = static_cast<int>(d);
-  int info = 0;
-  dpotrf_(uplo, &n, a, &n, &info, 1);
-  return info == 0;
-}
-
-bool trtri(const char* uplo, double* a, std::size_t d) {
-  const int n = static_cast<int>(d);
-  int info = 0;
-  dtrtri_(uplo, "N", &n, a, &n, &info, 1, 1);
-  return info == 0;
-}
-
 }  // namespace
 
-// ---- small dense linear algebra (LAPACK) ----------------------------------------------------------------
-
-// A row-major symmetric matrix read as column-major is the same matrix, so LAPACK sees A.
-//   dpotrf 'L':  A = L Lᵀ, L in LAPACK's lower triangle = our upper triangle, which holds Lᵀ.
-//   dtrtri 'L':  L ← L⁻¹ in LAPACK's lower triangle; our upper triangle then holds L⁻ᵀ = P.
-// P Pᵀ = L⁻ᵀ L⁻¹ = (L Lᵀ)⁻¹ = A⁻¹, and P is scikit-learn's precisions_cholesky_ (upper).
-bool precision_cholesky_inplace(double* a, std::size_t d) {
-  if (!potrf("L", a, d) || !trtri("L", a, d)) return false;
-  zero_triangle(a, d, /*lower=*/true);
-  return true;
-}
-
-// dpotrf 'U': A = Uᵀ U with U in LAPACK's upper triangle = our lower triangle, which holds Uᵀ = L.
-bool cholesky_lower_inplace(double* a, std::size_t d) {
-  if (!potrf("U", a, d)) return false;
-  zero_triangle(a, d, /*lower=*/false);
-  return true;
-}
-
-// dtrtri 'L' on our upper triangular P (LAPACK's lower triangle holds Pᵀ): Pᵀ ← P⁻ᵀ, so our
-// upper triangle holds P⁻¹.
-bool invert_upper_triangular_inplace(double* a, std::size_t d) {
-  if (!trtri("L", a, d)) return false;
-  zero_triangle(a, d, /*lower=*/true);
-  return true;
-}
+// ---- small dense linear algebra (the Cholesky itself: datasets/linalg.hpp) -------------------------------
 
 bool covariance_from_precision_cholesky(const double* p, double* cov, std::size_t d) {
   std::vector<double> p_inv(p, p + d * d);
-  if (!invert_upper_triangular_inplace(p_inv.data(), d)) return false;
+  if (!tz::invert_upper_triangular_inplace(p_inv.data(), d)) return false;
   // Σ = (P Pᵀ)⁻¹ = P⁻ᵀ P⁻¹ = (P⁻¹)ᵀ (P⁻¹): syrk with trans on P⁻¹, upper triangle, then mirrored
   const int n = static_cast<int>(d);
   cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, n, 1.0, p_inv.data(), n, 0.0, cov, n);
@@ -414,4 +358,4 @@ Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& sh
   return m;
 }
 
-}  // namespace tz::gmm::kernels
+}  // namespace tz::models::gmm::kernels

@@ -1,4 +1,7 @@
-// tapezoo: the compute kernels under models/gmm.cpp (internal header).
+// tapezoo: the fast path of EM for the Gaussian mixture (internal header): the kernels under
+// GaussianMixture::e_step_fast and m_step_fast (models/gmm_em.cpp). Each one replaces a loop of the
+// textbook path, e_step_textbook or m_step_textbook, named in its comment; tests/test_gmm_em.cpp
+// proves the two paths equal within float64 rounding ("textbook and fast ...").
 //
 // EM touches every (point, component) pair twice per iteration, so these loops are the whole
 // cost. They work on the data in blocks of kBlock rows stored transposed ("blocked": within a
@@ -6,7 +9,7 @@
 // consecutive points and each SIMD register (an xsimd batch: 8 doubles with AVX-512) holds
 // kLanes points. Why not one BLAS gemm per component: see gmm_kernels.cpp.
 //
-// Raw cblas and LAPACK live in gmm_kernels.cpp alone: <cblas.h> and xtensor-blas clash in one
+// Raw cblas lives in gmm_kernels.cpp alone: <cblas.h> and xtensor-blas clash in one
 // file (docs/pitfalls.md#linking-openblas).
 #pragma once
 
@@ -18,7 +21,7 @@
 
 #include "models/gmm.hpp"
 
-namespace tz::gmm::kernels {
+namespace tz::models::gmm::kernels {
 
 inline constexpr std::size_t kBlock = 64;  // rows per block
 // Up to this D the full and tied kernels are SIMD loops that skip the zeros of the triangular
@@ -45,6 +48,7 @@ void to_matrix(const Blocked& b, Matrix& m);  // m is resized to [rows, cols]
 
 // ‖(x_n − μ_k) P_k‖² for the points of one block, with P_k the precision Cholesky factor of
 // component k (the squared Mahalanobis distance). Built once per E-step.
+// Replaces: the `mahalanobis` loop of GaussianMixture::e_step_textbook (models/gmm_em.cpp).
 //   full, tied:      D ≤ kSmallD: y_j = Σ_{i≤j} (x_i − μ_ki) P_k,ij in SIMD registers;
 //                    larger D: one gemm of the block with [P_1 … P_K], minus μ_k P_k
 //   diag, spherical: a loop, P_k being diagonal
@@ -69,12 +73,14 @@ class SquaredMahalanobis {
 //   log p(x_b) = logsumexp_k a_kb    into log_p[b]     (for b < rows)
 //   r_kb = e^{a_kb − log p(x_b)}     into a
 // and returns Σ_b log p(x_b) over the block's rows. Vectorised over the points, exp included.
+// Replaces: the log-sum-exp and r_nk loop of GaussianMixture::e_step_textbook.
 double log_normalize_block(double* a, std::size_t K, std::size_t rows, double* log_p);
 
 // The responsibility-weighted moments of the data about a shift a_k per component, in one pass:
 //   n[k] = Σ_n r_nk,   m1[k, d] = Σ_n r_nk (x_nd − a_kd),
 //   m2 = Σ_n r_nk (x_n − a_k)(x_n − a_k)ᵀ: [K, D, D] if full (both triangles), else its diagonal [K, D].
 // The M-step turns them into moments about the new mean (the parallel-axis theorem).
+// Replaces: the N_k, μ_k and S_k loops of GaussianMixture::m_step_textbook (models/gmm_em.cpp).
 struct Moments {
   Vector n;
   Matrix m1;
@@ -82,20 +88,9 @@ struct Moments {
 };
 Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& shift, bool full);
 
-// ---- small dense linear algebra (LAPACK) ----------------------------------------------------------------
-
-// In place, on a symmetric positive definite D×D matrix A (row-major): A ← P, the upper
-// triangular factor with P Pᵀ = A⁻¹ (lower triangle zeroed). Returns false, leaving A undefined,
-// if A is not positive definite.
-bool precision_cholesky_inplace(double* a, std::size_t d);
-
-// In place: A ← L, lower triangular, A = L Lᵀ (upper triangle zeroed). False if not PD.
-bool cholesky_lower_inplace(double* a, std::size_t d);
-
-// In place: an upper triangular P ← P⁻¹ (upper). False if P is singular.
-bool invert_upper_triangular_inplace(double* a, std::size_t d);
+// ---- small dense linear algebra (the Cholesky and its variants: datasets/linalg.hpp) -----------------
 
 // Σ = (P Pᵀ)⁻¹ from an upper triangular precision Cholesky factor P (both d×d, row-major).
 bool covariance_from_precision_cholesky(const double* p, double* cov, std::size_t d);
 
-}  // namespace tz::gmm::kernels
+}  // namespace tz::models::gmm::kernels

@@ -13,10 +13,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "autograd/ops.hpp"
 #include "autograd/random.hpp"
+#include "datasets/dataset.hpp"
 #include "nn/nn.hpp"
 
 namespace tz::models {
@@ -59,15 +61,13 @@ class Config {
 
 // ---- data -----------------------------------------------------------------------------------------
 
-// What a model trains on: rows of x (float, [n, d]) with optional integer labels (-1 = unlabelled).
-// Images are flattened; rows/cols say how to show them (0 when x is not an image).
-struct Dataset {
-  std::string name;
-  Array<float> train_x, test_x;
-  std::vector<int> train_y, test_y;
-  std::size_t rows = 0, cols = 0, num_classes = 0;
-  std::size_t dim() const { return train_x.dimension() == 2 ? train_x.shape()[1] : 0; }
-};
+// What a model trains on is the one tz::Dataset (datasets/dataset.hpp): rows of x, float [n, d],
+// with optional integer labels (-1 = unlabelled); images are flattened, and rows/cols say how to
+// show them (0 when x is not an image).
+using tz::Dataset;
+using tz::first_test_rows;
+static_assert(std::is_same_v<decltype(Dataset::train_x), Array<float>>,
+              "Dataset::train_x is the tape's Array<float>: models pass it on without a converting copy");
 
 // A minibatch, already on the model's scalar type.
 template <class T>

@@ -14,7 +14,7 @@ const std::vector<ModelInfo>& registry() {
       [] { extern ModelInfo gmvae_info(); return gmvae_info(); }(),
       [] { extern ModelInfo ssvae_info(); return ssvae_info(); }(),
       [] { extern ModelInfo fsvae_info(); return fsvae_info(); }(),
-      [] { extern ModelInfo gmm_info(); return gmm_info(); }(),
+      [] { extern ModelInfo gmm_gd_info(); return gmm_gd_info(); }(),
       // new models go above this line
   };
   return models;

@@ -10,8 +10,8 @@
 
 #include "datasets/batching.hpp"
 #include "io/png.hpp"
-#include "models/gmvae.hpp"  // tiny_stroke_images
-#include "models/vae_common.hpp"
+#include "models/evaluate.hpp"
+#include "models/vae_common.hpp"  // tiny_stroke_images, and the helpers the VAE family shares
 
 namespace tz::models {
 
@@ -25,6 +25,8 @@ std::vector<int> enumerate_labels(std::size_t classes, std::size_t n) {
 }
 
 }  // namespace
+
+// ---- the model -----------------------------------------------------------------------------------
 
 template <class T>
 SSVAE<T>::SSVAE(const SSVAEOptions& options, Rng& rng) : options_(options) {
@@ -70,7 +72,7 @@ typename SSVAE<T>::LabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, co
   // rec = −log p(x|y,z) = −Σ_j [x_j l_j − softplus(l_j)]
   Var<T> rec = -log_bernoulli_with_logits(x, decode(tape, z, y));
   // KL(q(z|x,y) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
-  Var<T> kl_z = kl_normal(m, v, tape.scalar(0), tape.scalar(1));
+  Var<T> kl_z = kl_std_normal(m, v);
   // L(x,y) = rec + KL_z − log p(y),  −log p(y) = log K           (Kingma et al. 2014, eq. 6)
   return {rec + kl_z + std::log(static_cast<double>(options_.classes)), kl_z, rec};
 }
@@ -96,8 +98,8 @@ typename SSVAE<T>::UnlabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, 
   Var<T> x_k = duplicate(x, K);
   auto [m, v] = encode(tape, x_k, y);
   Var<T> z = sample_gaussian(m, v, eps);
-  // KL(q(z|x,y) ‖ N(0, I)) and rec = −log p(x|y,z) for every pair, [K·n]
-  Var<T> kl_z = kl_normal(m, v, tape.scalar(0), tape.scalar(1));
+  // KL(q(z|x,y) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j) and rec = −log p(x|y,z) for every pair, [K·n]
+  Var<T> kl_z = kl_std_normal(m, v);
   Var<T> rec = -log_bernoulli_with_logits(x_k, decode(tape, z, y));
 
   // The weights q(y = c|x_i) in the same order: q(y|x)ᵀ flattened, [K·n]
@@ -234,6 +236,8 @@ void SSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
   batch.x = rng.bernoulli(batch.x);
 }
 
+// ---- evaluation and pictures ---------------------------------------------------------------------
+
 template <class T>
 std::vector<int> SSVAE<T>::predict(const Array<float>& x) {
   const std::size_t n = x.shape()[0], K = options_.classes;
@@ -270,15 +274,10 @@ Metrics SSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   // U(x) on the binarized test images
   const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  double nelbo = 0, kl_y = 0, kl_z = 0, rec = 0;
-  for_each_chunk(tape, n, 100, [&](std::size_t b, std::size_t e) {
+  // Σ_x of U(x) and its terms, 100 rows (K·100 pairs (x, y)) at a time
+  const auto [nelbo, kl_y, kl_z, rec] = sum_over_chunks<T>(n, 100, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
     UnlabelledBound u = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), rng);
-    nelbo += sum_of(u.nelbo);
-    kl_y += sum_of(u.kl_y);
-    kl_z += sum_of(u.kl_z);
-    rec += sum_of(u.rec);
+    return std::array{u.nelbo, u.kl_y, u.kl_z, u.rec};
   });
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
   out.emplace_back("test_nelbo", nelbo / nd);
@@ -315,7 +314,7 @@ void SSVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
 template class SSVAE<float>;
 template class SSVAE<double>;
 
-// ---- the registry entry ---------------------------------------------------------------------------
+// ---- flags and the registry entry ----------------------------------------------------------------
 
 namespace {
 

@@ -1,16 +1,12 @@
-// tapezoo: the shared training loop, evaluation, checkpoints and run outputs.
+// tapezoo: the shared training loop (models/train.hpp has its outline and its flags). Best read from
+// the end: train() calls Run::step until --iters or a signal, then evaluates and writes. A Run holds
+// the data, the model, Adam and the log; restore() puts back what a checkpoint saved.
 #include "models/train.hpp"
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
-#include <cstdlib>
-#include <filesystem>
 #include <stdexcept>
 #include <utility>
-
-#include <signal.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -20,7 +16,6 @@
 #include "datasets/image_dataset.hpp"
 #include "datasets/matrix.hpp"
 #include "io/flags.hpp"
-#include "io/json.hpp"
 #include "io/metrics.hpp"
 #include "io/npz.hpp"
 #include "io/plot.hpp"
@@ -30,124 +25,16 @@
 
 namespace tz::models {
 
-namespace {
-
-bool has_suffix(const std::string& s, const std::string& suf) {
-  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
-
-Dataset from_images(const ImageDataset& d) {
-  Dataset out;
-  out.name = d.name;
-  out.train_x = d.train_x;
-  out.test_x = d.test_x;
-  out.train_y = d.train_y;
-  out.test_y = d.test_y;
-  out.rows = d.rows;
-  out.cols = d.cols;
-  out.num_classes = d.num_classes;
-  return out;
-}
-
-}  // namespace
-
 Dataset load_dataset(const ModelInfo& info, const std::string& spec, Rng& rng) {
   if (info.load_data) {
     Dataset d;
     if (info.load_data(spec, rng, d)) return d;
   }
-  if (has_suffix(spec, ".npy") || has_suffix(spec, ".csv")) {
-    // A matrix of the user's: rows are examples. The last 10% (at least one row) are the test set.
-    xt::xtensor<double, 2> m = load_matrix(spec);
-    const std::size_t n = m.shape(0), d = m.shape(1);
-    if (n < 2) throw FileError(fmt::format("{}: expected at least 2 rows, found {}", spec, n));
-    const std::size_t n_test = std::max<std::size_t>(1, n / 10), n_train = n - n_test;
-    Dataset out;
-    out.name = spec;
-    out.train_x = Array<float>::from_shape({n_train, d});
-    out.test_x = Array<float>::from_shape({n_test, d});
-    for (std::size_t i = 0; i < n * d; ++i)
-      (i < n_train * d ? out.train_x.data()[i] : out.test_x.data()[i - n_train * d]) = static_cast<float>(m.data()[i]);
-    return out;
-  }
-  return from_images(load_image_dataset(spec));
+  if (is_matrix_file(spec)) return load_matrix_dataset(spec);
+  return load_image_dataset(spec);
 }
 
-Dataset first_test_rows(const Dataset& data, long n) {
-  Dataset out = data;
-  const std::size_t rows = data.test_x.shape()[0];
-  if (n <= 0 || static_cast<std::size_t>(n) >= rows) return out;
-  const std::size_t d = data.test_x.shape()[1], k = static_cast<std::size_t>(n);
-  out.test_x = Array<float>::from_shape({k, d});
-  std::copy(data.test_x.data(), data.test_x.data() + k * d, out.test_x.data());
-  if (!data.test_y.empty()) out.test_y.assign(data.test_y.begin(), data.test_y.begin() + static_cast<long>(k));
-  return out;
-}
-
-// ---- checkpoints ------------------------------------------------------------------------------------
-
-namespace {
-
-NamedArrays checkpoint_arrays(const ModelInfo& info, const Config& config, const Model<float>& model) {
-  NamedArrays arrays;
-  arrays.emplace_back("__model__", text_array(info.name));
-  arrays.emplace_back("__config__", text_array(config.serialize()));
-  for (const Param<float>* p : model.params().all()) arrays.emplace_back(p->name, NdArray::from(p->value));
-  return arrays;
-}
-
-}  // namespace
-
-void save_checkpoint(const std::string& path, const ModelInfo& info, const Config& config, const Model<float>& model) {
-  save_npz(path, checkpoint_arrays(info, config, model));
-}
-
-static void load_into(const std::string& path, const std::map<std::string, NdArray>& file, nn::ParamSet<float>& params) {
-  std::vector<std::string> problems;
-  for (const Param<float>* p : params.all()) {
-    auto it = file.find(p->name);
-    if (it == file.end()) {
-      problems.push_back(fmt::format("missing '{}'", p->name));
-      continue;
-    }
-    const auto& fs = it->second.shape;
-    Shape want(p->value.shape().begin(), p->value.shape().end());
-    if (fs != want)
-      problems.push_back(fmt::format("'{}' has shape {} in the file but {} in the model", p->name, shape_str(fs),
-                                     shape_str(want)));
-  }
-  for (const auto& [name, arr] : file)
-    if (name.rfind("__", 0) != 0 && !params.contains(name)) problems.push_back(fmt::format("unexpected '{}'", name));
-  if (!problems.empty()) {
-    std::string msg = fmt::format("checkpoint {}: ", path);
-    for (std::size_t i = 0; i < problems.size(); ++i) msg += (i ? "; " : "") + problems[i];
-    throw FileError(msg);
-  }
-  for (Param<float>* p : params.all()) {
-    p->value = file.at(p->name).to_float();
-    p->value.reshape(Shape(file.at(p->name).shape));
-    p->zero_grad();
-  }
-}
-
-void load_parameters(const std::string& path, nn::ParamSet<float>& params) {
-  load_into(path, load_npz(path), params);
-}
-
-Loaded load_checkpoint(const std::string& path) {
-  const auto file = load_npz(path);
-  Loaded out;
-  out.info = &find_model(text_entry(path, file, "__model__"));
-  out.config = Config::parse(text_entry(path, file, "__config__"), path);
-  Rng rng(0);
-  out.model = out.info->make_float(out.config, rng);
-  load_into(path, file, out.model->params());
-  return out;
-}
-
-std::string checkpoint_path(const std::string& dir) { return dir + "/checkpoint.npz"; }
-
-// ---- one run ----------------------------------------------------------------------------------------
+// ---- one run: the data, the model, its optimiser and its log, step by step ---------------------------
 
 namespace {
 
@@ -353,11 +240,7 @@ void Run::save() const {
 // The checkpoint must be of this model, of layout 2, and of a run with the same model flags and the
 // same options wherever they decide the numbers.
 void Run::check_agrees(const std::string& path, const std::map<std::string, NdArray>& file) const {
-  const std::string model = text_entry(path, file, "__model__");
-  if (model != info_.name)
-    throw FileError(fmt::format("checkpoint {}: it holds a '{}' model, but '{}' was asked for (resume it with "
-                                "`train {} --resume {}`)", path, model, info_.name, model, opt_.resume));
-  check_train_layout(path, file);
+  check_checkpoint_model(path, file, info_, opt_.resume);
   std::vector<std::string> problems;
   auto compare = [&](const std::string& flag, const std::string& ours, const std::string& theirs) {
     if (ours != theirs)
@@ -382,12 +265,10 @@ void Run::check_agrees(const std::string& path, const std::map<std::string, NdAr
 }
 
 void Run::restore(const std::string& path) {
-  if (!path_exists(path))
-    throw FileError(fmt::format("--resume {}: there is no checkpoint {} (a run writes it with --out {})", opt_.resume,
-                                path, opt_.resume));
+  require_checkpoint_file(path, opt_.resume);
   const auto file = load_npz(path);
   check_agrees(path, file);
-  load_into(path, file, model_->params());
+  load_parameters(path, file, model_->params());
   TrainState s = read_train_state(path, file, model_->params().all());
   if (opt_.iters < s.iteration)
     throw std::invalid_argument(fmt::format("--iters {}: the checkpoint {} is at iteration {} already", opt_.iters,
@@ -476,113 +357,6 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   }
   if (trained) *trained = run.release();
   return res;
-}
-
-// ---- resuming and signals ---------------------------------------------------------------------------
-
-namespace {
-
-// A flag value typed again agrees with the stored one if the text is the same or both are the same number.
-bool same_value(const std::string& a, const std::string& b) {
-  if (a == b) return true;
-  char *ea = nullptr, *eb = nullptr;
-  const double x = std::strtod(a.c_str(), &ea), y = std::strtod(b.c_str(), &eb);
-  return !a.empty() && !b.empty() && *ea == '\0' && *eb == '\0' && x == y;
-}
-
-std::string shell_quoted(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=+:,") ==
-                        std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-void on_stop_signal(int sig) {
-  if (g_stop_signal != 0) _exit(128 + sig);  // the second one: quit now (a checkpoint is renamed into place whole)
-  g_stop_signal = sig;
-  static const char note[] = "\ntapezoo: stopping after the current step (again to quit at once)\n";
-  const ssize_t written = write(STDERR_FILENO, note, sizeof note - 1);  // write(2) is safe in a handler
-  (void)written;
-}
-
-}  // namespace
-
-ResumePlan resume_options(const ModelInfo& info, const TrainOptions& opt, const std::set<std::string>& typed,
-                          const std::map<std::string, std::string>& model_flags) {
-  const std::string path = checkpoint_path(opt.resume);
-  if (!path_exists(path))
-    throw FileError(fmt::format("--resume {}: there is no checkpoint {} (a run writes it with --out {})", opt.resume,
-                                path, opt.resume));
-  if (typed.count("out") &&
-      std::filesystem::weakly_canonical(opt.out) != std::filesystem::weakly_canonical(opt.resume))
-    throw std::invalid_argument(fmt::format("--out {} with --resume {}: a resumed run writes into the folder it "
-                                            "resumes from (leave --out out)", opt.out, opt.resume));
-  const auto file = load_npz(path);
-  const std::string model = text_entry(path, file, "__model__");
-  if (model != info.name)
-    throw FileError(fmt::format("checkpoint {}: it holds a '{}' model, but '{}' was asked for (resume it with "
-                                "`train {} --resume {}`)", path, model, info.name, model, opt.resume));
-  check_train_layout(path, file);
-  // The stored options, with those typed again in their place; train() checks that they agree.
-  Config merged = Config::parse(text_entry(path, file, "__train__/options"), path);
-  const Config given = options_config(opt, info);
-  for (const auto& [flag, value] : given.values())
-    if (typed.count(flag)) merged.set(flag, value);
-  ResumePlan plan{Config::parse(text_entry(path, file, "__config__"), path), options_from(merged, path)};
-  for (const auto& [flag, value] : model_flags)
-    if (!plan.config.has(flag) || !same_value(plan.config.str(flag), value)) plan.config.set(flag, value);
-  plan.opt.out = plan.opt.resume = opt.resume;
-  plan.opt.json = opt.json;
-  plan.opt.quiet = opt.quiet;
-  return plan;
-}
-
-struct StopOnSignal::Saved {
-  struct sigaction old_int {}, old_term {};
-};
-
-StopOnSignal::StopOnSignal() : saved_(std::make_unique<Saved>()) {
-  g_stop_signal = 0;
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;  // reads and writes under way go on instead of failing with EINTR
-  sigaction(SIGINT, &sa, &saved_->old_int);
-  sigaction(SIGTERM, &sa, &saved_->old_term);
-}
-
-StopOnSignal::~StopOnSignal() {
-  sigaction(SIGINT, &saved_->old_int, nullptr);
-  sigaction(SIGTERM, &saved_->old_term, nullptr);
-  g_stop_signal = 0;  // a request belongs to the guard that received it
-}
-
-int StopOnSignal::requested() { return g_stop_signal; }
-
-std::string interrupted_message(const std::string& program, const ModelInfo& info, const TrainOptions& opt,
-                                const TrainResult& r) {
-  if (r.iters >= opt.iters)
-    return fmt::format("interrupted after the last iteration ({}): the run is complete{}", r.iters,
-                       opt.out.empty() ? "" : fmt::format(", and {} holds all it writes", opt.out));
-  if (opt.out.empty())
-    return fmt::format("interrupted at iteration {}: nothing was saved (without --out there is no checkpoint)", r.iters);
-  return fmt::format("interrupted at iteration {}: resume with {} train {} --resume {}", r.iters, program, info.name,
-                     shell_quoted(opt.out));
-}
-
-std::string result_json(const ModelInfo& info, const TrainOptions& opt, const TrainResult& r) {
-  JsonLine j;
-  j.add("model", info.name).add("data", opt.data.empty() ? info.default_data : opt.data);
-  j.add("iters", r.iters).add("batch", opt.batch).add("seed", static_cast<long>(opt.seed));
-  j.add("train_s", r.train_s).add("ms_per_iter", r.ms_per_iter);
-  j.add("blas_core", blas::core_name()).add("threads", opt.threads);
-  for (const auto& [k, v] : r.final_train) j.add("train_" + k, v);
-  for (const auto& [k, v] : r.metrics) j.add(k, v);
-  return j.str();
 }
 
 }  // namespace tz::models

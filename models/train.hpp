@@ -30,6 +30,13 @@
 // Resuming is exact: 100 iterations, then --resume to 200, give the same bits (parameters,
 // metrics.csv except its wall-clock column, the final metrics) as 200 iterations in one go.
 // Training further than a run's end keeps that run's last, partial metrics row.
+//
+// The definitions, by what they are about:
+//   models/train.cpp         the loop: load_dataset, a Run's steps, logging and restore, train()
+//   models/checkpoint.cpp    checkpoint files: save/load_checkpoint, load_parameters, resume_options
+//   models/train_state.cpp   the training state inside a checkpoint (layout 2)
+//   models/train_report.cpp  the run and the program around it: StopOnSignal, interrupted_message,
+//                            result_json
 #pragma once
 
 #include <map>
@@ -73,12 +80,11 @@ struct TrainResult {
   std::vector<std::pair<std::string, std::vector<double>>> curves;  // loss terms per logged point
 };
 
-// Loads the data a model trains on: "mnist", "fashion-mnist", a folder of IDX files, a .npy or
-// .csv matrix, or whatever the model's own loader accepts ("synthetic").
+// Loads the data a model trains on: whatever the model's own loader accepts ("synthetic"), else a
+// .npy or .csv matrix (tz::load_matrix_dataset), else "mnist", "fashion-mnist" or a folder of IDX
+// files (tz::load_image_dataset). first_test_rows, for a shorter evaluation, is in
+// datasets/dataset.hpp.
 Dataset load_dataset(const ModelInfo& info, const std::string& spec, Rng& rng);
-
-// Keeps the first n test rows (all if n <= 0 or n exceeds them).
-Dataset first_test_rows(const Dataset& data, long n);
 
 // Trains a fresh model, or continues the run in opt.resume; writes what --out and --json ask for;
 // returns the numbers.

@@ -1,5 +1,6 @@
 // tapezoo: the training state a checkpoint holds so that --resume continues a run bit for bit
-// (models/train.hpp describes the flags; this file, the entries).
+// (models/train.hpp describes the flags; this file, the entries), and the checkpoint helpers that
+// the loop (models/train.cpp) shares with the checkpoint files (models/checkpoint.cpp).
 //
 // A checkpoint of layout 2 is today's checkpoint.npz (the parameters by name, "__model__" and
 // "__config__") plus these entries, every one readable by numpy.load:
@@ -76,5 +77,20 @@ TrainOptions options_from(const Config& c, const std::string& source);
 // The flags whose values decide the numbers, which a resumed run must share with its checkpoint.
 // (--iters, --threads and --save-every may change; --quiet and --json are not stored.)
 const std::vector<std::string>& options_that_must_agree();
+
+// ---- checkpoint entries the loop (train.cpp) and the checkpoint files (checkpoint.cpp) share -------
+
+// Layout 1: "__model__" (info.name), "__config__" (config.serialize()) and the parameters by name.
+NamedArrays checkpoint_arrays(const ModelInfo& info, const Config& config, const Model<float>& model);
+// The parameters from a checkpoint already read: every missing, unexpected or misshapen one is
+// listed in one FileError naming `path`, and then nothing has changed. Gradients are zeroed.
+void load_parameters(const std::string& path, const std::map<std::string, NdArray>& file, nn::ParamSet<float>& params);
+
+// For --resume DIR: a FileError unless `path` (DIR/checkpoint.npz) exists, saying what writes it.
+void require_checkpoint_file(const std::string& path, const std::string& resume);
+// A FileError unless the file holds a model called info.name (the message says how to resume the
+// one it holds) and the training state of layout 2.
+void check_checkpoint_model(const std::string& path, const std::map<std::string, NdArray>& file, const ModelInfo& info,
+                            const std::string& resume);
 
 }  // namespace tz::models

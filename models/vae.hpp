@@ -31,12 +31,14 @@
 //
 //   tz::models::VAE<float> vae({.z = 10}, rng);
 //   tz::Tape<float> tape;
-//   auto b = vae.negative_elbo_bound(tape, tape.constant(x), rng);   // batch means
-//   tape.backward(b.nelbo);
+//   auto b = vae.negative_elbo_bound(tape, tape.constant(x), rng);   // per example: nelbo, kl, rec [n]
+//   tape.backward(mean(b.nelbo));
 //   std::vector<double> niwae = vae.negative_iwae_bound_eval(x, 1000, rng);  // per row, no tape
 //
 // `./zoo train vae` trains it through the shared loop (models/train.hpp); registered in
 // models/registry.cpp as vae_info(), with the presets iwae_info() and beta_vae_info().
+// The files: models/vae.cpp the model and its bounds, models/vae_eval.cpp evaluation and pictures,
+// models/vae_info.cpp flags and the registry entries.
 #pragma once
 
 #include <cstddef>
@@ -79,7 +81,7 @@ class VAE : public Model<T> {
  public:
   VAE(const VAEOptions& options, Rng& rng);
 
-  // Batch means of −ELBO(x) = rec + KL and of its two terms.
+  // −ELBO(x) = rec + KL per example, and its two terms: each of shape [n] (loss() takes the batch mean).
   struct Bound {
     Var<T> nelbo, kl, rec;
   };
@@ -93,14 +95,14 @@ class VAE : public Model<T> {
   // (tests share it) or drawn from rng into a buffer the model reuses (no allocation per step).
   Bound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const Var<T>& eps) const;
   Bound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, Rng& rng);
-  // The same with the KL weighted by beta (the β-VAE objective, and annealing): rec + β·KL.
+  // The same with the KL weighted by beta (the β-VAE objective, and annealing): rec + β·KL, [n].
   Var<T> weighted_objective(const Bound& b, double beta) const;
 
   // log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x) for k samples per example, shape [k, n]
   // (row i holds sample i of every example). eps is [k·n, z], its row i·n + j is sample i of x_j.
   Var<T> log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaussian<T>& q, std::size_t k,
                                 const Var<T>& eps) const;
-  // Batch mean of −L_k(x) = −log_mean_exp_i log w_i on the tape (differentiable: the IWAE
+  // −L_k(x) = −log_mean_exp_i log w_i per example [n], on the tape (differentiable: the IWAE
   // objective). With k = 1 and the same ε it is the one-sample ELBO with a Monte-Carlo KL.
   Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, const Var<T>& eps) const;
   Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, Rng& rng);
@@ -119,8 +121,8 @@ class VAE : public Model<T> {
   double kl_weight() const;
 
   // ---- Model --------------------------------------------------------------------------------
-  // --objective elbo: loss = rec + β(t)·KL, terms nelbo, kl, rec (nelbo is the unweighted bound).
-  // --objective iwae: loss = −L_k (k = --k), term niwae.
+  // --objective elbo: loss = batch mean of rec + β(t)·KL, terms nelbo, kl, rec (batch means; nelbo
+  // is the unweighted bound). --objective iwae: loss = batch mean of −L_k (k = --k), term niwae.
   Loss<T> loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) override;
   // Checks that the data has x_dim columns.
   void prepare_data(Dataset& data, Rng& rng) override;
@@ -152,6 +154,9 @@ class VAE : public Model<T> {
   // log w for k samples of each row of xg (at most max_rows decoded at once) into out[i·g + j].
   void log_weights_of_group(Tape<T>& tape, const Array<T>& xg, std::size_t k, Rng& rng, std::size_t max_rows,
                             double* out);
+  // f(b, g, log_w) for the groups of 100 rows [b, b + g) of x, with log_w [k, g] their log weights.
+  template <class F>
+  void for_each_group(const Array<T>& x, std::size_t k, Rng& rng, std::size_t max_rows, F&& f);
   // ε ~ N(0, I) of shape [rows, z], drawn into eps_ and recorded as a constant.
   Var<T> draw_eps(Tape<T>& tape, std::size_t rows, Rng& rng);
 

@@ -1,6 +1,7 @@
 // tapezoo: plain utilities shared by the VAE family (models/vae, gmvae, ssvae, fsvae): row slicing,
-// sums in double, the fixed-seed binarization of the test set, evaluation in chunks, the class ×
-// style grid, the reconstructions picture and integer flags.
+// sums and batch means in double, the stroke images as a Dataset, the fixed-seed binarization of
+// the test set, chunks of rows, the class × style grid, the reconstructions picture and integer
+// flags. The evaluation loop that sums a bound over the test set is models/evaluate.hpp.
 //
 // No bound is computed here: each model file writes its own derivation term by term. What is here
 // is bookkeeping that would otherwise be copied into every model file.
@@ -19,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "datasets/batching.hpp"
+#include "datasets/strokes.hpp"
 #include "distributions/distributions.hpp"
 #include "io/png.hpp"
 #include "models/model.hpp"
@@ -59,6 +61,12 @@ double sum_of(const Var<T>& v) {
   return s;
 }
 
+// The batch mean (1/n) Σ_i v_i of per-example values v [n], in double: a loss's metric terms.
+template <class T>
+double batch_mean(const Var<T>& v) {
+  return sum_of(v) / static_cast<double>(v.size());
+}
+
 // a as float (pictures and samples are float whatever the model's scalar type).
 template <class T>
 Array<float> to_float(const Array<T>& a) {
@@ -66,6 +74,28 @@ Array<float> to_float(const Array<T>& a) {
   std::transform(a.begin(), a.end(), out.begin(), [](T v) { return static_cast<float>(v); });
   return out;
 }
+
+// ---- the stroke images (datasets/strokes.hpp) as a Dataset ---------------------------------------
+
+// n_train + n_test stroke images of the kind, drawn from rng: "strokes" (shapes, unlabelled) or
+// "bars" (10 classes).
+inline Dataset stroke_dataset(StrokeKind kind, std::size_t n_train, std::size_t n_test, Rng& rng) {
+  StrokeImages s = make_strokes({.kind = kind, .n_train = n_train, .n_test = n_test}, rng);
+  Dataset d;
+  d.name = kind == StrokeKind::shapes ? "strokes" : "bars";
+  d.train_x = std::move(s.train_x);
+  d.test_x = std::move(s.test_x);
+  d.train_y = std::move(s.train_y);
+  d.test_y = std::move(s.test_y);
+  d.rows = s.rows;
+  d.cols = s.cols;
+  d.num_classes = s.num_classes;
+  return d;
+}
+
+// The tiny labelled set of the conformance checks of gmvae, ssvae and fsvae: 200 training and 100
+// test bars, in class order 0, 1, …, 9, 0, 1, ….
+inline Dataset tiny_stroke_images(Rng& rng) { return stroke_dataset(StrokeKind::bars, 200, 100, rng); }
 
 // ---- the test set ---------------------------------------------------------------------------------
 
@@ -92,8 +122,8 @@ void for_each_chunk(Tape<T>& tape, std::size_t n, std::size_t rows, F&& f) {
   }
 }
 
-// Rows of −IWAE_m evaluated at once, for about `samples` decoded rows of z (at least one row).
-inline std::size_t iwae_chunk_rows(std::size_t m, std::size_t samples) { return std::max<std::size_t>(1, samples / m); }
+// Rows of −L_k evaluated at once, for about `samples` decoded rows of z (at least one row).
+inline std::size_t iwae_chunk_rows(std::size_t k, std::size_t samples) { return std::max<std::size_t>(1, samples / k); }
 
 // f(tape, x_chunk) for every chunk of 1000 rows of x, without gradients, gathered as float: row i of
 // the result [n, cols] is row i of f's value. f maps a [rows, d] constant to a [rows, cols] array.

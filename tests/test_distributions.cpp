@@ -78,6 +78,59 @@ TEST_CASE("kl_normal: 0 for equal Gaussians, the closed form by hand, and a seed
   CHECK(se < 0.004);
 }
 
+TEST_CASE("kl_std_normal: ½ Σ_j (v_j + m_j² − 1 − log v_j) by hand, and kl_normal(m, v, 0, 1)") {
+  Tape<double> t;
+  // Row 0: m = (1, 0), v = (1, e): ½ [(1 + 1 − 1 − 0) + (e + 0 − 1 − 1)] = ½ (e − 1)
+  // Row 1: m = (0, 0), v = (1, 1): 0, the KL of the prior to itself
+  Var<double> m = t.constant(mat({{1.0, 0.0}, {0.0, 0.0}}));
+  Var<double> v = t.constant(mat({{1.0, std::exp(1.0)}, {1.0, 1.0}}));
+  const A kl = kl_std_normal(m, v).value();
+  REQUIRE(kl.shape() == std::vector<std::size_t>{2});
+  CHECK(kl(0) == doctest::Approx(0.5 * (std::exp(1.0) - 1)).epsilon(1e-15));
+  CHECK(kl(1) == 0.0);
+  // Against the general KL with the prior's parameters 0 and 1, on values of every size: the same
+  // operations in the same order less exact ones (log 1 = 0, x/1 = x), so equal to the bit.
+  Var<double> m3 = t.constant(mat({{0.3, -1.2, 2.0}, {1e-3, 40.0, -0.5}}));
+  Var<double> v3 = t.constant(mat({{0.5, 1e-6, 2.0}, {0.2, 1.0, 300.0}}));
+  const A a = kl_std_normal(m3, v3).value(), b = kl_normal(m3, v3, t.scalar(0), t.scalar(1)).value();
+  for (std::size_t i = 0; i < 2; ++i) CHECK(a(i) == b(i));
+  // The hand value of row 0: ½ Σ_j (v_j + m_j² − 1 − log v_j).
+  double hand = 0;
+  const double mm[3] = {0.3, -1.2, 2.0}, vv[3] = {0.5, 1e-6, 2.0};
+  for (int j = 0; j < 3; ++j) hand += 0.5 * (vv[j] + mm[j] * mm[j] - 1 - std::log(vv[j]));
+  CHECK(a(0) == doctest::Approx(hand).epsilon(1e-14));
+  // And in float32 (what training runs in), equal to kl_normal's to the bit as well.
+  Tape<float> tf;
+  Var<float> mf = tf.constant(mat<float>({{0.3f, -1.2f, 2.0f}})), vf = tf.constant(mat<float>({{0.5f, 1e-6f, 2.0f}}));
+  CHECK(kl_std_normal(mf, vf).value()(0) == kl_normal(mf, vf, tf.scalar(0), tf.scalar(1)).value()(0));
+}
+
+TEST_CASE("log_mean_exp over doubles: the direct formula, and stable at −1000 and +1000") {
+  // Small values: log((1/n) Σ e^{x_i}) directly.
+  const double x[3] = {0.5, -1.0, 2.0};
+  CHECK(log_mean_exp(x, 3) == doctest::Approx(std::log((std::exp(0.5) + std::exp(-1.0) + std::exp(2.0)) / 3)).epsilon(1e-15));
+  CHECK(log_mean_exp(x, 1) == 0.5);
+  // −1000: e^{−1000} is 0 in double, so the direct formula gives −inf; the stable one
+  // −1000 + log((1 + 1 + 4)/3) = −1000 + log 2.
+  const double low[3] = {-1000.0, -1000.0, -1000.0 + std::log(4.0)};
+  CHECK(std::log((std::exp(low[0]) + std::exp(low[1]) + std::exp(low[2])) / 3) == -INFINITY);
+  CHECK(log_mean_exp(low, 3) == doctest::Approx(-1000.0 + std::log(2.0)).epsilon(1e-15));
+  // +1000: e^{1000} is inf; the stable form gives 1000 + log((1 + e^{−1})/2).
+  const double high[2] = {1000.0, 999.0};
+  CHECK(std::exp(high[0]) == INFINITY);
+  CHECK(log_mean_exp(high, 2) == doctest::Approx(1000.0 + std::log((1 + std::exp(-1.0)) / 2)).epsilon(1e-15));
+  // −1000 beside +1000: the small one vanishes, log((e^{1000} + e^{−1000})/2) = 1000 − log 2.
+  const double both[2] = {-1000.0, 1000.0};
+  CHECK(log_mean_exp(both, 2) == doctest::Approx(1000.0 - std::log(2.0)).epsilon(1e-15));
+  // A stride reads a column of a row-major [n, 2] array: x[0], x[2], x[4].
+  const double cols[6] = {0.5, 9.0, -1.0, 9.0, 2.0, 9.0};
+  CHECK(log_mean_exp(cols, 3, 2) == log_mean_exp(x, 3));
+  // All −inf (every weight 0) gives −inf, not NaN; no values is an error.
+  const double none[2] = {-INFINITY, -INFINITY};
+  CHECK(log_mean_exp(none, 2) == -INFINITY);
+  CHECK_THROWS_AS(log_mean_exp(x, 0), std::invalid_argument);
+}
+
 TEST_CASE("kl_cat, cross_entropy and one_hot by hand") {
   Tape<double> t;
   A q = {{0.25, 0.75}};
@@ -129,6 +182,7 @@ TEST_CASE("every distribution passes float64 gradcheck") {
        {x, m, v, A{0.3, -0.2}}},
       {"log_bernoulli_with_logits", [bin](const Vs& a) { return log_bernoulli_with_logits(a[0].tape().constant(bin), a[0]); }, {m * 10.0}},
       {"kl_normal", [](const Vs& a) { return kl_normal(a[0], a[1], a[2], a[3]); }, {x, v, m, v + 0.5}},
+      {"kl_std_normal", [](const Vs& a) { return kl_std_normal(a[0], a[1]); }, {m, v}},
       {"kl_cat", [](const Vs& a) { Var<double> q = softmax(a[0], 1); return kl_cat(q, log_softmax(a[0], 1), log_softmax(a[1], 1)); }, {x, m}},
       {"log_mean_exp", [](const Vs& a) { return log_mean_exp(a[0], 1); }, {x * 100.0}},
       {"cross_entropy", [](const Vs& a) { return cross_entropy(a[0], {2, 0}); }, {x}},

@@ -13,7 +13,7 @@
 
 #include "io/png.hpp"
 #include "models/fsvae.hpp"
-#include "models/gmvae.hpp"  // tiny_stroke_images
+#include "models/vae_common.hpp"  // tiny_stroke_images
 #include "tests/test_helpers.hpp"
 
 using tz::Array;
@@ -63,28 +63,28 @@ TEST_CASE("fsvae: −ELBO(x|y) = rec + KL matches a hand computation for the sam
 TEST_CASE("fsvae: −IWAE(x|y) matches a hand computation of −log (1/m) Σ_j p(x|y,z_j) p(z_j) / q(z_j|x,y)") {
   Rng rng(2);
   FSVAE<double> model(small(), rng);
-  const std::size_t n = 2, iw = 3, d = 12, zd = 3;
+  const std::size_t n = 2, k = 3, d = 12, zd = 3;
   const Array<double> x = binary_rows(n, d, rng);
   const std::vector<int> y = {5, 1};
   Tape<double> tape;
   Rng noise(4);
-  const Array<double> niwae = model.negative_iwae_bound(tape, tape.constant(x), y, iw, noise).value();
+  const Array<double> niwae = model.negative_iwae_bound(tape, tape.constant(x), y, k, noise).value();
   Rng same(4);
-  const Array<double> eps = same.normal<double>({iw * n, zd});  // row j·n + i is sample j of x_i
+  const Array<double> eps = same.normal<double>({k * n, zd});  // row j·n + i is sample j of x_i
 
   for (std::size_t i = 0; i < n; ++i) {
     Var<double> yi = tape.constant(tz::one_hot<double>({y[i]}, 10));
     Array<double> xi = Array<double>(xt::view(x, xt::range(i, i + 1), xt::all()));
     auto [m, v] = model.encode(tape, tape.constant(xi), yi);
     double mean_w = 0;
-    for (std::size_t j = 0; j < iw; ++j) {
+    for (std::size_t j = 0; j < k; ++j) {
       Array<double> z = Array<double>::from_shape({1, zd});
       for (std::size_t q = 0; q < zd; ++q) z(0, q) = m.value()(0, q) + std::sqrt(v.value()(0, q)) * eps(j * n + i, q);
       const Array<double> l = model.decode(tape, tape.constant(z), yi).value();
       double log_w = 0;
       for (std::size_t p = 0; p < d; ++p) log_w += xi(0, p) * l(0, p) - softplus(l(0, p));
       for (std::size_t q = 0; q < zd; ++q) log_w += log_n(z(0, q), 0, 1) - log_n(z(0, q), m.value()(0, q), v.value()(0, q));
-      mean_w += std::exp(log_w) / iw;  // fine here: log w is about −10 with 12 pixels
+      mean_w += std::exp(log_w) / k;  // fine here: log w is about −10 with 12 pixels
     }
     CAPTURE(i);
     CHECK(niwae(i) == doctest::Approx(-std::log(mean_w)).epsilon(1e-10));

@@ -1,5 +1,5 @@
-// Tests of models/gmm_model.cpp, the Gaussian mixture registered as `gmm`: its tape log-likelihood
-// equals EM's tz::gmm::GaussianMixture::score on the same parameters, the shared training loop
+// Tests of models/gmm_gd.cpp, the Gaussian mixture registered as `gmm_gd`: its tape log-likelihood
+// equals EM's tz::models::gmm::GaussianMixture::score on the same parameters, the shared training loop
 // raises the test log-likelihood, and a data width other than --d is a clear error.
 #include <doctest/doctest.h>
 
@@ -23,15 +23,15 @@ double metric(const tz::models::Metrics& m, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("gmm model: the tape log-likelihood equals GaussianMixture::score (float64)") {
+TEST_CASE("gmm_gd model: the tape log-likelihood equals GaussianMixture::score (float64)") {
   using namespace tz;
-  const models::ModelInfo& info = models::find_model("gmm");
+  const models::ModelInfo& info = models::find_model("gmm_gd");
   for (int K : {1, 3}) {
     for (int D : {1, 2, 4}) {
       CAPTURE(K);
       CAPTURE(D);
       const models::Config cfg = models::Config::from(
-          info.flags, {{"k", std::to_string(K)}, {"d", std::to_string(D)}}, "gmm");
+          info.flags, {{"k", std::to_string(K)}, {"d", std::to_string(D)}}, "gmm_gd");
       Rng rng(static_cast<std::uint64_t>(10 * K + D));
       auto model = info.make_double(cfg, rng);
       auto& P = model->params();
@@ -50,11 +50,11 @@ TEST_CASE("gmm model: the tape log-likelihood equals GaussianMixture::score (flo
       Rng noise(0);
       const double tape_avg = -model->loss(tape, batch, noise).value.item();
 
-      gmm::Options opt;
+      models::gmm::Options opt;
       opt.n_components = k;
-      opt.covariance_type = gmm::CovarianceType::full;
-      gmm::GaussianMixture em(opt);
-      gmm::UnconstrainedParameters theta;
+      opt.covariance_type = models::gmm::CovarianceType::full;
+      models::gmm::GaussianMixture em(opt);
+      models::gmm::UnconstrainedParameters theta;
       theta.logits = Param<double>("logits", P["logits"].value);
       theta.means = Param<double>("means", P["means"].value);
       theta.chol_offdiag = Param<double>("chol_offdiag", P["chol_offdiag"].value);
@@ -67,10 +67,10 @@ TEST_CASE("gmm model: the tape log-likelihood equals GaussianMixture::score (flo
   }
 }
 
-TEST_CASE("gmm model: 300 Adam steps of the shared loop raise test_avg_loglik") {
+TEST_CASE("gmm_gd model: 300 Adam steps of the shared loop raise test_avg_loglik") {
   using namespace tz::models;
-  const ModelInfo& info = find_model("gmm");
-  const Config cfg = Config::from(info.flags, {}, "gmm");
+  const ModelInfo& info = find_model("gmm_gd");
+  const Config cfg = Config::from(info.flags, {}, "gmm_gd");
   TrainOptions opt;
   opt.quiet = true;
   opt.lr = 0.05;
@@ -86,10 +86,10 @@ TEST_CASE("gmm model: 300 Adam steps of the shared loop raise test_avg_loglik") 
   CHECK(metric(after.metrics, "test_nll") == doctest::Approx(-l1));
 }
 
-TEST_CASE("gmm model: data narrower or wider than --d is a clear error") {
+TEST_CASE("gmm_gd model: data narrower or wider than --d is a clear error") {
   using namespace tz::models;
-  const ModelInfo& info = find_model("gmm");
-  const Config cfg = Config::from(info.flags, {{"d", "3"}}, "gmm");
+  const ModelInfo& info = find_model("gmm_gd");
+  const Config cfg = Config::from(info.flags, {{"d", "3"}}, "gmm_gd");
   TrainOptions opt;
   opt.quiet = true;
   opt.iters = 1;

@@ -1,17 +1,21 @@
-// Tests of models/gmvae: the prior's CS236 initialisation; with k = 1 and a fixed standard-normal
+// Tests of models/gmvae (K = --components mixture components, k importance samples): the prior's
+// CS236 initialisation; with K = 1 and a fixed standard-normal
 // component, the GMVAE's objective is the VAE's with a Monte-Carlo KL (checked per ε against a hand
 // computation, and on average against the closed-form KL); the IWAE bound against a hand computation,
 // and equal to the ELBO for one sample; the float64 gradcheck of the loss; a short training run;
-// the evaluation's metrics and pictures.
+// the evaluation's metrics and pictures; a checkpoint that names the component count k (before the
+// rename to --components) loads into the same model.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "io/png.hpp"
 #include "models/gmvae.hpp"
+#include "models/train.hpp"
 #include "tests/test_helpers.hpp"
 
 using tz::Array;
@@ -24,12 +28,12 @@ using namespace tz::test;  // the shared helpers: binary_rows, softplus, conditi
 
 namespace {
 
-GMVAEOptions small(std::size_t k) {
+GMVAEOptions small(std::size_t components) {
   GMVAEOptions o;
   o.x_dim = 16;
   o.hidden = 8;
   o.z = 3;
-  o.k = k;
+  o.components = components;
   o.iwae = {1, 4};
   return o;
 }
@@ -46,9 +50,9 @@ void make_standard_prior(GMVAE<double>& model) {
 
 }  // namespace
 
-TEST_CASE("gmvae: the prior is initialised as in CS236, z_pre ~ N(0,1)/√(k·z) of shape [2k, z]") {
+TEST_CASE("gmvae: the prior is initialised as in CS236, z_pre ~ N(0,1)/√(K·z) of shape [2K, z]") {
   Rng rng(3);
-  GMVAEOptions o;  // the defaults: z = 10, k = 500
+  GMVAEOptions o;  // the defaults: z = 10, K = 500
   GMVAE<float> model(o, rng);
   const Array<float>& z_pre = model.params()["prior.z_pre"].value;
   REQUIRE(z_pre.shape() == std::vector<std::size_t>{1000, 10});
@@ -61,7 +65,7 @@ TEST_CASE("gmvae: the prior is initialised as in CS236, z_pre ~ N(0,1)/√(k·z)
   CHECK(std::abs(mean) < 4 * (1 / std::sqrt(5000.0)) / std::sqrt(n));
   CHECK(sd == doctest::Approx(1 / std::sqrt(5000.0)).epsilon(0.03));  // 10,000 draws: sd within 3%
 
-  // μ = z_pre[0:k] and σ² = softplus(z_pre[k:2k]) + 1e-8, row by row
+  // μ = z_pre[0:K] and σ² = softplus(z_pre[K:2K]) + 1e-8, row by row
   Tape<float> tape;
   auto [mu, var] = model.prior(tape);
   REQUIRE(mu.shape() == std::vector<std::size_t>{500, 10});
@@ -73,7 +77,7 @@ TEST_CASE("gmvae: the prior is initialised as in CS236, z_pre ~ N(0,1)/√(k·z)
     }
 }
 
-TEST_CASE("gmvae: with k = 1 and a standard-normal component, the objective is the VAE's for the same ε") {
+TEST_CASE("gmvae: with K = 1 and a standard-normal component, the objective is the VAE's for the same ε") {
   Rng rng(11);
   GMVAE<double> model(small(1), rng);
   make_standard_prior(model);
@@ -137,20 +141,20 @@ TEST_CASE("gmvae: with one standard component, the Monte-Carlo KL averages to th
 TEST_CASE("gmvae: −IWAE matches a hand computation with a two-component prior, and equals −ELBO for one sample") {
   Rng rng(13);
   GMVAE<double> model(small(2), rng);
-  const std::size_t n = 2, iw = 3, d = 16, z_dim = 3, k = 2;
+  const std::size_t n = 2, k = 3, d = 16, z_dim = 3, K = 2;
   const Array<double> x = binary_rows(n, d, rng);
 
   Tape<double> tape;
   Rng noise(5);
-  const Array<double> niwae = model.negative_iwae_bound(tape, tape.constant(x), iw, noise).value();
+  const Array<double> niwae = model.negative_iwae_bound(tape, tape.constant(x), k, noise).value();
   Rng same(5);
-  const Array<double> eps = same.normal<double>({iw * n, z_dim});  // the ε the bound drew: row j·n + i
+  const Array<double> eps = same.normal<double>({k * n, z_dim});  // the ε the bound drew: row j·n + i
 
   auto [m, v] = model.encode(tape, tape.constant(x));
   auto [mu, var] = model.prior(tape);
   for (std::size_t i = 0; i < n; ++i) {
-    std::vector<double> log_w(iw);
-    for (std::size_t j = 0; j < iw; ++j) {
+    std::vector<double> log_w(k);
+    for (std::size_t j = 0; j < k; ++j) {
       Array<double> z = Array<double>::from_shape({1, z_dim});
       for (std::size_t q = 0; q < z_dim; ++q) z(0, q) = m.value()(i, q) + std::sqrt(v.value()(i, q)) * eps(j * n + i, q);
       const Array<double> l = model.decode(tape, tape.constant(z)).value();
@@ -159,13 +163,13 @@ TEST_CASE("gmvae: −IWAE matches a hand computation with a two-component prior,
       for (std::size_t q = 0; q < z_dim; ++q) log_q += log_n(z(0, q), m.value()(i, q), v.value()(i, q));
       // log p(z) = log ½ [N(z; μ_1, σ_1²) + N(z; μ_2, σ_2²)]
       double comp[2] = {0, 0};
-      for (std::size_t c = 0; c < k; ++c)
+      for (std::size_t c = 0; c < K; ++c)
         for (std::size_t q = 0; q < z_dim; ++q) comp[c] += log_n(z(0, q), mu.value()(c, q), var.value()(c, q));
       const double log_pz = std::log(0.5 * (std::exp(comp[0]) + std::exp(comp[1])));
       log_w[j] = log_px + log_pz - log_q;
     }
     double mean_w = 0;
-    for (double lw : log_w) mean_w += std::exp(lw) / iw;  // fine here: log w is about −15 with 16 pixels
+    for (double lw : log_w) mean_w += std::exp(lw) / k;  // fine here: log w is about −15 with 16 pixels
     CAPTURE(i);
     CHECK(niwae(i) == doctest::Approx(-std::log(mean_w)).epsilon(1e-10));
   }
@@ -194,7 +198,7 @@ TEST_CASE("gmvae: a short training run lowers the −ELBO, and evaluate reports 
   GMVAEOptions o;
   o.hidden = 64;
   o.z = 4;
-  o.k = 10;
+  o.components = 10;
   o.iwae = {1, 10};
   GMVAE<float> model(o, rng);
 
@@ -227,5 +231,38 @@ TEST_CASE("gmvae: a short training run lowers the −ELBO, and evaluate reports 
   const tz::Image recon = tz::read_png((dir / "reconstructions.png").string());
   CHECK(recon.width == 10 * 30 + 2);
   CHECK(recon.height == 10 * 30 + 2);  // 50 digits: five rows of originals, five of reconstructions
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("gmvae: --components, and a checkpoint that stores the old name k loads into the same model") {
+  using tz::models::Config;
+  const tz::models::ModelInfo& info = tz::models::find_model("gmvae");
+  // --k is no longer a gmvae flag (k counts importance samples, and the gmvae trains on the ELBO).
+  CHECK_THROWS_WITH_AS(Config::from(info.flags, {{"k", "3"}}, "gmvae"), doctest::Contains("components"),
+                       std::invalid_argument);
+  const Config now = Config::from(info.flags, {{"z", "2"}, {"components", "3"}, {"hidden", "8"}}, "gmvae");
+  CHECK(tz::models::gmvae_options(now).components == 3);
+
+  // The Config of a checkpoint written before the rename: k = 3, and no components.
+  std::map<std::string, std::string> old_values = now.values();
+  old_values.erase("components");
+  old_values["k"] = "3";
+  const Config old(old_values);
+  CHECK(tz::models::gmvae_options(old).components == 3);
+  Rng a(7), b(7);
+  auto model = info.make_float(now, a);
+  const auto dir = std::filesystem::temp_directory_path() / "tapezoo-test-gmvae-old-checkpoint";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "checkpoint.npz").string();
+  tz::models::save_checkpoint(path, info, old, *model);
+  const auto loaded = tz::models::load_checkpoint(path);
+  CHECK(loaded.info == &info);
+  CHECK(loaded.config.str("k") == "3");
+  // The same parameters (prior.z_pre is [2K, z] = [6, 2]), and so the same samples from one seed.
+  CHECK(loaded.model->params()["prior.z_pre"].value.shape() == std::vector<std::size_t>{6, 2});
+  CHECK(loaded.model->params()["prior.z_pre"].value == model->params()["prior.z_pre"].value);
+  Rng s1(5), s2(5);
+  CHECK(loaded.model->sample(4, s1) == model->sample(4, s2));
   std::filesystem::remove_all(dir);
 }

@@ -14,7 +14,7 @@
 
 #include <xtensor/xview.hpp>
 
-#include "models/gmvae.hpp"  // tiny_stroke_images
+#include "models/vae_common.hpp"  // tiny_stroke_images
 #include "models/ssvae.hpp"
 #include "tests/test_helpers.hpp"
 

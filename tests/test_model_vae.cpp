@@ -1,8 +1,9 @@
 // Tests of models/vae: the ELBO's terms in closed form and against a hand computation of the whole
 // network; IWAE with k = 1 is the one-sample ELBO with a Monte-Carlo KL (same ε); the float64
 // gradcheck of the NELBO, the β-weighted and the IWAE objectives; KL-annealing schedules; the
-// chunked IWAE evaluation equals the unchunked one; binarization; a 300-iteration run of the shared
-// loop lowers the test NELBO; metrics, pictures and flags.
+// chunked IWAE evaluation equals the unchunked one; the shared evaluation loop (models/evaluate.hpp)
+// gives the same sums for every chunk size; binarization; a 300-iteration run of the shared loop
+// lowers the test NELBO; metrics, pictures and flags; the stroke images of datasets/strokes.hpp.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,7 +17,9 @@
 
 #include "io/png.hpp"
 #include "models/conformance.hpp"
+#include "models/evaluate.hpp"
 #include "models/train.hpp"
+#include "datasets/strokes.hpp"
 #include "models/vae.hpp"
 #include "tests/test_helpers.hpp"
 
@@ -31,6 +34,13 @@ using tz::test::kLog2Pi;
 using tz::test::softplus;
 
 namespace {
+
+// The batch mean of per-example values [n], in double.
+double mean_value(const Var<double>& v) {
+  double s = 0;
+  for (double a : v.value()) s += a;
+  return s / static_cast<double>(v.size());
+}
 
 VAEOptions tiny(std::size_t x_dim, std::size_t hidden, std::size_t z) {
   VAEOptions o;
@@ -106,6 +116,7 @@ TEST_CASE("the ELBO's terms in closed form: a network whose output layers ignore
   Array<double> eps = Array<double>::from_shape({1, 1});
   eps(0, 0) = 0.7;
   const auto b = vae.negative_elbo_bound(tape, tape.constant(x), tape.constant(eps));
+  REQUIRE(b.nelbo.shape() == std::vector<std::size_t>{1});  // per example
   const double kl = 0.125 + 0.5 * (1e-8 - std::log1p(1e-8));
   CHECK(b.rec.item() == doctest::Approx(5 * std::log(2.0)).epsilon(1e-14));
   CHECK(b.kl.item() == doctest::Approx(kl).epsilon(1e-12));
@@ -120,11 +131,17 @@ TEST_CASE("the ELBO's terms match a hand computation of the whole network with t
   Tape<double> tape;
   const auto b = vae.negative_elbo_bound(tape, tape.constant(x), tape.constant(eps));
   const HandElbo h = hand_elbo(vae.params(), x, eps);
-  CHECK(b.rec.item() == doctest::Approx(h.rec).epsilon(1e-12));
-  CHECK(b.kl.item() == doctest::Approx(h.kl).epsilon(1e-12));
-  CHECK(b.nelbo.item() == doctest::Approx(h.rec + h.kl).epsilon(1e-12));
+  // The bound is per example, [4]; its batch means are the hand computation's.
+  REQUIRE(b.nelbo.shape() == std::vector<std::size_t>{4});
+  REQUIRE(b.kl.shape() == std::vector<std::size_t>{4});
+  CHECK(mean_value(b.rec) == doctest::Approx(h.rec).epsilon(1e-12));
+  CHECK(mean_value(b.kl) == doctest::Approx(h.kl).epsilon(1e-12));
+  CHECK(mean_value(b.nelbo) == doctest::Approx(h.rec + h.kl).epsilon(1e-12));
+  // Row by row, nelbo = rec + KL.
+  for (std::size_t i = 0; i < 4; ++i)
+    CHECK(b.nelbo.value()(i) == doctest::Approx(b.rec.value()(i) + b.kl.value()(i)).epsilon(1e-14));
   // The β-VAE objective weights the KL: rec + β·KL.
-  CHECK(vae.weighted_objective(b, 4.0).item() == doctest::Approx(h.rec + 4 * h.kl).epsilon(1e-12));
+  CHECK(mean_value(vae.weighted_objective(b, 4.0)) == doctest::Approx(h.rec + 4 * h.kl).epsilon(1e-12));
 }
 
 TEST_CASE("IWAE with k = 1 is the one-sample ELBO with a Monte-Carlo KL, for the same ε") {
@@ -135,17 +152,17 @@ TEST_CASE("IWAE with k = 1 is the one-sample ELBO with a Monte-Carlo KL, for the
   const Array<double> x = binary_rows(5, 7, 5);
   const Array<double> eps = rng.normal<double>({5, 3});
   Tape<double> tape;
-  const double niwae1 = vae.negative_iwae_bound(tape, tape.constant(x), 1, tape.constant(eps)).item();
+  const double niwae1 = mean_value(vae.negative_iwae_bound(tape, tape.constant(x), 1, tape.constant(eps)));
   const auto b = vae.negative_elbo_bound(tape, tape.constant(x), tape.constant(eps));
   const HandElbo h = hand_elbo(vae.params(), x, eps);
-  CHECK(niwae1 == doctest::Approx(b.rec.item() + h.log_qz - h.log_pz).epsilon(1e-12));
+  CHECK(niwae1 == doctest::Approx(mean_value(b.rec) + h.log_qz - h.log_pz).epsilon(1e-12));
   CHECK(niwae1 == doctest::Approx(h.rec + h.log_qz - h.log_pz).epsilon(1e-12));
-  CHECK(std::abs(niwae1 - b.nelbo.item()) > 1e-6);  // the closed-form KL is another estimate
+  CHECK(std::abs(niwae1 - mean_value(b.nelbo)) > 1e-6);  // the closed-form KL is another estimate
 
   // And with k samples, by hand: −log (1/k) Σ_i w_i per example, from the same ε (row i·n + j).
   const std::size_t k = 6, n = 5;
   const Array<double> eps_k = rng.normal<double>({k * n, 3});
-  const double niwae_k = vae.negative_iwae_bound(tape, tape.constant(x), k, tape.constant(eps_k)).item();
+  const double niwae_k = mean_value(vae.negative_iwae_bound(tape, tape.constant(x), k, tape.constant(eps_k)));
   double want = 0;
   for (std::size_t j = 0; j < n; ++j) {
     std::vector<double> log_w(k);
@@ -170,11 +187,12 @@ TEST_CASE("float64 gradcheck of the NELBO, the β-weighted objective and the IWA
   const Array<double> x = binary_rows(3, 6, 7);
   const Array<double> eps = rng.normal<double>({3, 2});
   const Array<double> eps4 = rng.normal<double>({12, 2});
-  auto nelbo = [&](Tape<double>& t) { return vae.negative_elbo_bound(t, t.constant(x), t.constant(eps)).nelbo; };
+  // each the batch mean of a per-example bound, as loss() takes it
+  auto nelbo = [&](Tape<double>& t) { return mean(vae.negative_elbo_bound(t, t.constant(x), t.constant(eps)).nelbo); };
   auto beta = [&](Tape<double>& t) {
-    return vae.weighted_objective(vae.negative_elbo_bound(t, t.constant(x), t.constant(eps)), 0.3);
+    return mean(vae.weighted_objective(vae.negative_elbo_bound(t, t.constant(x), t.constant(eps)), 0.3));
   };
-  auto iwae = [&](Tape<double>& t) { return vae.negative_iwae_bound(t, t.constant(x), 4, t.constant(eps4)); };
+  auto iwae = [&](Tape<double>& t) { return mean(vae.negative_iwae_bound(t, t.constant(x), 4, t.constant(eps4))); };
   for (auto& [name, f] : std::vector<std::pair<std::string, std::function<Var<double>(Tape<double>&)>>>{
            {"nelbo", nelbo}, {"rec + 0.3 KL", beta}, {"niwae_4", iwae}}) {
     const auto r = tz::models::gradcheck_params(name, vae.params(), f, /*per_param=*/1000, /*rtol=*/1e-6);
@@ -236,7 +254,7 @@ TEST_CASE("the chunked IWAE evaluation equals the unchunked one and the bound on
     mean += whole[j] / static_cast<double>(n);
   }
   Tape<double> tape;
-  CHECK(vae.negative_iwae_bound(tape, tape.constant(x), k, c).item() == doctest::Approx(mean).epsilon(1e-12));
+  CHECK(mean_value(vae.negative_iwae_bound(tape, tape.constant(x), k, c)) == doctest::Approx(mean).epsilon(1e-12));
   // One sample per chunk (the least memory) gives the same again.
   Rng d(12);
   const std::vector<double> single = vae.negative_iwae_bound_eval(x, k, d, /*max_rows=*/1);
@@ -251,6 +269,65 @@ TEST_CASE("the chunked IWAE evaluation equals the unchunked one and the bound on
     for (std::size_t i = 0; i < k; ++i) s += std::exp(log_w[i * n + j] - mx);
     CHECK(-(mx + std::log(s / static_cast<double>(k))) == doctest::Approx(whole[j]).epsilon(1e-12));
   }
+}
+
+TEST_CASE("the shared evaluation loop: the same sums for chunks of 1, 7 and n rows") {
+  // Synthetic per-row terms (a function of the row index only): the sums are added one row after
+  // another in row order whatever the chunk, so they are bit for bit equal.
+  const std::size_t n = 23;
+  auto sums_with = [&](std::size_t chunk) {
+    return tz::models::sum_over_chunks<double>(n, chunk, [&](Tape<double>& tape, std::size_t b, std::size_t e) {
+      Array<double> a = Array<double>::from_shape({e - b}), c = Array<double>::from_shape({e - b});
+      for (std::size_t i = b; i < e; ++i) {
+        a(i - b) = 1.0 / static_cast<double>(i + 3);         // Σ of 1/(i+3): no exact binary sum
+        c(i - b) = std::exp(-static_cast<double>(i) / 5.0);  // a second term, to check the order of terms
+      }
+      return std::array{tape.constant(a), tape.constant(c)};
+    });
+  };
+  const auto whole = sums_with(n), one = sums_with(1), seven = sums_with(7);
+  double a = 0, c = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    a += 1.0 / static_cast<double>(i + 3);
+    c += std::exp(-static_cast<double>(i) / 5.0);
+  }
+  CHECK(whole[0] == a);
+  CHECK(whole[1] == c);
+  CHECK(one == whole);
+  CHECK(seven == whole);
+
+  // On a real VAE's −ELBO (float64), the rows of a chunk go through the networks together, so a row's
+  // value may differ in its last bits between chunk sizes (BLAS blocks the products by size): the
+  // sums agree to n·(a few ulps) of terms of about 5 nats, far inside 1e-12 relative.
+  Rng init(21);
+  VAE<double> vae(tiny(9, 6, 2), init);
+  const Array<double> x = binary_rows(n, 9, 22);
+  const Array<double> eps = Rng(23).normal<double>({n, 2});
+  auto nelbo_with = [&](std::size_t chunk) {
+    return tz::models::sum_over_chunks<double>(n, chunk, [&](Tape<double>& tape, std::size_t b, std::size_t e) {
+      const auto bound = vae.negative_elbo_bound(tape, tape.constant(tz::models::rows_of(x, b, e)),
+                                                 tape.constant(tz::models::rows_of(eps, b, e)));
+      return std::array{bound.nelbo, bound.kl};
+    });
+  };
+  const auto all = nelbo_with(n);
+  Tape<double> tape;
+  const auto direct = vae.negative_elbo_bound(tape, tape.constant(x), tape.constant(eps));
+  CHECK(all[0] == doctest::Approx(mean_value(direct.nelbo) * static_cast<double>(n)).epsilon(1e-12));
+  CHECK(all[1] == doctest::Approx(mean_value(direct.kl) * static_cast<double>(n)).epsilon(1e-12));
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{7}}) {
+    const auto part = nelbo_with(chunk);
+    CHECK(part[0] == doctest::Approx(all[0]).epsilon(1e-12));
+    CHECK(part[1] == doctest::Approx(all[1]).epsilon(1e-12));
+  }
+
+  // A term that is not per example (a batch mean, say) is refused: it would be summed once per chunk.
+  CHECK_THROWS_WITH_AS(tz::models::sum_over_chunks<double>(n, 7,
+                                                           [&](Tape<double>& t, std::size_t b, std::size_t e) {
+                                                             return std::array{mean(t.constant(
+                                                                 Array<double>(xt::ones<double>({e - b}))))};
+                                                           }),
+                       doctest::Contains("per example"), std::invalid_argument);
 }
 
 TEST_CASE("the bound tightens with k: −L_1 ≥ −L_10 ≥ −L_100 on average over images") {
@@ -391,4 +468,48 @@ TEST_CASE("flags: presets, and errors that name the flag") {
   } catch (const std::invalid_argument& e) {
     CHECK(std::string(e.what()).find("784") != std::string::npos);
   }
+}
+
+TEST_CASE("stroke images: shapes of 0.9 on 0.05, bars in class order, and the Dataset the models copy") {
+  Rng rng(30);
+  const tz::StrokeImages s = tz::make_strokes({.kind = tz::StrokeKind::shapes, .n_train = 40, .n_test = 8}, rng);
+  REQUIRE(s.train_x.shape() == std::vector<std::size_t>{40, 784});
+  REQUIRE(s.test_x.shape() == std::vector<std::size_t>{8, 784});
+  CHECK(s.train_y.empty());
+  CHECK(s.num_classes == 0);
+  for (std::size_t r = 0; r < 40; ++r) {
+    std::size_t on = 0, off = 0;
+    for (std::size_t p = 0; p < 784; ++p) {
+      on += s.train_x(r, p) == 0.9f;
+      off += s.train_x(r, p) == 0.05f;
+    }
+    CAPTURE(r);
+    CHECK(on + off == 784);
+    // a bar is 4 × 20 = 80 pixels, the square's outline 16² − 10² = 156, the diagonal 20 rows of 5
+    // = 100 (a few fewer when a shift of 3 pushes its end out of the frame)
+    CHECK((on == 80 || on == 156 || (on >= 90 && on <= 100)));
+  }
+
+  Rng a(31), b(31);
+  const tz::StrokeImages bars = tz::make_strokes({.kind = tz::StrokeKind::bars, .n_train = 20, .n_test = 10}, a);
+  CHECK(bars.num_classes == 10);
+  for (std::size_t i = 0; i < 20; ++i) CHECK(bars.train_y[i] == static_cast<int>(i % 10));
+  CHECK(bars.test_y == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+  CHECK(xt::amin(bars.train_x)() >= 0.0f);
+  CHECK(xt::amax(bars.train_x)() <= 1.0f);
+  // Class 5 is a vertical bar (θ = π/2) at column 13.5 + u, |u| < 2: the nearer of the middle columns
+  // 13 and 14 is within 1.5 of it, so its ink e^{−dist²/4} ≥ e^{−1.5²/4} ≈ 0.57; at column 0 the
+  // distance is over 11.5 and the ink at most e^{−33} + 0.05.
+  for (std::size_t row = 0; row < 28; ++row) {
+    CHECK(std::max(bars.train_x(5, row * 28 + 13), bars.train_x(5, row * 28 + 14)) > 0.56f);
+    CHECK(bars.train_x(5, row * 28 + 0) < 0.06f);
+  }
+  // The Dataset is the generator's arrays, named and sized for pictures.
+  const tz::models::Dataset d = tz::models::stroke_dataset(tz::StrokeKind::bars, 20, 10, b);
+  CHECK(d.name == "bars");
+  CHECK(d.train_x == bars.train_x);
+  CHECK(d.test_y == bars.test_y);
+  CHECK(d.rows == 28);
+  CHECK(d.cols == 28);
+  CHECK(d.num_classes == 10);
 }

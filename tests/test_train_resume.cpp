@@ -26,7 +26,7 @@
 #include "datasets/idx.hpp"
 #include "datasets/npy.hpp"
 #include "io/npz.hpp"
-#include "models/gmvae.hpp"  // tiny_stroke_images
+#include "models/vae_common.hpp"  // tiny_stroke_images
 #include "models/train.hpp"
 #include "tests/test_helpers.hpp"
 

@@ -142,13 +142,9 @@ Jensen step_jensen(tz::tutorial::Tutorial& t, zm::VAE<float>& vae, const Array<f
     std::vector<double> log_w(S);
     for (std::size_t i = 0; i < S; ++i)
       log_w[i] = T.log_px_z[i * n + j] + T.log_pz[i * n + j] - T.log_qz[i * n + j];
-    const double mx = *std::max_element(log_w.begin(), log_w.end());
-    double s = 0, mean_log = 0;
-    for (double lw : log_w) {
-      s += std::exp(lw - mx);
-      mean_log += lw / static_cast<double>(S);
-    }
-    const double log_mean = mx + std::log(s / static_cast<double>(S));  // log_mean_exp: never exp(log w)
+    double mean_log = 0;
+    for (double lw : log_w) mean_log += lw / static_cast<double>(S);
+    const double log_mean = tz::log_mean_exp(log_w.data(), S);  // never exp(log w): docs/pitfalls.md#logsumexp
     all_images = all_images && log_mean >= mean_log;
     lhs_mean += log_mean / static_cast<double>(n);
     rhs_mean += mean_log / static_cast<double>(n);

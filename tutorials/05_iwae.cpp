@@ -189,12 +189,8 @@ std::map<long, std::vector<double>> step_iwae_bounds_rise_with_k(tz::tutorial::T
     std::vector<double>& est = L[k];
     est.assign(n, 0.0);
     for (std::size_t j = 0; j < n; ++j)
-      for (std::size_t b = 0; b < blocks; ++b) {
-        double mx = -std::numeric_limits<double>::infinity(), s = 0;
-        for (std::size_t i = b * kk; i < (b + 1) * kk; ++i) mx = std::max(mx, log_w[i * n + j]);
-        for (std::size_t i = b * kk; i < (b + 1) * kk; ++i) s += std::exp(log_w[i * n + j] - mx);
-        est[j] += (mx + std::log(s / static_cast<double>(kk))) / static_cast<double>(blocks);
-      }
+      for (std::size_t b = 0; b < blocks; ++b)  // log (1/k) Σ_{i in block b} w_ij: column j, stride n
+        est[j] += tz::log_mean_exp(log_w.data() + b * kk * n + j, kk, n) / static_cast<double>(blocks);
     t.say("L_{:<5} = {:.4f}", k, mean_of(est));
   }
   std::size_t ordered = 0;

@@ -191,7 +191,7 @@ Runs step_train_gmvae_and_vae_alike(tz::tutorial::Tutorial& t, const zm::ModelIn
   Runs runs;
   t.step(4, "Training the GMVAE and the VAE alike: z = 2, {} Adam steps of 100 images, lr 1e-3, seed {}", iters, t.seed());
   const zm::Config gmvae_config = zm::Config::from(
-      gmvae_info.flags, {{"z", std::to_string(z_dim)}, {"k", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
+      gmvae_info.flags, {{"z", std::to_string(z_dim)}, {"components", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
   const zm::Config vae_config = zm::Config::from(vae_info.flags, {{"z", std::to_string(z_dim)}, {"iwae", "1,100"}}, "vae");
   runs.gm = zm::train(gmvae_info, gmvae_config, opt, &runs.gm_model);
   runs.va = zm::train(vae_info, vae_config, opt, &runs.vae_model);
@@ -335,7 +335,7 @@ void step_mixture_prior_wins_at_z_10(tz::tutorial::Tutorial& t, const zm::ModelI
   t.say("With room in z the codes need not overlap, and the prior's fit to the aggregate posterior shows in the\n"
         "bound: the KL term, I_q(x; z) + KL(q(z) ‖ p(z)), shrinks by its second part.");
   const zm::Config gmvae_wide = zm::Config::from(
-      gmvae_info.flags, {{"z", std::to_string(z_wide)}, {"k", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
+      gmvae_info.flags, {{"z", std::to_string(z_wide)}, {"components", std::to_string(k)}, {"iwae", "1,100"}}, "gmvae");
   const zm::Config vae_wide =
       zm::Config::from(vae_info.flags, {{"z", std::to_string(z_wide)}, {"iwae", "1,100"}}, "vae");
   auto g10 = tz::tutorial::as_map(zm::train(gmvae_info, gmvae_wide, opt, nullptr).metrics);

@@ -6,7 +6,7 @@
 
 namespace tz::tutorial::gmm_data {
 
-using tz::gmm::Matrix;
+using tz::models::gmm::Matrix;
 
 tz::MixtureData make_data(std::size_t n, tz::Rng& rng) {
   tz::MixtureOptions o;
@@ -33,9 +33,9 @@ std::vector<std::size_t> kmeans_pp_seeds(const Matrix& x, tz::Rng& rng) {
   return seeds;
 }
 
-tz::gmm::Parameters initial_parameters(const Matrix& x, tz::Rng& rng, std::vector<std::size_t>* seeds_out) {
+tz::models::gmm::Parameters initial_parameters(const Matrix& x, tz::Rng& rng, std::vector<std::size_t>* seeds_out) {
   const std::size_t N = x.shape(0);
-  tz::gmm::Parameters init;
+  tz::models::gmm::Parameters init;
   init.weights = xt::ones<double>({K}) / static_cast<double>(K);
   init.means = Matrix::from_shape({K, D});
   const std::vector<std::size_t> seeds = kmeans_pp_seeds(x, rng);

@@ -23,11 +23,11 @@ tz::MixtureData make_data(std::size_t n, tz::Rng& rng);
 
 // k-means++ seeding (Arthur & Vassilvitskii 2007): K data points, the first uniformly at random,
 // each next one with probability ∝ D(x_n)², its squared distance to the nearest point chosen so far.
-std::vector<std::size_t> kmeans_pp_seeds(const tz::gmm::Matrix& x, tz::Rng& rng);
+std::vector<std::size_t> kmeans_pp_seeds(const tz::models::gmm::Matrix& x, tz::Rng& rng);
 
 // The start: π_k = 1/K, μ_k = the k-means++ seeds, Σ_k = the covariance of all the data (every
 // component starts as wide as the whole data set). seeds_out, if given, receives the seeds' rows.
-tz::gmm::Parameters initial_parameters(const tz::gmm::Matrix& x, tz::Rng& rng,
+tz::models::gmm::Parameters initial_parameters(const tz::models::gmm::Matrix& x, tz::Rng& rng,
                                        std::vector<std::size_t>* seeds_out = nullptr);
 
 }  // namespace tz::tutorial::gmm_data

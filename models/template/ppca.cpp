@@ -1,160 +1,151 @@
 // tapezoo model template: probabilistic PCA trained by the ELBO.
-//
-// ─── COPY ME ──────────────────────────────────────────────────────────────────────────────────────
-// `./zoo new-model NAME` copies this file to models/NAME.cpp, renames ppca → NAME and Ppca → Name,
-// adds it to models/meson.build and registers it in models/registry.cpp. It then builds and passes
-// the conformance suite at once. Change the parts marked ✎ (docs/adding-a-model.md walks through
-// them), keep the shape: header with the model and objective → parameters → loss with one formula
-// comment per term → evaluation → ModelInfo.
-// ──────────────────────────────────────────────────────────────────────────────────────────────────
-//
-// ✎ Generative model (Tipping & Bishop 1999, "Probabilistic principal component analysis", eq. 1–2):
-//     z ~ N(0, I_q)                       a q-dimensional latent
-//     x | z ~ N(z W + μ, σ² I_d)          a linear decoder plus isotropic noise
-//   so that p(x) = N(μ, WᵀW + σ² I) — PCA when σ² → 0.
-//
-// ✎ Inference network (amortised, Kingma & Welling 2014, §2.4):
-//     q(z|x) = N(x A + a, diag v),  v = softplus(c) + 1e-8
-//   PPCA's exact posterior is Gaussian with a covariance that does not depend on x
-//   (σ² M⁻¹, M = W Wᵀ + σ² I, Tipping & Bishop eq. 6), so a diagonal v loses only the correlations.
-//
-// ✎ Objective: the negative ELBO, averaged over the batch,
-//     −ELBO(x) = −E_q[log p(x|z)] + KL(q(z|x) ‖ p(z))     ≥ −log p(x)
-//   with one reparameterised sample z = m + √v ⊙ ε.
+// The model and its derivation are in models/template/ppca.hpp; each loss term below carries its
+// formula on the line above it. The file reads as every model of the zoo does (models/vae.cpp,
+// vae_eval.cpp, vae_info.cpp): the model and its bound, then evaluation, then flags and the registry.
+#include "models/template/ppca.hpp"
+
 #include <cmath>
+#include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 
-#include "datasets/synthetic.hpp"
-#include "distributions/distributions.hpp"
-#include "models/model.hpp"
+#include "datasets/linalg.hpp"
+#include "models/evaluate.hpp"
 
 namespace tz::models {
 
-namespace {
+// ---- the model ----------------------------------------------------------------------------------
 
 template <class T>
-class Ppca : public Model<T> {
- public:
-  Ppca(const Config& cfg, Rng& rng) {
-    const long d = cfg.integer("d"), q = cfg.integer("z");
-    if (d < 1) throw std::invalid_argument(fmt::format("--d: expected a positive width, got {}", d));
-    if (q < 1 || q > d) throw std::invalid_argument(fmt::format("--z: expected 1 ≤ z ≤ {} (--d), got {}", d, q));
-    d_ = static_cast<std::size_t>(d);
-    q_ = static_cast<std::size_t>(q);
-    // ✎ Parameters, named as in the paper. Small random W, as any symmetric init would stall.
-    auto& P = this->params_;
-    const T k = T(1) / static_cast<T>(std::sqrt(static_cast<double>(d_)));
-    P.add("enc.A", rng.uniform<T>({d_, q_}, -k, k));
-    P.add("enc.a", xt::zeros<T>({q_}));
-    P.add("enc.c", xt::zeros<T>({q_}));
-    P.add("dec.W", rng.uniform<T>({q_, d_}, -k, k));
-    P.add("dec.mu", xt::zeros<T>({d_}));
-    P.add("dec.s", xt::zeros<T>({1}));
-  }
+Ppca<T>::Ppca(const PpcaOptions& options, Rng& rng) : options_(options) {
+  const std::size_t d = options_.d, q = options_.z;
+  if (q > d) throw std::invalid_argument(fmt::format("--z: expected 1 ≤ z ≤ {} (--d), got {}", d, q));
+  // ✎ Parameters, named as in the paper. Small random W, as any symmetric init would stall.
+  auto& P = this->params_;
+  const T k = T(1) / static_cast<T>(std::sqrt(static_cast<double>(d)));
+  A_ = &P.add("enc.A", rng.uniform<T>({d, q}, -k, k));
+  a_ = &P.add("enc.a", xt::zeros<T>({q}));
+  c_ = &P.add("enc.c", xt::zeros<T>({q}));
+  W_ = &P.add("dec.W", rng.uniform<T>({q, d}, -k, k));
+  mu_ = &P.add("dec.mu", xt::zeros<T>({d}));
+  s_ = &P.add("dec.s", xt::zeros<T>({1}));
+}
 
-  // q(z|x) = N(m, diag v)
-  Gaussian<T> encode(Tape<T>& t, const Var<T>& x) {
-    auto& P = this->params_;
-    // m = x A + a
-    Var<T> m = linear(x, t.param(P["enc.A"]), t.param(P["enc.a"]));
-    // v = softplus(c) + 1e-8, the same for every x (broadcast over the batch)
-    Var<T> v = broadcast_to(softplus(t.param(P["enc.c"])) + 1e-8, Shape(m.shape().begin(), m.shape().end()));
-    return {m, v};
-  }
+template <class T>
+Gaussian<T> Ppca<T>::encode(Tape<T>& tape, const Var<T>& x) const {
+  // m = x A + a
+  Var<T> m = linear(x, tape.param(*A_), tape.param(*a_));
+  // v = softplus(c) + 1e-8, the same for every x (broadcast over the batch)
+  Var<T> v = broadcast_to(softplus(tape.param(*c_)) + 1e-8, Shape(m.shape().begin(), m.shape().end()));
+  return {m, v};
+}
 
-  // p(x|z) = N(z W + μ, σ² I)
-  Gaussian<T> decode(Tape<T>& t, const Var<T>& z) {
-    auto& P = this->params_;
-    Var<T> mean = linear(z, t.param(P["dec.W"]), t.param(P["dec.mu"]));
-    // σ² = softplus(s) + 1e-6 > 0
-    Var<T> var = broadcast_to(softplus(t.param(P["dec.s"])) + 1e-6, Shape(mean.shape().begin(), mean.shape().end()));
-    return {mean, var};
-  }
+template <class T>
+Gaussian<T> Ppca<T>::decode(Tape<T>& tape, const Var<T>& z) const {
+  // mean z W + μ
+  Var<T> mean = linear(z, tape.param(*W_), tape.param(*mu_));
+  // σ² = softplus(s) + 1e-6 > 0
+  Var<T> var = broadcast_to(softplus(tape.param(*s_)) + 1e-6, Shape(mean.shape().begin(), mean.shape().end()));
+  return {mean, var};
+}
 
-  struct Bound {
-    Var<T> nelbo, kl, rec;  // batch means
-  };
+template <class T>
+typename Ppca<T>::Bound Ppca<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const Var<T>& eps) const {
+  Gaussian<T> q = encode(tape, x);
+  // z = m + √v ⊙ ε,  ε ~ N(0, I)   (the reparameterization trick)
+  Var<T> z = sample_gaussian(q.m, q.v, eps);
+  Gaussian<T> px = decode(tape, z);
+  // rec = −log p(x|z) = ½ Σ_j [log 2πσ² + (x_j − μ_j)²/σ²]
+  Var<T> rec = -log_normal(x, px.m, px.v);
+  // KL(q(z|x) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)     (Kingma & Welling 2014, App. B)
+  Var<T> kl = kl_std_normal(q.m, q.v);
+  // −ELBO = rec + KL, per example
+  return {rec + kl, kl, rec};
+}
 
-  Bound negative_elbo_bound(Tape<T>& t, const Var<T>& x, Rng& rng) {
-    Gaussian<T> q = encode(t, x);
-    // z = m + √v ⊙ ε,  ε ~ N(0, I)   (the reparameterization trick)
-    Var<T> z = sample_gaussian(q.m, q.v, rng);
-    Gaussian<T> px = decode(t, z);
-    // rec = −log p(x|z) = ½ Σ_j [log 2πσ² + (x_j − μ_j)²/σ²]
-    Var<T> rec = -log_normal(x, px.m, px.v);
-    // KL(q(z|x) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)     (Kingma & Welling 2014, App. B)
-    Shape zs(q.m.shape().begin(), q.m.shape().end());
-    Var<T> kl = kl_normal(q.m, q.v, t.constant(xt::zeros<T>(zs)), t.constant(xt::ones<T>(zs)));
-    // −ELBO = rec + KL
-    return {mean(rec + kl), mean(kl), mean(rec)};
-  }
+template <class T>
+typename Ppca<T>::Bound Ppca<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x, Rng& rng) const {
+  return negative_elbo_bound(tape, x, tape.constant(rng.normal<T>({x.shape()[0], options_.z}), "ε"));
+}
 
-  // The data must have the width the model was built for (--d): say so before any matrix product.
-  void prepare_data(Dataset& data, Rng&) override {
-    if (data.dim() != d_)
-      throw std::invalid_argument(fmt::format("ppca: the data '{}' have {} columns, but the model was built with "
-                                              "--d {}; pass --d {}", data.name, data.dim(), d_, data.dim()));
-  }
+template <class T>
+Loss<T> Ppca<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
+  Bound b = negative_elbo_bound(tape, tape.constant(batch.x, "x"), rng);
+  // the batch mean of −ELBO(x); the terms are batch means too
+  Var<T> nelbo = mean(b.nelbo);
+  return {nelbo, {{"nelbo", nelbo.item()}, {"kl", batch_mean(b.kl)}, {"rec", batch_mean(b.rec)}}};
+}
 
-  Loss<T> loss(Tape<T>& t, const Batch<T>& batch, Rng& rng) override {
-    Bound b = negative_elbo_bound(t, t.constant(batch.x), rng);
-    return {b.nelbo, {{"kl", b.kl.item()}, {"rec", b.rec.item()}}};
-  }
+template <class T>
+void Ppca<T>::prepare_data(Dataset& data, Rng& /*rng*/) {
+  if (data.dim() != options_.d)
+    throw std::invalid_argument(fmt::format("ppca: the data '{}' have {} columns, but the model was built with "
+                                            "--d {}; pass --d {}", data.name, data.dim(), options_.d, data.dim()));
+}
 
-  Metrics evaluate(const Dataset& data, Rng& rng) override {
-    Tape<T> t;
-    NoGrad<T> guard(t);
-    Array<T> x = xt::cast<T>(data.test_x);
-    Bound b = negative_elbo_bound(t, t.constant(x), rng);
-    return {{"test_nelbo", b.nelbo.item()}, {"test_kl", b.kl.item()}, {"test_rec", b.rec.item()},
-            {"test_nll", negative_log_likelihood(data.test_x)}};
-  }
+// ---- evaluation ----------------------------------------------------------------------------------
 
-  // −log p(x) exactly, from p(x) = N(μ, C), C = WᵀW + σ² I, by a Cholesky factor of C: the number
-  // the NELBO bounds from above.
-  double negative_log_likelihood(const Array<float>& X) {
-    auto& P = this->params_;
-    const Array<T>& W = P["dec.W"].value;
-    const double s2 = std::log1p(std::exp(static_cast<double>(P["dec.s"].value(0)))) + 1e-6;
-    std::vector<double> C(d_ * d_), L(d_ * d_, 0.0);
-    for (std::size_t i = 0; i < d_; ++i)
-      for (std::size_t j = 0; j < d_; ++j) {
-        double c = i == j ? s2 : 0.0;
-        for (std::size_t k = 0; k < q_; ++k) c += static_cast<double>(W(k, i)) * static_cast<double>(W(k, j));
-        C[i * d_ + j] = c;
-      }
-    for (std::size_t j = 0; j < d_; ++j) {  // C = L Lᵀ
-      double s = C[j * d_ + j];
-      for (std::size_t k = 0; k < j; ++k) s -= L[j * d_ + k] * L[j * d_ + k];
-      L[j * d_ + j] = std::sqrt(s);
-      for (std::size_t i = j + 1; i < d_; ++i) {
-        double r = C[i * d_ + j];
-        for (std::size_t k = 0; k < j; ++k) r -= L[i * d_ + k] * L[j * d_ + k];
-        L[i * d_ + j] = r / L[j * d_ + j];
-      }
+template <class T>
+Metrics Ppca<T>::evaluate(const Dataset& data, Rng& rng) {
+  const std::size_t n = data.test_x.shape()[0];
+  const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
+  // Σ_x of −ELBO(x), KL and rec, 500 rows at a time (models/evaluate.hpp)
+  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, 500, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
+    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(data.test_x, b, e)), rng);
+    return std::array{bound.nelbo, bound.kl, bound.rec};
+  });
+  return {{"test_nelbo", nelbo / nd}, {"test_kl", kl / nd}, {"test_rec", rec / nd},
+          {"test_nll", negative_log_likelihood(data.test_x)}};
+}
+
+// −log p(x) exactly, from p(x) = N(μ, C), C = WᵀW + σ² I, by a Cholesky factor of C: the number
+// the NELBO bounds from above.
+template <class T>
+double Ppca<T>::negative_log_likelihood(const Array<float>& X) const {
+  const std::size_t d_ = options_.d, q_ = options_.z;
+  const Array<T>& W = W_->value;
+  const double s2 = std::log1p(std::exp(static_cast<double>(s_->value(0)))) + 1e-6;
+  std::vector<double> C(d_ * d_), L(d_ * d_, 0.0);
+  for (std::size_t i = 0; i < d_; ++i)
+    for (std::size_t j = 0; j < d_; ++j) {
+      double c = i == j ? s2 : 0.0;
+      for (std::size_t k = 0; k < q_; ++k) c += static_cast<double>(W(k, i)) * static_cast<double>(W(k, j));
+      C[i * d_ + j] = c;
     }
-    double logdet = 0;
-    for (std::size_t j = 0; j < d_; ++j) logdet += 2 * std::log(L[j * d_ + j]);
-    const std::size_t n = X.shape()[0];
-    double total = 0;
-    std::vector<double> y(d_);
-    for (std::size_t r = 0; r < n; ++r) {
-      double maha = 0;  // ‖L⁻¹(x − μ)‖² by forward substitution
-      for (std::size_t i = 0; i < d_; ++i) {
-        double s = static_cast<double>(X(r, i)) - static_cast<double>(P["dec.mu"].value(i));
-        for (std::size_t k = 0; k < i; ++k) s -= L[i * d_ + k] * y[k];
-        y[i] = s / L[i * d_ + i];
-        maha += y[i] * y[i];
-      }
-      total += 0.5 * (static_cast<double>(d_) * kLog2Pi + logdet + maha);
+  L = C;  // C = L Lᵀ (datasets/linalg.hpp); C ⪰ σ² I is positive definite
+  if (!cholesky_lower_inplace(L.data(), d_)) throw std::runtime_error("ppca: C = WᵀW + σ² I is not positive definite");
+  double logdet = 0;
+  for (std::size_t j = 0; j < d_; ++j) logdet += 2 * std::log(L[j * d_ + j]);
+  const std::size_t n = X.shape()[0];
+  double total = 0;
+  std::vector<double> y(d_);
+  for (std::size_t r = 0; r < n; ++r) {
+    double maha = 0;  // ‖L⁻¹(x − μ)‖² by forward substitution
+    for (std::size_t i = 0; i < d_; ++i) {
+      double s = static_cast<double>(X(r, i)) - static_cast<double>(mu_->value(i));
+      for (std::size_t k = 0; k < i; ++k) s -= L[i * d_ + k] * y[k];
+      y[i] = s / L[i * d_ + i];
+      maha += y[i] * y[i];
     }
-    return total / static_cast<double>(n);
+    total += 0.5 * (static_cast<double>(d_) * kLog2Pi + logdet + maha);
   }
+  return total / static_cast<double>(n);
+}
 
- private:
-  std::size_t q_ = 0, d_ = 0;
-};
+template class Ppca<float>;
+template class Ppca<double>;
+
+// ---- flags and the registry entry ---------------------------------------------------------------
+
+PpcaOptions ppca_options(const Config& c) {
+  PpcaOptions o;
+  o.d = count_flag(c, "d");
+  o.z = count_flag(c, "z");
+  return o;
+}
+
+namespace {
 
 // ✎ Data: low-rank Gaussian points, x = z W* + μ* + 0.1 ε, with z in 2 dimensions and x in 10.
 Dataset synthetic(std::size_t n_train, std::size_t n_test, Rng& rng) {
@@ -191,8 +182,12 @@ ModelInfo ppca_info() {
   m.conformance_lr = 1e-2;
   // The data width is a flag, as the factories do not see the data; prepare_data checks it.
   // ✎ An image model would fix d = 784 instead.
-  m.make_float = [](const Config& c, Rng& r) { return std::make_unique<Ppca<float>>(c, r); };
-  m.make_double = [](const Config& c, Rng& r) { return std::make_unique<Ppca<double>>(c, r); };
+  m.make_float = [](const Config& c, Rng& r) -> std::unique_ptr<Model<float>> {
+    return std::make_unique<Ppca<float>>(ppca_options(c), r);
+  };
+  m.make_double = [](const Config& c, Rng& r) -> std::unique_ptr<Model<double>> {
+    return std::make_unique<Ppca<double>>(ppca_options(c), r);
+  };
   m.tiny_data = [](Rng& r) { return synthetic(256, 64, r); };
   m.load_data = [](const std::string& spec, Rng&, Dataset& out) {
     if (spec != "synthetic") return false;
