@@ -8,27 +8,29 @@
 //
 //   step_ms         the training step as models/train.cpp runs it: tape.clear, model.loss, then
 //                   backward with Adam fused into the sweep (adam.backward_step). Median ms.
-//   gemm_ms         the same step's matrix products alone: read off the tape after a step (every
-//                   matmul, linear and linear_elu node: its forward product, and its backward
-//                   products for the inputs that want a gradient, with the tape's shapes, transposes
-//                   and beta), replayed through tz::blas::gemm on preallocated buffers. Median ms:
-//                   the step's GEMM floor. No model's step calls BLAS outside the tape (Adam and
-//                   the batch code are loops), so the tape's products are all of them.
+//   gemm_ms         the same step's matrix products alone, read off the tape of the last warm-up
+//                   step (every matmul, linear and linear_elu node: its forward product and its
+//                   backward products for the inputs that want a gradient, with the tape's shapes,
+//                   transposes and beta) and replayed through tz::blas::gemm on preallocated
+//                   buffers. Median ms: the step's GEMM floor. No step calls BLAS off the tape (Adam
+//                   and the batch code are loops). ssvae's tape depends on the batch: a batch with
+//                   labelled rows adds their encoder and decoder, a few more (small) products.
 //   gemms           how many products that is, and mflop their total work (2·m·n·k each).
 //   ms_per_iter     the whole iteration of `./zoo train`: next shuffled batch, gather_rows (and
-//                   labels), prepare_batch (binarization), set_iteration, the step, the logging
-//                   window's sums and the progress bar. Median over chunks of --chunk iterations
-//                   of each chunk's ms per iteration, so that a one-off stall on a shared machine
-//                   moves one chunk, not the figure; iter_mean_ms is the plain mean beside it.
+//                   labels), prepare_batch, set_iteration, the step, the logging window and the
+//                   progress bar. The median over chunks of --chunk iterations of each chunk's ms
+//                   per iteration (a one-off stall on a shared machine moves one chunk, not the
+//                   figure); iter_mean_ms is the plain mean beside it.
 //   step_over_gemm  step_ms / gemm_ms, target ≤ 1.3 whichever kernels OpenBLAS runs;
 //   iter_over_gemm  ms_per_iter / gemm_ms, target ≤ 1.4. Both null for a model with no products.
 //   top_ops         the step's non-GEMM ops that touch the most elements (read plus written), as
 //                   op:nodes×elements, a first look at where the time outside the products goes.
-//   --torch FILE    also runs the model's PyTorch twin (bench/zoo_torch.py) right after it, timed
-//                   the same way, and adds torch_step_ms, torch_ms_per_iter, torch_over_step and
-//                   torch_over_iter (targets: ≥ 1.25 under the CPU's own kernels, ≥ 1 under
-//                   OpenBLAS's 'Prescott' fallback). A model without a twin reports torch null and
-//                   torch_reason. Without python3-torch it stops with a message naming the package.
+//   subnormals      the step's gradient elements below 2⁻¹²⁶ (in its nodes): on x86 a
+//                   product or loop that meets many of them runs several times slower.
+//   --torch FILE    runs each model's PyTorch twin (bench/zoo_torch.py) right after it, timed the
+//                   same way: torch_step_ms, torch_ms_per_iter, torch_over_step, torch_over_iter
+//                   (targets ≥ 1.25 under the CPU's own kernels, ≥ 1 under OpenBLAS's 'Prescott').
+//                   No twin: torch null and torch_reason. No python3-torch: a message naming it.
 //   --dump-init DIR writes DIR/<model>.npz before training: the initial parameters, the first
 //                   step's constants (binarized batch, noise ε, one-hot labels: every labelled
 //                   constant node), batch labels and the first loss, for `zoo_torch.py --check`.
@@ -43,7 +45,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -65,10 +66,7 @@
 
 namespace {
 
-using tz::Array;
-using tz::Node;
-using tz::Op;
-using tz::Tape;
+using tz::Array, tz::Node, tz::Op, tz::Tape;
 namespace models = tz::models;
 
 double thread_cpu_ms() {
@@ -81,7 +79,6 @@ double wall_ms() {
 }
 
 double median(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -180,6 +177,14 @@ std::string top_ops(const Tape<float>& tape, std::size_t how_many) {
   return out;
 }
 
+// Gradient elements of the last step that are subnormal (0 < |g| < 2⁻¹²⁶), where the FPU slows down.
+long subnormal_grads(const Tape<float>& tape) {
+  long n = 0;
+  for (std::uint32_t i = 0; i < tape.size(); ++i)
+    for (float g : tape.node(i).grad) n += std::fpclassify(g) == FP_SUBNORMAL;
+  return n;
+}
+
 // ---- one model's training run, as models/train.cpp's Run ------------------------------------------
 
 // The data a model trains on here: MNIST (data/mnist) when it is there, else Fashion-MNIST, for the
@@ -217,9 +222,9 @@ struct ZooRun {
     model->params().zero_grad();
   }
 
-  // The iteration of Run::step and train()'s loop; `now` times its step part into step_ms.
+  // The iteration of Run::step and train()'s loop; `now` times its step part, appended to step_ms.
   template <class Now>
-  double iterate(Now&& now, double& step_ms) {
+  double iterate(Now&& now, std::vector<double>& step_ms) {
     auto idx = batcher.next();
     if (idx.empty()) {
       batcher.shuffle(rng);
@@ -236,7 +241,7 @@ struct ZooRun {
     if (!std::isfinite(value)) throw std::runtime_error(fmt::format("{}: the loss is {} at iteration {}", info.name, value, t));
     adam.set_lr(schedule.at(t));
     adam.backward_step(tape, loss.value);
-    step_ms = now() - t0;
+    step_ms.push_back(now() - t0);
     ++t;
     record(loss, value);
     bar.update(static_cast<std::size_t>(t), value);
@@ -272,19 +277,17 @@ struct ZooRun {
 
 // ---- --dump-init ------------------------------------------------------------------------------------
 
-std::string ascii_label(const std::string& label) { return label == "ε" ? "eps" : label; }
-
 // DIR/<model>.npz: parameters, then (after one iteration) every labelled constant of the step in tape
 // order as "const<i>_<label>", the batch's labels, the labelled set's labels (ssvae) and the loss.
 void dump_init(const std::string& dir, ZooRun& run) {
   tz::NamedArrays arrays;
   for (const tz::Param<float>* p : run.model->params().all()) arrays.emplace_back(p->name, tz::NdArray::from(p->value));
-  double ignored = 0;
+  std::vector<double> ignored;
   const double loss = run.iterate(thread_cpu_ms, ignored);  // Adam has moved the parameters: dumped before
   for (std::uint32_t i = 0; i < run.tape.size(); ++i) {
     const Node<float>& nd = run.tape.node(i);
     if (nd.op == Op::constant && !nd.label.empty())
-      arrays.emplace_back(fmt::format("const{:04}_{}", i, ascii_label(nd.label)), tz::NdArray::from(nd.val()));
+      arrays.emplace_back(fmt::format("const{:04}_{}", i, nd.label == "ε" ? "eps" : nd.label), tz::NdArray::from(nd.val()));
   }
   auto ints = [](const std::vector<int>& v) {
     Array<float> a = Array<float>::from_shape({v.size()});
@@ -355,20 +358,17 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
   if (!s.dump_dir.empty()) dump_init(s.dump_dir, run);
   const bool cpu_clock = s.threads == 1;
   auto now = [&] { return cpu_clock ? thread_cpu_ms() : wall_ms(); };
-  double step = 0, loss = 0;
-  for (int i = 0; i < 10; ++i) loss = run.iterate(now, step);  // warm-up: node storage, BLAS buffers
-  GemmFloor floor(run.tape);
-  for (int i = 0; i < 3; ++i) floor.run();
-  const std::string top = top_ops(run.tape, 5);
-
   std::vector<double> step_ms, gemm_ms, chunk_ms;
+  double loss = 0;
+  for (int i = 0; i < 10; ++i) loss = run.iterate(now, gemm_ms);  // warm-up: node storage, BLAS buffers
+  gemm_ms.clear();
+  GemmFloor floor(run.tape);  // its first replays fault its buffers in: the median leaves them out
+  const std::string top = top_ops(run.tape, 5);
+  const long subnormals = subnormal_grads(run.tape);
   double total_ms = 0;
   for (int r = 0; r < s.rounds; ++r) {
     const double c0 = now();
-    for (int i = 0; i < s.chunk; ++i) {
-      loss = run.iterate(now, step);
-      step_ms.push_back(step);
-    }
+    for (int i = 0; i < s.chunk; ++i) loss = run.iterate(now, step_ms);
     const double chunk = now() - c0;
     total_ms += chunk;
     chunk_ms.push_back(chunk / s.chunk);
@@ -387,6 +387,7 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
   j.add("mflop", r4(floor.mflop())).add("step_over_gemm", r4(st / gemm));
   j.add("ms_per_iter", r4(iter)).add("iter_mean_ms", r4(total_ms / static_cast<double>(step_ms.size())));
   j.add("iter_over_gemm", r4(iter / gemm)).add("nodes", static_cast<long>(run.tape.size())).add("top_ops", top);
+  j.add("subnormals", subnormals);
   j.add("loss", r4(loss)).add("iters", static_cast<long>(step_ms.size())).add("blas_core", tz::blas::core_name());
   j.add("threads", s.threads).add("clock", cpu_clock ? "thread_cpu" : "wall");
   j.add("target_step_over_gemm", 1.3).add("target_iter_over_gemm", 1.4);
@@ -405,10 +406,9 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
 
 // With --torch: the twin's script must run and import torch, or we stop here and say what is missing.
 void check_torch(const std::string& script) {
-  if (!std::filesystem::exists(script)) throw std::invalid_argument(fmt::format("--torch {}: no such file", script));
   int status = 0;
   std::string out = run_command(fmt::format("/usr/bin/python3 '{}' --version 2>&1", script), status);
-  while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+  out.erase(out.find_last_not_of(" \n") + 1);  // npos + 1 = 0: all blank
   if (status != 0)
     throw std::runtime_error(fmt::format("--torch {}: the PyTorch twin does not run, and it needs PyTorch "
                                          "(`apt-get install python3-torch`): {}", script, out.empty() ? "no output" : out));
