@@ -28,9 +28,9 @@
 //   subnormals      the step's gradient elements below 2⁻¹²⁶ (in its nodes): on x86 a
 //                   product or loop that meets many of them runs several times slower.
 //   --torch FILE    runs each model's PyTorch twin (bench/zoo_torch.py) right after it, timed the
-//                   same way: torch_step_ms, torch_ms_per_iter, torch_over_step, torch_over_iter
-//                   (targets ≥ 1.25 under the CPU's own kernels, ≥ 1 under OpenBLAS's 'Prescott').
-//                   No twin: torch null and torch_reason. No python3-torch: a message naming it.
+//                   same way: torch_step_ms, torch_ms_per_iter, torch_blas_core, torch_over_step and
+//                   torch_over_iter (≥ 1.25 under the CPU's own kernels, ≥ 1 under 'Prescott'). No
+//                   twin: torch null and torch_reason. No python3-torch: a message naming it.
 //   --dump-init DIR writes DIR/<model>.npz before training: the initial parameters, the first
 //                   step's constants (binarized batch, noise ε, one-hot labels: every labelled
 //                   constant node), batch labels and the first loss, for `zoo_torch.py --check`.
@@ -275,9 +275,7 @@ struct ZooRun {
   long window_n = 0;
 };
 
-// ---- --dump-init ------------------------------------------------------------------------------------
-
-// DIR/<model>.npz: parameters, then (after one iteration) every labelled constant of the step in tape
+// --dump-init DIR: DIR/<model>.npz: parameters, then (after one iteration) every labelled constant of the step in tape
 // order as "const<i>_<label>", the batch's labels, the labelled set's labels (ssvae) and the loss.
 void dump_init(const std::string& dir, ZooRun& run) {
   tz::NamedArrays arrays;
@@ -398,6 +396,7 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
     j.raw("torch", version.empty() ? "null" : tz::json_string(version));
     if (!reason.empty()) j.add("torch_reason", reason);
     j.add("torch_step_ms", r4(tstep)).add("torch_ms_per_iter", r4(titer));
+    j.add("torch_blas_core", json_string_of(twin, "blas_core"));
     j.add("torch_over_step", r4(tstep / st)).add("torch_over_iter", r4(titer / iter));
     j.add("target_torch_over_step", tz::blas::core_name() == "Prescott" ? 1.0 : 1.25);
   }
