@@ -1,0 +1,449 @@
+// bench/zoo_step: every registered model's training step against its matrix products, and the
+// whole iteration of `./zoo train`, optionally beside its PyTorch twin (issue 16 §1).
+//
+// For every model of tz::models::registry() (or each --model NAME), at its default flags, batch 100,
+// float32, Adam at the model's default lr, on the offline MNIST set (data/mnist, as `./zoo data mnist
+// --offline` makes it) when present, else Fashion-MNIST; a model whose default data is its own
+// ("synthetic") uses that. One JSON line per model:
+//
+//   step_ms         the training step as models/train.cpp runs it: tape.clear, model.loss, then
+//                   backward with Adam fused into the sweep (adam.backward_step). Median ms.
+//   gemm_ms         the same step's matrix products alone, read off the tape of the last warm-up
+//                   step (every matmul, linear and linear_elu node: its forward product and its
+//                   backward products for the inputs that want a gradient, with the tape's shapes,
+//                   transposes and beta) and replayed through tz::blas::gemm on preallocated
+//                   buffers. Median ms: the step's GEMM floor. No step calls BLAS off the tape (Adam
+//                   and the batch code are loops). ssvae's tape depends on the batch: a batch with
+//                   labelled rows adds their encoder and decoder, a few more (small) products.
+//   gemms           how many products that is, and mflop their total work (2·m·n·k each).
+//   ms_per_iter     the whole iteration of `./zoo train`: next shuffled batch, gather_rows (and
+//                   labels), prepare_batch, set_iteration, the step, the logging window and the
+//                   progress bar. The median over chunks of --chunk iterations of each chunk's ms
+//                   per iteration (a one-off stall on a shared machine moves one chunk, not the
+//                   figure); iter_mean_ms is the plain mean beside it.
+//   step_over_gemm  step_ms / gemm_ms, target ≤ 1.3 whichever kernels OpenBLAS runs;
+//   iter_over_gemm  ms_per_iter / gemm_ms, target ≤ 1.4. Both null for a model with no products.
+//   top_ops         the step's non-GEMM ops that touch the most elements (read plus written), as
+//                   op:nodes×elements, a first look at where the time outside the products goes.
+//   subnormals      the step's gradient elements below 2⁻¹²⁶ (in its nodes): on x86 a
+//                   product or loop that meets many of them runs several times slower.
+//   --torch FILE    runs each model's PyTorch twin (bench/zoo_torch.py) right after it, timed the
+//                   same way: torch_step_ms, torch_ms_per_iter, torch_blas_core, torch_over_step and
+//                   torch_over_iter (≥ 1.25 under the CPU's own kernels, ≥ 1 under 'Prescott'). No
+//                   twin: torch null and torch_reason. No python3-torch: a message naming it.
+//   --dump-init DIR writes DIR/<model>.npz before training: the initial parameters, the first
+//                   step's constants (binarized batch, noise ε, one-hot labels: every labelled
+//                   constant node), batch labels and the first loss, for `zoo_torch.py --check`.
+//
+// Rounds interleave a chunk of iterations (each one's step timed inside it) with as many GEMM
+// replays, so that steps, floors and iterations see the same machine. The loop replicates
+// models/train.cpp's Run::step line for line (Run is private to that file); keep the two in step.
+// One BLAS thread unless --threads N (docs/pitfalls.md#blas-threads); with one thread the clock is
+// the thread's CPU time (clock says which). Compare kernels with `OPENBLAS_CORETYPE=Prescott ./zoo
+// bench zoo_step` set in the shell for that command only (docs/pitfalls.md#openblas-kernels).
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "autograd/blas.hpp"
+#include "datasets/batching.hpp"
+#include "io/json.hpp"
+#include "io/npz.hpp"
+#include "io/progress.hpp"
+#include "models/ssvae.hpp"
+#include "models/train.hpp"
+#include "nn/optim.hpp"
+
+namespace {
+
+using tz::Array, tz::Node, tz::Op, tz::Tape;
+namespace models = tz::models;
+
+double thread_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+double wall_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+bool is_product(Op op) { return op == Op::matmul || op == Op::linear || op == Op::linear_elu; }
+
+// ---- the GEMM floor, read off a recorded tape ------------------------------------------------------
+
+// Every product of one step (forward in tape order, then the backward sweep's in reverse order), on
+// buffers of their own: one per node value and one per gradient, shared wherever the tape shares them.
+class GemmFloor {
+ public:
+  explicit GemmFloor(const Tape<float>& tape) {
+    // The sweep's first contribution to a non-parameter gradient overwrites it (beta = 0): it comes
+    // from the last node that reads it (Tape::grad_dest). Parameter gradients always accumulate.
+    std::vector<std::uint32_t> last_reader(tape.size(), 0);
+    for (std::uint32_t i = 0; i < tape.size(); ++i)
+      for (std::uint32_t in : tape.node(i).in) last_reader[in] = i;
+    auto beta = [&](std::uint32_t id, std::uint32_t reader) {
+      return tape.node(id).param || last_reader[id] != reader ? 1.0f : 0.0f;
+    };
+    std::vector<Gemm> backward;
+    for (std::uint32_t i = 0; i < tape.size(); ++i) {
+      const Node<float>& nd = tape.node(i);
+      if (!is_product(nd.op) || nd.in.size() < 2) continue;  // a product of constants has no inputs
+      const std::uint32_t a = nd.in[0], b = nd.in[1];
+      const auto& sa = tape.val(a).shape();
+      const std::size_t m = sa[0], k = sa[1], n = tape.val(b).shape()[1];
+      float* A = value(tape, a);
+      float* B = value(tape, b);
+      float* gy = grad(tape, i);
+      // y [m,n] = a [m,k] @ b [k,n]; linear's bias is written first and the product added (beta = 1)
+      gemms_.push_back({false, false, m, n, k, A, k, B, n, nd.op == Op::matmul ? 0.0f : 1.0f, value(tape, i), n});
+      std::vector<Gemm> back;
+      if (tape.wants_grad(a))  // ga [m,k] += gy @ bᵀ
+        back.push_back({false, true, m, k, n, gy, n, B, n, beta(a, i), grad(tape, a), k});
+      if (tape.wants_grad(b))  // gb [k,n] += aᵀ @ gy
+        back.push_back({true, false, k, n, m, A, k, gy, n, beta(b, i), grad(tape, b), n});
+      backward.insert(backward.begin(), back.begin(), back.end());  // the sweep runs in reverse
+    }
+    gemms_.insert(gemms_.end(), backward.begin(), backward.end());
+  }
+
+  void run() {
+    for (const Gemm& g : gemms_)
+      tz::blas::gemm(g.ta, g.tb, g.m, g.n, g.k, 1.0f, g.A, g.lda, g.B, g.ldb, g.beta, g.C, g.ldc);
+  }
+  std::size_t count() const { return gemms_.size(); }
+  double mflop() const {  // 2·m·n·k each
+    double f = 0;
+    for (const Gemm& g : gemms_) f += 2e-6 * static_cast<double>(g.m * g.n * g.k);
+    return f;
+  }
+
+ private:
+  struct Gemm {  // C = op(A) op(B) + beta·C, in tz::blas::gemm's terms
+    bool ta, tb;
+    std::size_t m, n, k;
+    const float *A;  std::size_t lda;
+    const float *B;  std::size_t ldb;
+    float beta;
+    float *C;  std::size_t ldc;
+  };
+  float* buffer(const void* key, std::size_t size) {
+    std::vector<float>& b = buffers_[key];
+    if (b.size() < size) b.assign(size, 0.01f);  // small values: no denormals, no overflow over the rounds
+    return b.data();
+  }
+  float* value(const Tape<float>& t, std::uint32_t id) { return buffer(&t.val(id), t.val(id).size()); }
+  float* grad(const Tape<float>& t, std::uint32_t id) {
+    const Node<float>& nd = t.node(id);
+    return buffer(nd.param ? static_cast<const void*>(nd.param) : static_cast<const void*>(&nd.grad), t.val(id).size());
+  }
+  std::map<const void*, std::vector<float>> buffers_;
+  std::vector<Gemm> gemms_;
+};
+
+// The non-product ops that touch the most elements (inputs read plus output written), as
+// "op:nodes×elements", largest first: memory traffic, the usual cost of elementwise work.
+std::string top_ops(const Tape<float>& tape, std::size_t how_many) {
+  std::map<std::string, std::pair<std::size_t, std::size_t>> by_op;
+  for (std::uint32_t i = 0; i < tape.size(); ++i) {
+    const Node<float>& nd = tape.node(i);
+    if (tz::is_source(nd.op) || is_product(nd.op) || nd.in.empty()) continue;
+    auto& [nodes, elements] = by_op[std::string(tz::op_name(nd.op))];
+    ++nodes;
+    elements += nd.val().size();
+    for (std::uint32_t in : nd.in) elements += tape.val(in).size();
+  }
+  std::vector<std::pair<std::size_t, std::string>> rows;
+  for (const auto& [op, ne] : by_op) rows.push_back({ne.second, fmt::format("{}:{}x{}", op, ne.first, ne.second)});
+  std::sort(rows.rbegin(), rows.rend());
+  std::string out;
+  for (std::size_t i = 0; i < rows.size() && i < how_many; ++i) out += (i ? " " : "") + rows[i].second;
+  return out;
+}
+
+// Gradient elements of the last step that are subnormal (0 < |g| < 2⁻¹²⁶), where the FPU slows down.
+long subnormal_grads(const Tape<float>& tape) {
+  long n = 0;
+  for (std::uint32_t i = 0; i < tape.size(); ++i)
+    for (float g : tape.node(i).grad) n += std::fpclassify(g) == FP_SUBNORMAL;
+  return n;
+}
+
+// ---- one model's training run, as models/train.cpp's Run ------------------------------------------
+
+// The data a model trains on here: MNIST (data/mnist) when it is there, else Fashion-MNIST, for the
+// image models; its own data for the others.
+std::string data_spec(const models::ModelInfo& info, const std::string& asked) {
+  if (!asked.empty()) return asked;
+  if (info.default_data != "fashion-mnist" && info.default_data != "mnist") return info.default_data;
+  try {
+    tz::Rng probe(0);
+    models::load_dataset(info, "mnist", probe);
+    return "mnist";
+  } catch (const std::exception&) {
+    return "fashion-mnist";
+  }
+}
+
+// models/train.cpp's make_prepared: the model, then its look at the training data (ssvae's labelled subset).
+std::unique_ptr<models::Model<float>> prepared(const models::ModelInfo& info, const models::Config& config,
+                                               models::Dataset& data, tz::Rng& rng) {
+  std::unique_ptr<models::Model<float>> model = info.make_float(config, rng);
+  model->prepare_data(data, rng);
+  return model;
+}
+
+struct ZooRun {
+  ZooRun(const models::ModelInfo& info_, const std::string& spec, long batch_size, unsigned long seed)
+      : info(info_), config(models::Config::from(info.flags, {}, info.name)), rng(seed),
+        data(models::load_dataset(info, spec, rng)), model(prepared(info, config, data, rng)),
+        adam(model->params().all(), {.lr = info.default_lr}),
+        schedule(tz::nn::LrSchedule::parse("constant", info.default_lr, 1 << 30)),
+        batcher(data.train_x.shape()[0], std::min<std::size_t>(static_cast<std::size_t>(batch_size),
+                                                               data.train_x.shape()[0]), /*drop_last=*/true),
+        bar(1u << 30, {.label = info.name, .quiet = true}) {
+    batcher.shuffle(rng);
+    model->params().zero_grad();
+  }
+
+  // The iteration of Run::step and train()'s loop; `now` times its step part, appended to step_ms.
+  template <class Now>
+  double iterate(Now&& now, std::vector<double>& step_ms) {
+    auto idx = batcher.next();
+    if (idx.empty()) {
+      batcher.shuffle(rng);
+      idx = batcher.next();
+    }
+    tz::gather_rows(data.train_x, idx, batch.x);
+    if (!data.train_y.empty()) tz::gather_labels(data.train_y, idx, batch.y);
+    model->prepare_batch(batch, rng);
+    model->set_iteration(t);
+    const double t0 = now();
+    tape.clear();
+    models::Loss<float> loss = model->loss(tape, batch, rng);
+    const double value = loss.value.item();
+    if (!std::isfinite(value)) throw std::runtime_error(fmt::format("{}: the loss is {} at iteration {}", info.name, value, t));
+    adam.set_lr(schedule.at(t));
+    adam.backward_step(tape, loss.value);
+    step_ms.push_back(now() - t0);
+    ++t;
+    record(loss, value);
+    bar.update(static_cast<std::size_t>(t), value);
+    return value;
+  }
+
+  // Run::record's work: the logging window's running sums, and their means every log_every steps.
+  void record(const models::Loss<float>& loss, double value) {
+    if (window.empty()) window.assign(loss.terms.size() + 1, 0.0);
+    window[0] += value;
+    for (std::size_t k = 0; k < loss.terms.size() && k + 1 < window.size(); ++k) window[k + 1] += loss.terms[k].second;
+    ++window_n;
+    if (t % 100 != 0) return;
+    for (double& w : window) logged.push_back(w / static_cast<double>(window_n)), w = 0;
+    window_n = 0;
+  }
+
+  const models::ModelInfo& info;
+  models::Config config;
+  tz::Rng rng;
+  models::Dataset data;
+  std::unique_ptr<models::Model<float>> model;
+  tz::nn::Adam<float> adam;
+  tz::nn::LrSchedule schedule;
+  tz::Batcher batcher;
+  tz::ProgressBar bar;  // quiet, as `./zoo train --quiet`: its update is called, it draws nothing
+  models::Batch<float> batch;
+  Tape<float> tape;
+  long t = 0;
+  std::vector<double> window, logged;
+  long window_n = 0;
+};
+
+// --dump-init DIR: DIR/<model>.npz: parameters, then (after one iteration) every labelled constant of the step in tape
+// order as "const<i>_<label>", the batch's labels, the labelled set's labels (ssvae) and the loss.
+void dump_init(const std::string& dir, ZooRun& run) {
+  tz::NamedArrays arrays;
+  for (const tz::Param<float>* p : run.model->params().all()) arrays.emplace_back(p->name, tz::NdArray::from(p->value));
+  std::vector<double> ignored;
+  const double loss = run.iterate(thread_cpu_ms, ignored);  // Adam has moved the parameters: dumped before
+  for (std::uint32_t i = 0; i < run.tape.size(); ++i) {
+    const Node<float>& nd = run.tape.node(i);
+    if (nd.op == Op::constant && !nd.label.empty())
+      arrays.emplace_back(fmt::format("const{:04}_{}", i, nd.label == "ε" ? "eps" : nd.label), tz::NdArray::from(nd.val()));
+  }
+  auto ints = [](const std::vector<int>& v) {
+    Array<float> a = Array<float>::from_shape({v.size()});
+    std::copy(v.begin(), v.end(), a.begin());
+    return tz::NdArray::from(a);
+  };
+  arrays.emplace_back("batch_y", ints(run.batch.y));
+  if (auto* ss = dynamic_cast<models::SSVAE<float>*>(run.model.get())) arrays.emplace_back("labelled_y", ints(ss->labelled_y()));
+  arrays.emplace_back("loss", tz::NdArray::from(Array<double>(loss)));
+  std::filesystem::create_directories(dir);
+  tz::save_npz(dir + "/" + run.info.name + ".npz", arrays);
+}
+
+// ---- the PyTorch twin -------------------------------------------------------------------------------
+
+std::string run_command(const std::string& cmd, int& status) {
+  std::FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return status = -1, std::string();
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  status = pclose(p);
+  return out;
+}
+
+// The twin's JSON line for one model, as it printed it (its keys are copied into ours), or "" if it failed.
+std::string run_torch(const std::string& script, const std::string& model, const std::string& data, int threads,
+                      int rounds, int chunk) {
+  const std::string cmd = fmt::format("/usr/bin/python3 '{}' --model {} --data '{}' --threads {} --rounds {} --chunk {}",
+                                      script, model, data, threads, rounds, chunk);
+  int status = 0;
+  const std::string out = run_command(cmd, status);
+  if (status != 0) std::fprintf(stderr, "zoo_step: '%s' failed:\n%s\n", cmd.c_str(), out.c_str());
+  const auto open = out.rfind('{'), close = out.rfind('}');
+  return status != 0 || open == std::string::npos || close == std::string::npos ? "" : out.substr(open, close - open + 1);
+}
+
+// From the twin's flat JSON line (no nesting, no escapes): the text after "key": ("null" if it is
+// missing), a number (NaN for null) and a string ("" for null).
+std::string json_value_of(const std::string& line, const std::string& key) {
+  const auto at = line.find("\"" + key + "\": ");
+  return at == std::string::npos ? "null" : line.substr(at + key.size() + 4);
+}
+double json_number_of(const std::string& line, const std::string& key) {
+  const std::string rest = json_value_of(line, key);
+  return rest.rfind("null", 0) == 0 ? std::nan("") : std::stod(rest);
+}
+std::string json_string_of(const std::string& line, const std::string& key) {
+  const std::string rest = json_value_of(line, key);
+  return rest[0] == '"' ? rest.substr(1, rest.find('"', 1) - 1) : "";
+}
+
+// ---- one model ---------------------------------------------------------------------------------------
+
+struct Settings {
+  int rounds = 15, chunk = 20, threads = 1;
+  long batch = 100;
+  unsigned long seed = 0;
+  std::string data, torch, dump_dir;
+};
+
+double r4(double v) { return std::round(v * 1e4) / 1e4; }
+
+// Measures one model and prints its JSON line (flushed: a long run shows each model as it finishes).
+void bench_model(const models::ModelInfo& info, const Settings& s) {
+  const std::string spec = data_spec(info, s.data);
+  ZooRun run(info, spec, s.batch, s.seed);
+  if (!s.dump_dir.empty()) dump_init(s.dump_dir, run);
+  const bool cpu_clock = s.threads == 1;
+  auto now = [&] { return cpu_clock ? thread_cpu_ms() : wall_ms(); };
+  std::vector<double> step_ms, gemm_ms, chunk_ms;
+  double loss = 0;
+  for (int i = 0; i < 10; ++i) loss = run.iterate(now, gemm_ms);  // warm-up: node storage, BLAS buffers
+  gemm_ms.clear();
+  GemmFloor floor(run.tape);  // its first replays fault its buffers in: the median leaves them out
+  const std::string top = top_ops(run.tape, 5);
+  const long subnormals = subnormal_grads(run.tape);
+  double total_ms = 0;
+  for (int r = 0; r < s.rounds; ++r) {
+    const double c0 = now();
+    for (int i = 0; i < s.chunk; ++i) loss = run.iterate(now, step_ms);
+    const double chunk = now() - c0;
+    total_ms += chunk;
+    chunk_ms.push_back(chunk / s.chunk);
+    for (int i = 0; i < s.chunk; ++i) {
+      const double t0 = now();
+      floor.run();
+      gemm_ms.push_back(now() - t0);
+    }
+  }
+  const double st = median(step_ms), iter = median(chunk_ms);
+  const double gemm = floor.count() ? median(gemm_ms) : std::nan("");  // NaN: no products, ratios null
+
+  tz::JsonLine j;
+  j.add("bench", "zoo_step").add("model", info.name).add("data", spec).add("batch", s.batch);
+  j.add("step_ms", r4(st)).add("gemm_ms", r4(gemm)).add("gemms", static_cast<long>(floor.count()));
+  j.add("mflop", r4(floor.mflop())).add("step_over_gemm", r4(st / gemm));
+  j.add("ms_per_iter", r4(iter)).add("iter_mean_ms", r4(total_ms / static_cast<double>(step_ms.size())));
+  j.add("iter_over_gemm", r4(iter / gemm)).add("nodes", static_cast<long>(run.tape.size())).add("top_ops", top);
+  j.add("subnormals", subnormals);
+  j.add("loss", r4(loss)).add("iters", static_cast<long>(step_ms.size())).add("blas_core", tz::blas::core_name());
+  j.add("threads", s.threads).add("clock", cpu_clock ? "thread_cpu" : "wall");
+  j.add("target_step_over_gemm", 1.3).add("target_iter_over_gemm", 1.4);
+  if (!s.torch.empty()) {
+    const std::string twin = run_torch(s.torch, info.name, spec, s.threads, s.rounds, s.chunk);
+    const double tstep = json_number_of(twin, "step_ms"), titer = json_number_of(twin, "ms_per_iter");
+    const std::string version = json_string_of(twin, "torch"), reason = json_string_of(twin, "reason");
+    j.raw("torch", version.empty() ? "null" : tz::json_string(version));
+    if (!reason.empty()) j.add("torch_reason", reason);
+    j.add("torch_step_ms", r4(tstep)).add("torch_ms_per_iter", r4(titer));
+    j.add("torch_blas_core", json_string_of(twin, "blas_core"));
+    j.add("torch_over_step", r4(tstep / st)).add("torch_over_iter", r4(titer / iter));
+    j.add("target_torch_over_step", tz::blas::core_name() == "Prescott" ? 1.0 : 1.25);
+  }
+  j.print();
+}
+
+// With --torch: the twin's script must run and import torch, or we stop here and say what is missing.
+void check_torch(const std::string& script) {
+  int status = 0;
+  std::string out = run_command(fmt::format("/usr/bin/python3 '{}' --version 2>&1", script), status);
+  out.erase(out.find_last_not_of(" \n") + 1);  // npos + 1 = 0: all blank
+  if (status != 0)
+    throw std::runtime_error(fmt::format("--torch {}: the PyTorch twin does not run, and it needs PyTorch "
+                                         "(`apt-get install python3-torch`): {}", script, out.empty() ? "no output" : out));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("tapezoo: every model's training step against its GEMM floor and its whole iteration, and the "
+               "PyTorch twins (bench/zoo_torch.py)");
+  Settings s;
+  std::vector<std::string> names;
+  app.add_option("--model", names, "a registered model (repeatable; default: every one)");
+  app.add_option("--rounds", s.rounds, "interleaved rounds of a chunk of iterations and as many floors")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--chunk", s.chunk, "iterations per chunk (ms_per_iter is the median over chunks)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--batch", s.batch, "batch size")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", s.threads, "OpenBLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--seed", s.seed, "seed")->capture_default_str();
+  app.add_option("--data", s.data, "data for every model (default: mnist if present, else fashion-mnist)");
+  app.add_option("--torch", s.torch, "also time the PyTorch twins, e.g. bench/zoo_torch.py");
+  app.add_option("--dump-init", s.dump_dir, "write DIR/<model>.npz: initial weights and the first step's constants");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (names.empty())
+      for (const models::ModelInfo& info : models::registry()) names.push_back(info.name);
+    for (const std::string& name : names) models::find_model(name);  // every name checked before minutes of work
+    if (!s.torch.empty()) check_torch(s.torch);
+    tz::blas::set_threads(s.threads);
+    tz::blas::print_kernel_hint_once();
+    for (const std::string& name : names) bench_model(models::find_model(name), s);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "zoo_step: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
