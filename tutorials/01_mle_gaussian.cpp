@@ -389,7 +389,7 @@ void step_bias_variance(tz::tutorial::Tutorial& t, tz::Rng& rng, std::size_t n, 
   t.step(10, "The MLE of σ² is biased, and still the better estimator: MSE = bias² + Var, {} experiments", experiments);
   t.say("Why biased: Σ (x_i − x̄)² = Σ (x_i − μ)² − n (x̄ − μ)². The first sum has mean nσ², and");
   t.say("E[(x̄ − μ)²] = σ²/n, so E[Σ (x_i − x̄)²] = (n − 1) σ²: E[σ̂²] = (n−1)/n·σ², bias −σ²/n.");
-  t.say("Dividing by n − 1 (Bessel) gives s², unbiased. But Σ (x_i − x̄)² = σ² χ²_{{n−1}}, whose variance");
+  t.say("Dividing by n − 1 (Bessel) gives s², unbiased. But Σ (x_i − x̄)² = σ² χ²(n−1), whose variance");
   t.say("is 2(n−1)σ⁴, so Var σ̂² = 2(n−1)σ⁴/n² and Var s² = 2σ⁴/(n−1), and MSE = bias² + Var gives");
   t.say("  MSE(σ̂²) = (2n−1)σ⁴/n²  <  MSE(s²) = 2σ⁴/(n−1):  the bias buys a larger drop in variance.");
   t.say("Each experiment draws n fresh points from N({}, {}); measured ± SE, (closed form):", mu_true, var_true);
