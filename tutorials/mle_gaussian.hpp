@@ -17,6 +17,7 @@
 namespace tz::tutorial::mle {
 
 using A = tz::Array<double>;
+using V = tz::Var<double>;
 
 // log N(x | μ, σ²) = −½ log 2π − log σ − (x − μ)²/(2σ²), on plain doubles: the reference for the
 // tape and for p_data.
@@ -37,8 +38,6 @@ inline double sd_log_likelihood(double m, double s, double mu, double sigma) {
   const double d = m - mu;
   return std::sqrt(4 * d * d * s * s + 2 * s * s * s * s) / (2 * sigma * sigma);
 }
-
-using V = tz::Var<double>;
 
 // (1/n) Σ_i log N(x_i | μ, σ²) on plain doubles.
 inline double mean_log_likelihood(const A& x, double mu, double sigma) {
