@@ -102,8 +102,9 @@ void log_bernoulli_grad_logits(const T* gy, const T* px, const T* pl, std::size_
 // The textbook code it replaces: sum(x * l - softplus(l), -1), four nodes (mul, softplus, sub,
 // sum_axis) and five [n, d] arrays, each pass reading and writing all of them; this op is one pass
 // each way, and it calls xsimd's log1p and exp in batches where xtensor 0.24 calls the scalar
-// log1pf per element. Not bit for bit the composite: xsimd's exp and log1p round differently from
-// libm's, and the lanes sum in T before the row sum in double (the composite sums in double);
+// log1pf per element. Not bit for bit the composite: the lanes sum in T before the row sum in
+// double (the composite sums in double), the gradient is gy·(x − σ(l)) where the composite adds
+// gy·x and −gy/(1 + e^−l), and its batches call xsimd's log1p where softplus calls libm's;
 // tests/test_fast_paths.cpp bounds the difference. The formula is the stable one
 // (docs/pitfalls.md#bernoulli-logits): no log σ(l), and σ(l) = 1/(1 + e^−l) saturates to 0 or 1
 // without NaN.
@@ -141,11 +142,11 @@ Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits) {
 // The textbook code it replaces: elu(linear(x, W, b)), two nodes (nn::MLP records them so on the
 // textbook path). Here the activation is applied in place on the gemm's output, so the layer
 // keeps one [n, out] array instead of two and its backward makes one pass less. With
-// y = x @ W + b and elu'(y) = e^y = h + 1 for y ≤ 0 (h > 0 exactly when y > 0). The products are
-// linear's own (detail::linear_forward, detail::linear_backward), and the activation's formulas
-// are elu's; only where xtensor's elu and this loop each switch between xsimd's expm1 and libm's
-// (the unaligned head and the tail of the array) can an element differ, by the two functions'
-// rounding: tests/test_fast_paths.cpp bounds it.
+// y = x @ W + b and elu'(y) = e^y = h + 1 for y ≤ 0 (h > 0 exactly when y > 0). The arithmetic is
+// the composite's: linear's own products (detail::linear_forward, detail::linear_backward), then
+// elu's formulas with the same functions (xsimd's expm1 over whole batches of the aligned array
+// and libm's on the tail, as xtensor's elu; gy = gh·(h + 1) as elu's backward), so values and
+// gradients are equal bit for bit (tests/test_fast_paths.cpp).
 template <class T>
 Var<T> linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b) {
   detail::check_linear("linear_elu", x, W, b);
