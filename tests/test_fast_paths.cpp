@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <xtensor-blas/xlinalg.hpp>
+
 #include "autograd/path.hpp"
 #include "distributions/distributions.hpp"
 #include "models/train.hpp"
@@ -105,6 +107,59 @@ TEST_CASE_TEMPLATE("nn::MLP with ELU: linear then elu, and linear_elu, agree bit
     // gradients are not zero.
     CHECK(xt::amax(xt::abs(book.grads[0]))() > T(0));
   }
+}
+
+// ---- inside the engine: linear's bias in the gemm, and sum_to's row sums ------------------------------
+
+TEST_CASE_TEMPLATE("linear (the bias inside the gemm) equals matmul then add within rounding", T, float, double) {
+  // linear writes b into y and lets gemm add x @ W on top (beta = 1); the composite adds b after
+  // the product. Both add the same K = 300 products and b, in different orders, with or without
+  // FMA: |Δy| ≤ 2·(K + 1)·ε·(Σ_k |x_k W_kj| + |b_j|), the worst case of two recursive sums.
+  // The gradients are the same products on both (gx = gy Wᵀ, gW = xᵀ gy by gemm, gb a row sum).
+  Rng rng(9);
+  const std::size_t n = 7, K = 300, m = 13;
+  const Array<T> x = rng.normal<T>({n, K}), W = rng.normal<T>({K, m}), b = rng.normal<T>({m});
+  const Array<T> w = rng.normal<T>({n, m});
+  Array<T> y[2], gx[2], gW[2], gb[2];
+  for (int composite = 0; composite < 2; ++composite) {
+    Tape<T> t;
+    Var<T> xv = t.leaf(x), Wv = t.leaf(W), bv = t.leaf(b);
+    Var<T> yv = composite ? matmul(xv, Wv) + bv : linear(xv, Wv, bv);
+    t.backward(sum(yv * t.constant(w)));
+    y[composite] = yv.value();
+    gx[composite] = xv.grad();
+    gW[composite] = Wv.grad();
+    gb[composite] = bv.grad();
+  }
+  const double eps = std::numeric_limits<T>::epsilon() / 2;
+  const Array<double> scale = xt::linalg::dot(xt::abs(xt::cast<double>(x)), xt::abs(xt::cast<double>(W))) +
+                              xt::abs(xt::cast<double>(b));
+  for (std::size_t i = 0; i < n * m; ++i)
+    CHECK(std::abs(static_cast<double>(y[0].data()[i]) - static_cast<double>(y[1].data()[i])) <=
+          2 * (K + 1) * eps * scale.data()[i]);
+  CHECK(same_bits(gx[0], gx[1]));
+  CHECK(same_bits(gW[0], gW[1]));
+  CHECK(same_bits(gb[0], gb[1]));
+}
+
+TEST_CASE_TEMPLATE("sum_to: the row-sum branch for a bias gradient equals the general odometer bit for bit", T,
+                   float, double) {
+  // [n, m] → [m] takes sum_to's branch for bias gradients; [1, n, m] → [m] the general loop, which
+  // visits the same elements in the same order (rows outer, columns inner) and adds them alike.
+  Rng rng(4);
+  const Array<T> g = rng.normal<T>({37, 19});
+  Array<T> g3 = g;
+  g3.reshape({1, 37, 19});
+  const Array<T> rows = sum_to(g, Shape{19}), general = sum_to(g3, Shape{19});
+  CHECK(same_bits(rows, general));
+  Array<T> row = sum_to(g, Shape{1, 19});
+  row.reshape({19});
+  CHECK(same_bits(row, general));
+  // And it is the sum: column 0 in double, against 36 additions in T, each rounding by at most
+  // ε·Σ_r |g_r0| (a recursive sum's bound).
+  double want = 0, scale = 0;
+  for (std::size_t r = 0; r < 37; ++r) want += static_cast<double>(g(r, 0)), scale += std::abs(static_cast<double>(g(r, 0)));
+  CHECK(std::abs(static_cast<double>(rows(0)) - want) <= 36 * std::numeric_limits<T>::epsilon() / 2 * scale);
 }
 
 // ---- the Bernoulli log-likelihood: sum(x·l − softplus(l), -1) and the fused log_bernoulli --------
