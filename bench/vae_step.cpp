@@ -19,6 +19,9 @@
 //                  linear then elu, and the step reads tape.backward(loss); adam.step();
 //                  params.zero_grad(). Its own model and generator, seeded as the fast path's, so
 //                  both train on the same numbers; textbook_over_fast = textbook_step_ms / step_ms.
+//   bernoulli_ms   the batch's Bernoulli log-likelihood alone, forward and backward, through
+//                  log_bernoulli_with_logits: the fused op on the fast path, and as
+//                  textbook_bernoulli_ms its composite sum(x·l − softplus(l), -1). Median ms.
 //   iwae_ms        −IWAE_1000 of 100 images on the fast path (negative_iwae_bound_eval: no tape
 //                  gradients, decoded in chunks of 4096 rows). Median ms.
 //   --torch FILE   also runs the PyTorch twin (bench/vae_torch.py: same architecture, Adam, dynamic
@@ -52,6 +55,7 @@
 
 #include "autograd/blas.hpp"
 #include "autograd/path.hpp"
+#include "distributions/distributions.hpp"
 #include "io/json.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
@@ -237,6 +241,27 @@ std::pair<double, double> time_iwae(const Options& o, PathRun& run, const Array<
   return {median(times), niwae};
 }
 
+// The Bernoulli log-likelihood of the batch alone, forward and backward, through
+// log_bernoulli_with_logits on the given path (the fused op, or its composite of four ops):
+// median ms over as many repetitions as the steps.
+double time_bernoulli(const Options& o, tz::Path path, const Array<float>& intensities,
+                      const std::function<double()>& now) {
+  tz::PathScope scope(path);
+  tz::Rng rng(5);
+  const Array<float> x = rng.bernoulli(intensities);
+  const Array<float> logits = rng.normal<float>({x.shape()[0], x.shape()[1]});
+  tz::Tape<float> tape;
+  std::vector<double> times;
+  for (int i = 0; i < 10 + o.rounds * o.steps_per_round; ++i) {
+    tape.clear();
+    const double t0 = now();
+    tz::Var<float> l = tape.leaf(logits);
+    tape.backward(sum(tz::log_bernoulli_with_logits(tape.constant(x), l)));
+    if (i >= 10) times.push_back(now() - t0);  // after a warm-up
+  }
+  return median(times);
+}
+
 // Rounded for reading; NaN (a part that did not run) becomes null.
 double r4(double v) { return std::round(v * 1e4) / 1e4; }
 
@@ -275,6 +300,8 @@ int main(int argc, char** argv) {
   const double step = median(fast.step_ms), prep = median(fast.prepare_ms);
   const double book_step = median(book.step_ms), book_prep = median(book.prepare_ms);
   const auto [iwae_ms, niwae] = time_iwae(o, fast, intensities, now);
+  const double bern = time_bernoulli(o, tz::Path::fast, intensities, now);
+  const double book_bern = time_bernoulli(o, tz::Path::textbook, intensities, now);
 
   tz::JsonLine j;
   j.add("bench", "vae_step").add("step_ms", r4(step)).add("gemm_ms", r4(gemm)).add("step_over_gemm", r4(step / gemm));
@@ -282,6 +309,7 @@ int main(int argc, char** argv) {
   j.add("textbook_step_ms", r4(book_step)).add("textbook_step_over_gemm", r4(book_step / gemm));
   j.add("textbook_prepare_ms", r4(book_prep)).add("textbook_iter_over_gemm", r4((book_step + book_prep) / gemm));
   j.add("textbook_over_fast", r4(book_step / step));
+  j.add("bernoulli_ms", r4(bern)).add("textbook_bernoulli_ms", r4(book_bern));
   j.add("iwae_k", static_cast<long>(o.iwae_k)).add("iwae_images", static_cast<long>(B)).add("iwae_ms", r4(iwae_ms));
   j.add("niwae", r4(niwae)).add("loss", r4(fast.last_loss)).add("textbook_loss", r4(book.last_loss));
   j.add("vae", fmt::format("784-300-300-{}/{}-300-300-784 elu, batch {}, float32", 2 * o.z, o.z, B));

@@ -48,12 +48,6 @@ void Adam<T>::step() {
 }
 
 template <class T>
-void Adam<T>::step_and_zero_grad() {
-  begin_step();
-  for (std::size_t k = 0; k < params_.size(); ++k) update(k, true);
-}
-
-template <class T>
 void Adam<T>::backward_step(Tape<T>& tape, const Var<T>& loss) {
   begin_step();
   updated_.assign(params_.size(), false);
