@@ -284,7 +284,7 @@ double Run::step() {
     adam_.step();
     model_->params().zero_grad();
   } else {
-    // Fast path: the three lines above in one sweep, each parameter updated (and its gradient
+    // Fast path: backward; step; zero_grad in one sweep, each parameter updated (and its gradient
     // zeroed) as soon as its gradient is complete; bit for bit the same (tests/test_fast_paths.cpp).
     adam_.backward_step(tape_, loss.value);
   }
