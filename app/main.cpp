@@ -46,7 +46,8 @@ namespace {
 // --textbook: the whole run on the textbook path (autograd/path.hpp, docs/fast-paths.md).
 void add_path_flag(CLI::App& cmd) {
   cmd.add_flag_callback("--textbook", [] { set_path(Path::textbook); },
-                        "run the textbook path (linear then elu, backward; step; zero_grad) instead of the fast one");
+                        "run the textbook path (linear then elu; backward, step, zero_grad) instead of "
+                        "the fast one");
 }
 
 // The loop's flags, shared by train and eval.

@@ -207,7 +207,8 @@ template <class T> void linear_backward(Tape<T>& t, const Node<T>& n, const T* g
 // the types it is asked for there. Each ops_*.cpp ends with one list of its ops' addresses,
 //   template <class T> auto elementwise_ops() { return std::tuple{&neg<T>, &log<T>, …}; }
 // instantiated for float and double: that asks for every op of the file at once, and a
-// static_assert (ops_in_groups, autograd/op_table.hpp) checks the list against the file's groups in kOps, so an op missing
-// from it is a compile error naming the file, not an undefined reference at link time.
+// static_assert (with ops_in_groups, autograd/op_table.hpp) checks the list against the file's
+// groups in kOps, so an op missing from it is a compile error naming the file, not an undefined
+// reference at link time.
 
 }  // namespace tz::detail

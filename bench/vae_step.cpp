@@ -313,7 +313,8 @@ int main(int argc, char** argv) {
   j.add("iwae_k", static_cast<long>(o.iwae_k)).add("iwae_images", static_cast<long>(B)).add("iwae_ms", r4(iwae_ms));
   j.add("niwae", r4(niwae)).add("loss", r4(fast.last_loss)).add("textbook_loss", r4(book.last_loss));
   j.add("vae", fmt::format("784-300-300-{}/{}-300-300-784 elu, batch {}, float32", 2 * o.z, o.z, B));
-  j.add("steps", static_cast<long>(fast.step_ms.size())).add("blas_core", tz::blas::core_name()).add("threads", o.threads);
+  j.add("steps", static_cast<long>(fast.step_ms.size())).add("blas_core", tz::blas::core_name());
+  j.add("threads", o.threads);
   j.add("clock", cpu_clock ? "thread_cpu" : "wall").add("target_step_over_gemm", 1.3);
   double torch_step = std::nan("");
   if (!o.torch_script.empty()) {

@@ -158,7 +158,10 @@ TEST_CASE_TEMPLATE("sum_to: the row-sum branch for a bias gradient equals the ge
   // And it is the sum: column 0 in double, against 36 additions in T, each rounding by at most
   // ε·Σ_r |g_r0| (a recursive sum's bound).
   double want = 0, scale = 0;
-  for (std::size_t r = 0; r < 37; ++r) want += static_cast<double>(g(r, 0)), scale += std::abs(static_cast<double>(g(r, 0)));
+  for (std::size_t r = 0; r < 37; ++r) {
+    want += static_cast<double>(g(r, 0));
+    scale += std::abs(static_cast<double>(g(r, 0)));
+  }
   CHECK(std::abs(static_cast<double>(rows(0)) - want) <= 36 * std::numeric_limits<T>::epsilon() / 2 * scale);
 }
 
@@ -427,5 +430,6 @@ TEST_CASE("tapezoo train --textbook runs the textbook path, and --json says whic
   CHECK(test::contains(book, "\"path\": \"textbook\""));
   CHECK(test::contains(fast, "\"path\": \"fast\""));
   CHECK(test::contains(test::run("TAPEZOO_TEXTBOOK=1 " + run), "\"path\": \"textbook\""));
-  CHECK(test::contains(test::run(tapezoo + " train ppca --help"), "--textbook"));
+  for (const char* command : {" train ppca --help", " eval ppca --help", " sample ppca --help"})
+    CHECK_MESSAGE(test::contains(test::run(tapezoo + command), "--textbook"), command);
 }
