@@ -385,7 +385,7 @@ TEST_CASE("train(): the VAE and the GMVAE of the registry, 20 steps on each path
   // 1e-3 relative after 20 steps is 20× the first step's bound, and over 10× below what these
   // steps change the loss by (the last check), so a textbook path that forgot to zero the
   // gradients or dropped an activation fails.
-  for (const char* name : {"vae", "gmvae"}) {
+  for (const std::string name : {"vae", "gmvae"}) {
     CAPTURE(name);
     const TrainedRun book = train_tiny(Path::textbook, name);
     const TrainedRun fast = train_tiny(Path::fast, name);
