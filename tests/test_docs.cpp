@@ -3,6 +3,7 @@
 // own notes outside it, say). Runs from the source root (meson's workdir for the unit tests).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -77,4 +78,117 @@ TEST_CASE("no file cites notes that live outside the repository") {
     CHECK_MESSAGE(text.find("PITFALLS") == std::string::npos, f.string() << " cites PITFALLS, not in the project");
     CHECK_MESSAGE(text.find("../shared") == std::string::npos, f.string() << " cites ../shared, not in the project");
   }
+}
+
+// A path written in a comment or a doc is a promise that the reader can open it. Paths of files that
+// a command creates (./zoo new-model's models/mymodel.cpp, a tutorial's NN_name.cpp) are examples,
+// not citations; so are wildcards (tests/test_model_*.cpp).
+TEST_CASE("every project path named in the code and docs exists") {
+  const std::regex path(
+      R"(\b((?:autograd|datasets|distributions|models|nn|io|app|tutorials|tests|bench|docs|coursework)/[A-Za-z0-9_./*<>-]*[A-Za-z0-9_*>]\.(?:cpp|hpp|md|py|sh|js|build)|README\.md)\b)");
+  const std::vector<std::string> examples = {"*", "<", "mymodel", "NAME", "NN_", "name.cpp", "yourmodel"};
+  std::size_t named = 0;
+  for (const fs::path& f : project_files()) {
+    const std::string text = read_all(f);
+    for (auto m = std::sregex_iterator(text.begin(), text.end(), path); m != std::sregex_iterator(); ++m) {
+      const std::string p = (*m)[1].str();
+      bool example = false;
+      for (const std::string& e : examples) example = example || p.find(e) != std::string::npos;
+      if (example) continue;
+      ++named;
+      // Relative to the source root, or to the citing file's folder (a doc linking a sibling).
+      const bool found = fs::exists(p) || fs::exists(f.parent_path() / p) ||
+                         fs::exists(fs::path("tests/fuzz") / p);
+      CHECK_MESSAGE(found, f.string() << " names " << p << ", which the project does not contain");
+    }
+  }
+  CHECK(named >= 100);  // the regex does match: the code names its files often
+}
+
+namespace {
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// The project's C++ sources outside tests/: what a student reads.
+std::vector<fs::path> teaching_sources() {
+  std::vector<fs::path> out;
+  for (const fs::path& f : project_files()) {
+    const std::string p = f.lexically_normal().string();
+    const std::string ext = f.extension().string();
+    if ((ext == ".cpp" || ext == ".hpp") && !starts_with(p, "tests/")) out.push_back(f.lexically_normal());
+  }
+  return out;
+}
+
+// Top-level function definitions as (first line, number of lines): a definition starts at column 0
+// with a signature (a line holding '(' that is no preprocessor line, comment, namespace, type or
+// template header) and ends at the next line that starts with '}' at column 0. The code keeps
+// namespaces unindented, so free functions and out-of-class members all start at column 0;
+// member functions defined inside a class are indented and not measured here (they are short).
+std::vector<std::pair<std::size_t, std::size_t>> top_level_functions(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.empty() || l[0] == ' ' || l[0] == '#' || l[0] == '/' || l[0] == '}' || l[0] == '\t') continue;
+    if (starts_with(l, "namespace") || starts_with(l, "template") || starts_with(l, "using") ||
+        starts_with(l, "struct") || starts_with(l, "class") || starts_with(l, "enum") ||
+        starts_with(l, "union") || starts_with(l, "static_assert") || starts_with(l, "extern \"C\" {"))
+      continue;
+    if (l.find('(') == std::string::npos) continue;
+    // The body opens at the first line ending in '{' within the signature; a ';' first means a
+    // declaration (or a variable), not a definition.
+    std::size_t open = i;
+    while (open < lines.size() && lines[open].find(';') == std::string::npos &&
+           (lines[open].empty() || lines[open].back() != '{'))
+      ++open;
+    if (open >= lines.size() || lines[open].find(';') != std::string::npos) continue;
+    std::size_t close = open + 1;
+    while (close < lines.size() && (lines[close].empty() || lines[close][0] != '}')) ++close;
+    if (close >= lines.size()) break;
+    out.emplace_back(i + 1, close - i + 1);
+    i = close;
+  }
+  return out;
+}
+
+}  // namespace
+
+// A file or a function too long to hold in one's head is split along what it contains. io/plot.cpp
+// is the one exception: a PNG plotter whose parts (axes, ticks, legend, lines) share one canvas.
+TEST_CASE("no source outside tests/ exceeds 450 lines, and no function 120") {
+  std::size_t files = 0, functions = 0;
+  for (const fs::path& f : teaching_sources()) {
+    const std::string text = read_all(f);
+    ++files;
+    if (f != fs::path("io/plot.cpp")) {
+      const auto n = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+      CHECK_MESSAGE(n <= 450, f.string() << " has " << n << " lines; split it along what it contains (at most 450)");
+    }
+    for (const auto& [line, length] : top_level_functions(text)) {
+      ++functions;
+      CHECK_MESSAGE(length <= 120, f.string() << ":" << line << ": a function of " << length
+                                              << " lines; give its parts names of their own (at most 120)");
+    }
+  }
+  CHECK(files >= 80);
+  CHECK(functions >= 300);  // the scanner does find the definitions
+}
+
+TEST_CASE("the function scanner measures definitions and skips declarations") {
+  const std::string text =
+      "int f(int x);\n"               // a declaration
+      "template <class T>\n"
+      "T g(T x,\n"
+      "    T y) {\n"
+      "  return x + y;\n"
+      "}\n"
+      "struct S {\n  int h() { return 1; }\n};\n"
+      "double k() {\n  return 2;\n}\n";
+  const auto fns = top_level_functions(text);
+  REQUIRE(fns.size() == 2);
+  CHECK(fns[0] == std::pair<std::size_t, std::size_t>{3, 4});
+  CHECK(fns[1] == std::pair<std::size_t, std::size_t>{10, 3});
 }
