@@ -1,6 +1,7 @@
 // tapezoo: the command-line program behind ./zoo (train, eval, sample, fit, list, new-model).
 //
 //   tapezoo train vae --data mnist --iters 5000 --json
+//   tapezoo train vae --textbook       (the textbook path: autograd/path.hpp, docs/fast-paths.md)
 //   tapezoo eval vae --checkpoint out/vae/checkpoint.npz --iwae 1,10
 //   tapezoo sample vae --checkpoint out/vae/checkpoint.npz --out samples.png
 //   tapezoo fit gmm --data points.csv --k 3
@@ -25,6 +26,7 @@
 
 #include "app/commands.hpp"
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "datasets/files.hpp"
 #include "io/flags.hpp"
 #include "io/json.hpp"
@@ -40,6 +42,13 @@ using namespace tz;
 using namespace tz::models;
 
 namespace {
+
+// --textbook: the whole run on the textbook path (autograd/path.hpp, docs/fast-paths.md).
+void add_path_flag(CLI::App& cmd) {
+  cmd.add_flag_callback("--textbook", [] { set_path(Path::textbook); },
+                        "run the textbook path (linear then elu; backward, step, zero_grad) instead of "
+                        "the fast one");
+}
 
 // The loop's flags, shared by train and eval.
 void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
@@ -71,6 +80,7 @@ void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
       ->check(nonnegative_integer());
   cmd.add_flag("--json", o.json, "print one JSON object as the last line");
   cmd.add_flag("--quiet", o.quiet, "no progress bar");
+  add_path_flag(cmd);
 }
 
 // The model's flags as string options; the values given are collected into `given`.
@@ -210,6 +220,7 @@ int run(int argc, char** argv) {
       cmd.add_option("--out", png, "the PNG to write")->required();
       cmd.add_option("--n", n_samples, "number of samples")->capture_default_str()->check(flags::positive_integer());
       cmd.add_option("--seed", opt.seed, "seed")->capture_default_str()->check(flags::nonnegative_integer());
+      add_path_flag(cmd);
     }
     try {
       cmd.parse(argc - 2, argv + 2);
@@ -232,8 +243,9 @@ int run(int argc, char** argv) {
         return 128 + r.stopped_by;
       }
       if (!opt.json) {
-        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter)%s\n", info.name.c_str(), r.iters - r.first_iter,
-                    r.train_s, r.ms_per_iter, r.first_iter > 0 ? fmt::format(", resumed at {}", r.first_iter).c_str() : "");
+        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter, %s path)%s\n", info.name.c_str(), r.iters - r.first_iter,
+                    r.train_s, r.ms_per_iter, to_string(path()),
+                    r.first_iter > 0 ? fmt::format(", resumed at {}", r.first_iter).c_str() : "");
         print_metrics(r.metrics);
         if (!opt.out.empty()) std::printf("wrote %s/{checkpoint.npz, metrics.csv, curves.png, …}\n", opt.out.c_str());
       } else {

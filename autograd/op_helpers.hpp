@@ -191,13 +191,24 @@ Var<T> binary(Op op, const Var<T>& a, const Var<T>& b, Forward&& forward, Backwa
   return t.finish(id);
 }
 
+// ---- y = x @ W + b, for linear (ops_linalg.cpp) and linear_elu (ops_fused.cpp) ---------------------
+// Defined in ops_linalg.cpp for float and double, so that the fused op runs the very same products.
+
+// Throws AutogradError naming op unless x [n,in], W [in,out], b [out] or [1,out].
+template <class T> void check_linear(const char* op, const Var<T>& x, const Var<T>& W, const Var<T>& b);
+// n.value = x @ W + b from the node's inputs (x, W, b): the bias copied in, then one gemm with beta = 1.
+template <class T> void linear_forward(Tape<T>& t, Node<T>& n);
+// Given gy [n,out] at y = x @ W + b: gx += gy @ Wᵀ, gW += xᵀ @ gy, gb += Σ_rows gy.
+template <class T> void linear_backward(Tape<T>& t, const Node<T>& n, const T* gy);
+
 // ---- for float (training) and double (gradient checks) --------------------------------------------
 
 // The op functions are templates defined in the .cpp files, so the compiler emits them only for
 // the types it is asked for there. Each ops_*.cpp ends with one list of its ops' addresses,
 //   template <class T> auto elementwise_ops() { return std::tuple{&neg<T>, &log<T>, …}; }
 // instantiated for float and double: that asks for every op of the file at once, and a
-// static_assert (count_ops) checks the list against the file's groups in kOps, so an op missing
-// from it is a compile error naming the file, not an undefined reference at link time.
+// static_assert (with ops_in_groups, autograd/op_table.hpp) checks the list against the file's
+// groups in kOps, so an op missing from it is a compile error naming the file, not an undefined
+// reference at link time.
 
 }  // namespace tz::detail

@@ -30,13 +30,15 @@ enum class Op : std::uint8_t {
   // binary (broadcasting)
   add, sub, mul, div,
   // reductions
-  sum, sum_axis, mean, mean_axis, logsumexp, max_axis, log_bernoulli,
+  sum, sum_axis, mean, mean_axis, logsumexp, max_axis,
   // shape
   reshape, transpose, concat, narrow, gather_rows, tile, broadcast_to, detach,
   // linear algebra
-  matmul, linear, linear_elu,
+  matmul, linear,
   // normalisation along an axis
   softmax, log_softmax,
+  // fused: fast paths, each equal to a composite of the ops above (autograd/ops_fused.cpp)
+  log_bernoulli, linear_elu,
   count_
 };
 
@@ -86,7 +88,6 @@ inline constexpr OpInfo kOps[] = {
   {Op::mean_axis,   "mean_axis",   "reduction",   "y = (1/n) Σ_axis x",                    "gx += broadcast(gy) / n"},
   {Op::logsumexp,   "logsumexp",   "reduction",   "y = m + log Σ_axis e^(x-m), m = max",  "gx += gy·softmax(x)   (0 for an all -inf row)"},
   {Op::max_axis,    "max_axis",    "reduction",   "y = max_axis x",                        "gx += gy at the (first) argmax"},
-  {Op::log_bernoulli,"log_bernoulli","reduction",  "y = Σ_last x·l − softplus(l) (fused)",  "gl += gy·(x − σ(l)), gx += gy·l"},
 
   {Op::reshape,     "reshape",     "shape",       "y = x viewed as a new shape",           "gx += reshape(gy, shape x)"},
   {Op::transpose,   "transpose",   "shape",       "y = xᵀ (2-D)",                          "gx += gyᵀ"},
@@ -99,10 +100,12 @@ inline constexpr OpInfo kOps[] = {
 
   {Op::matmul,      "matmul",      "linalg",      "y = a @ b (BLAS gemm)",                 "ga += gy @ bᵀ, gb += aᵀ @ gy"},
   {Op::linear,      "linear",      "linalg",      "y = x @ W + b (bias fused)",            "gx += gy @ Wᵀ, gW += xᵀ @ gy, gb += Σ_rows gy"},
-  {Op::linear_elu,  "linear_elu",  "linalg",      "h = elu(x @ W + b) (bias, activation fused)", "gy = gh·(h > 0 ? 1 : h + 1), then linear's"},
 
   {Op::softmax,     "softmax",     "normalise",   "y = e^x / Σ_axis e^x",                  "gx += y·(gy - Σ_axis gy·y)"},
   {Op::log_softmax, "log_softmax", "normalise",   "y = x - logsumexp_axis(x)",             "gx += gy - softmax(x)·Σ_axis gy"},
+
+  {Op::log_bernoulli,"log_bernoulli","fused",     "y = Σ_last x·l − softplus(l) (fused)",  "gl += gy·(x − σ(l)), gx += gy·l"},
+  {Op::linear_elu,  "linear_elu",  "fused",       "h = elu(x @ W + b) (bias, activation fused)", "gy = gh·(h > 0 ? 1 : h + 1), then linear's"},
 };
 // clang-format on
 

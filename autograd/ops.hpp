@@ -46,11 +46,6 @@ template <class T> Var<T> mean(const Var<T>& x);                                
 template <class T> Var<T> mean(const Var<T>& x, int axis, bool keepdims = false);
 template <class T> Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims = false);
 template <class T> Var<T> max(const Var<T>& x, int axis, bool keepdims = false);
-// log Bernoulli(x; σ(l)) summed over the last axis: y = Σ_j [x_j l_j − softplus(l_j)], x and l of one
-// shape [..., d] → [...]. One fused, vectorised pass, where mul, softplus, sub and sum would record
-// four ops and five [n, d] arrays (distributions' log_bernoulli_with_logits calls it when x and the
-// logits have one shape); its backward is gl += gy·(x − σ(l)).
-template <class T> Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits);
 
 // ---- shape ----------------------------------------------------------------------------------------
 // One entry of shape may be -1 (inferred).
@@ -67,12 +62,20 @@ template <class T> Var<T> detach(const Var<T>& x);
 template <class T> Var<T> matmul(const Var<T>& a, const Var<T>& b);  // [m,k] @ [k,n]
 // x @ W + b with x [n,in], W [in,out], b [out] or [1,out]: one gemm with the bias fused in.
 template <class T> Var<T> linear(const Var<T>& x, const Var<T>& W, const Var<T>& b);
-// elu(x @ W + b) in one node: a hidden layer of nn::MLP with ELU (the activation fused, in place).
-template <class T> Var<T> linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b);
 
 // ---- normalisation along an axis ------------------------------------------------------------------
 template <class T> Var<T> softmax(const Var<T>& x, int axis);
 template <class T> Var<T> log_softmax(const Var<T>& x, int axis);
+
+// ---- fused: fast paths, each equal to a composite of the ops above (autograd/ops_fused.cpp) -----
+// Callers pick them or the composite with tz::textbook() (autograd/path.hpp, docs/fast-paths.md).
+// log Bernoulli(x; σ(l)) summed over the last axis, y = Σ_j [x_j l_j − softplus(l_j)], x and l of
+// one shape [..., d] → [...]: sum(x * l - softplus(l), -1) in one vectorised pass
+// (distributions' log_bernoulli_with_logits calls it on the fast path).
+template <class T> Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits);
+// elu(linear(x, W, b)) in one node, the activation applied in place (nn::MLP's ELU hidden layers
+// on the fast path).
+template <class T> Var<T> linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b);
 
 // ---- the one home of broadcasting -----------------------------------------------------------------
 // The shape a op b has under NumPy's rules; throws AutogradError naming op and both shapes.

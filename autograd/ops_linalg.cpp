@@ -4,13 +4,8 @@
 #include "autograd/blas.hpp"
 #include "autograd/op_helpers.hpp"
 
-#include <cmath>
+#include <algorithm>
 #include <tuple>
-#include <vector>
-
-#ifdef XTENSOR_USE_XSIMD
-#include <xsimd/xsimd.hpp>
-#endif
 
 namespace tz {
 
@@ -48,7 +43,9 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
       });
 }
 
-namespace {
+// ---- x @ W + b, shared with linear_elu (autograd/ops_fused.cpp) through autograd/op_helpers.hpp ----
+
+namespace detail {
 
 template <class T>
 void check_linear(const char* op, const Var<T>& x, const Var<T>& W, const Var<T>& b) {
@@ -98,52 +95,25 @@ void linear_backward(Tape<T>& t, const Node<T>& nd, const T* gy) {
   }
 }
 
-}  // namespace
+template void check_linear(const char*, const Var<float>&, const Var<float>&, const Var<float>&);
+template void check_linear(const char*, const Var<double>&, const Var<double>&, const Var<double>&);
+template void linear_forward(Tape<float>&, Node<float>&);
+template void linear_forward(Tape<double>&, Node<double>&);
+template void linear_backward(Tape<float>&, const Node<float>&, const float*);
+template void linear_backward(Tape<double>&, const Node<double>&, const double*);
+
+}  // namespace detail
 
 // linear: y = x @ W + b (bias fused)           gx += gy @ Wᵀ, gW += xᵀ @ gy, gb += Σ_rows gy
 // x [n,in], W [in,out], b [out] or [1,out], the bias fused into the gemm.
 template <class T>
 Var<T> linear(const Var<T>& x, const Var<T>& W, const Var<T>& b) {
-  check_linear("linear", x, W, b);
+  detail::check_linear("linear", x, W, b);
   return record<T>(Op::linear, {x, W, b},
-      [](Tape<T>& t, Node<T>& nd) { linear_forward(t, nd); },
+      [](Tape<T>& t, Node<T>& nd) { detail::linear_forward(t, nd); },
       [](Tape<T>& t, Node<T>& nd) {
         const T* gy = nd.grad.data();
-        linear_backward(t, nd, gy);
-      });
-}
-
-// linear_elu: h = elu(x @ W + b) (bias, activation fused)  gy = gh·(h > 0 ? 1 : h + 1), then linear's
-// A hidden layer with its activation in one node (nn::MLP records ELU layers this way), so the
-// activation is applied in place on the gemm's output instead of in a node of its own. With
-// y = x @ W + b and elu'(y) = e^y = h + 1 for y ≤ 0 (h > 0 exactly when y > 0).
-template <class T>
-Var<T> linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b) {
-  check_linear("linear_elu", x, W, b);
-  return record<T>(Op::linear_elu, {x, W, b},
-      [](Tape<T>& t, Node<T>& nd) {
-        linear_forward(t, nd);
-        T* h = nd.value.data();  // y = x @ W + b, made h = elu(y) in place
-        const std::size_t size = nd.value.size();
-        std::size_t i = 0;
-#ifdef XTENSOR_USE_XSIMD
-        using B = xsimd::batch<T>;
-        for (; i + B::size <= size; i += B::size) {
-          const B v = B::load_unaligned(h + i);
-          xsimd::select(v > B(T(0)), v, xsimd::expm1(v)).store_unaligned(h + i);
-        }
-#endif
-        for (; i < size; ++i) h[i] = h[i] > T(0) ? h[i] : std::expm1(h[i]);
-      },
-      [](Tape<T>& t, Node<T>& nd) {
-        const T* gh = nd.grad.data();
-        const T* h = nd.value.data();
-        // gy goes to a scratch buffer, so the node's own gradient stays dLoss/dh for print() and DOT.
-        thread_local std::vector<T> gy;
-        const std::size_t size = nd.value.size();
-        gy.resize(size);
-        for (std::size_t i = 0; i < size; ++i) gy[i] = h[i] > T(0) ? gh[i] : gh[i] * (h[i] + T(1));
-        linear_backward(t, nd, gy.data());
+        detail::linear_backward(t, nd, gy);
       });
 }
 
@@ -151,7 +121,7 @@ Var<T> linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b) {
 // Every op of this file, once; a new op's address goes here too.
 template <class T>
 auto linalg_ops() {
-  return std::tuple{&matmul<T>, &linear<T>, &linear_elu<T>};
+  return std::tuple{&matmul<T>, &linear<T>};
 }
 template auto linalg_ops<float>();
 template auto linalg_ops<double>();

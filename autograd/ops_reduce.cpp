@@ -7,10 +7,6 @@
 #include <limits>
 #include <tuple>
 
-#ifdef XTENSOR_USE_XSIMD
-#include <xsimd/xsimd.hpp>
-#endif
-
 #include "autograd/op_helpers.hpp"
 
 namespace tz {
@@ -199,112 +195,6 @@ Var<T> max(const Var<T>& x, int axis, bool keepdims) {
       });
 }
 
-// ---- the Bernoulli log-likelihood from logits, fused ----------------------------------------------
-
-namespace {
-
-#ifdef XTENSOR_USE_XSIMD
-template <class T>
-xsimd::batch<T> softplus_simd(const xsimd::batch<T>& l) {
-  using B = xsimd::batch<T>;
-  return xsimd::max(l, B(T(0))) + xsimd::log1p(xsimd::exp(-xsimd::abs(l)));
-}
-#endif
-
-template <class T>
-T softplus_scalar(T l) {
-  return std::max(l, T(0)) + std::log1p(std::exp(-std::abs(l)));
-}
-
-}  // namespace
-
-// y_r = Σ_j [x_rj·l_rj − softplus(l_rj)]: one vectorised pass per row.
-template <class T>
-static void log_bernoulli_forward(const Array<T>& xv, const Array<T>& lv, Array<T>& out) {
-  const std::size_t d = xv.shape()[xv.dimension() - 1], rows = xv.size() / d;
-  out.resize(reduced_shape(xv.shape(), xv.dimension() - 1, false));
-  const T* px = xv.data();
-  const T* pl = lv.data();
-  T* y = out.data();
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t o = r * d;
-    double s = 0;
-    std::size_t j = 0;
-#ifdef XTENSOR_USE_XSIMD
-    using B = xsimd::batch<T>;
-    constexpr std::size_t S = B::size;
-    B acc(T(0));
-    for (; j + S <= d; j += S) {
-      const B l = B::load_unaligned(pl + o + j);
-      acc += B::load_unaligned(px + o + j) * l - softplus_simd(l);
-    }
-    s = static_cast<double>(xsimd::hadd(acc));
-#endif
-    for (; j < d; ++j) s += static_cast<double>(px[o + j] * pl[o + j] - softplus_scalar(pl[o + j]));
-    y[r] = static_cast<T>(s);
-  }
-}
-
-// gl += gy·(x − σ(l)), into g (beta 0: assign, 1: add).
-template <class T>
-static void log_bernoulli_grad_logits(const T* gy, const T* px, const T* pl, std::size_t rows, std::size_t d, T beta, T* g) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t o = r * d;
-    std::size_t j = 0;
-#ifdef XTENSOR_USE_XSIMD
-    using B = xsimd::batch<T>;
-    constexpr std::size_t S = B::size;
-    const B gr(gy[r]), one(T(1));
-    for (; j + S <= d; j += S) {
-      const B l = B::load_unaligned(pl + o + j);
-      B v = gr * (B::load_unaligned(px + o + j) - one / (one + xsimd::exp(-l)));
-      if (beta != T(0)) v += B::load_unaligned(g + o + j);
-      v.store_unaligned(g + o + j);
-    }
-#endif
-    for (; j < d; ++j) {
-      const T v = gy[r] * (px[o + j] - T(1) / (T(1) + std::exp(-pl[o + j])));
-      g[o + j] = beta != T(0) ? g[o + j] + v : v;
-    }
-  }
-}
-
-// log_bernoulli: y = Σ_last x·l − softplus(l) (fused)  gl += gy·(x − σ(l)), gx += gy·l
-// In full: y_r = Σ_j [x_rj·l_rj − softplus(l_rj)] over the last axis, softplus(l) = max(l,0) + log1p(e^−|l|);
-// gl += gy_r·(x_rj − σ(l_rj)), gx += gy_r·l_rj.
-// A composite of mul, softplus, sub and sum would do the same in four passes with five [n, d]
-// arrays; this op is one pass each way, vectorised with xsimd (xtensor 0.24 calls the scalar
-// log1pf here, which made softplus of a 100×784 batch cost more than the decoder's matrix
-// products); plain loops when the build has no xsimd (simd=none). The formula is the stable one (docs/pitfalls.md#bernoulli-logits): no log σ(l), and σ(l) = 1/(1 + e^−l)
-// saturates to 0 or 1 without NaN. Lane sums run in T over d/lanes terms, row sums in double.
-template <class T>
-Var<T> log_bernoulli(const Var<T>& x, const Var<T>& logits) {
-  if (x.dim() == 0 || x.shape() != logits.shape())
-    throw AutogradError(fmt::format("log_bernoulli: expected x and logits of one shape [..., d], got {} and {}",
-                                    shape_str(x.shape()), shape_str(logits.shape())));
-  return record<T>(Op::log_bernoulli, {x, logits},
-      [](Tape<T>& t, Node<T>& n) { log_bernoulli_forward(t.val(n.in[0]), t.val(n.in[1]), n.value); },
-      [](Tape<T>& t, Node<T>& n) {
-        const T* gy = n.grad.data();
-        const Array<T>& x = t.val(n.in[0]);
-        const Array<T>& l = t.val(n.in[1]);
-        const std::size_t d = x.shape()[x.dimension() - 1], rows = x.size() / d;
-        T beta;
-        if (t.wants_grad(n.in[1])) {  // gl += gy·(x − σ(l))
-          T* gl = t.grad_dest(n.in[1], beta).data();
-          log_bernoulli_grad_logits(gy, x.data(), l.data(), rows, d, beta, gl);
-        }
-        if (t.wants_grad(n.in[0])) {  // gx += gy·l
-          T* gx = t.grad_dest(n.in[0], beta).data();
-          for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t j = 0; j < d; ++j) {
-              const T v = gy[r] * l.data()[r * d + j];
-              gx[r * d + j] = beta != T(0) ? gx[r * d + j] + v : v;
-            }
-        }
-      });
-}
-
 // ---- normalisation along an axis ------------------------------------------------------------------
 
 // Computes log_softmax of x along v into out (same shape as x). An all -inf row gives -inf.
@@ -393,7 +283,7 @@ auto reduce_ops() {
   using Full = Var<T> (*)(const Var<T>&);
   using Along = Var<T> (*)(const Var<T>&, int, bool);
   return std::tuple{Full(&sum<T>), Along(&sum<T>), Full(&mean<T>), Along(&mean<T>), &logsumexp<T>, &max<T>,
-                    &log_bernoulli<T>, &softmax<T>, &log_softmax<T>};
+                    &softmax<T>, &log_softmax<T>};
 }
 template auto reduce_ops<float>();
 template auto reduce_ops<double>();

@@ -9,9 +9,12 @@
 // A test proves each pair equal: bit for bit where the arithmetic is the same, otherwise within a
 // stated float tolerance (tests/test_fast_paths.cpp). docs/fast-paths.md lists every pair.
 //
-// The fast path is the default. `--textbook` on `./zoo train`, `./zoo eval`, `./zoo fit gmm` and
-// every tutorial, or TAPEZOO_TEXTBOOK=1 in the environment, selects the textbook path for the
-// whole run.
+// Each call site writes the textbook branch first and the fast one after it:
+//   if (tz::textbook()) { h = elu(linear(x, W, b)); } else { h = linear_elu(x, W, b); }
+//
+// The fast path is the default. `--textbook` on `./zoo train`, `./zoo eval`, `./zoo sample`,
+// `./zoo fit gmm` and every tutorial, or TAPEZOO_TEXTBOOK=1 in the environment, selects the
+// textbook path for the whole run; `./zoo train --json` says which ran ("path").
 #pragma once
 
 namespace tz {

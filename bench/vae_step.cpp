@@ -1,44 +1,61 @@
-// bench/vae_step: one VAE training step against its matrix products alone, and IWAE evaluation.
+// bench/vae_step: one VAE training step against its matrix products alone, on the fast path and on
+// the textbook path side by side (autograd/path.hpp, docs/fast-paths.md), and IWAE evaluation.
 //
 //   step_ms        one training step of models/vae (784-300-300-2z encoder, z-300-300-784 decoder,
-//                  ELU), batch 100, z 10, float32, as models/train.cpp runs it: tape.clear,
-//                  forward, then backward with Adam fused into the sweep. Median ms.
+//                  ELU), batch 100, z 10, float32, as models/train.cpp runs it on the fast path:
+//                  tape.clear, forward (linear_elu layers), then backward with Adam fused into the
+//                  sweep (Adam::backward_step). Median ms.
 //   prepare_ms     the iteration's data part before it: the batch copied into the reused buffer (as
 //                  gather_rows does) and binarized (prepare_batch). Median ms.
 //   gemm_ms        the step's 17 matrix products and nothing else, through tz::blas::gemm on
 //                  preallocated buffers, with the shapes and transposes the tape uses: 6 forward
 //                  (x @ W, beta = 1 on top of the bias, as linear() does), 6 weight gradients
 //                  gW += hᵀ @ gy (beta = 1 into Param::grad) and 5 input gradients gh = gy @ Wᵀ
-//                  (none for the data x, a constant). Median ms: the step's GEMM floor.
+//                  (none for the data x, a constant). Median ms: the step's GEMM floor, the same
+//                  for both paths, which run the same products.
 //   step_over_gemm step_ms / gemm_ms. Target ≤ 1.3, whichever kernels OpenBLAS runs.
 //   iter_over_gemm (prepare_ms + step_ms) / gemm_ms: the whole iteration.
-//   iwae_ms        −IWAE_1000 of 100 images (negative_iwae_bound_eval: no tape gradients, decoded
-//                  in chunks of 4096 rows). Median ms.
+//   textbook_*     the same for the textbook path (tz::PathScope(Path::textbook)): the MLPs record
+//                  linear then elu, and the step reads tape.backward(loss); adam.step();
+//                  params.zero_grad(). Its own model and generator, seeded as the fast path's, so
+//                  both train on the same numbers; textbook_over_fast = textbook_step_ms / step_ms.
+//   bernoulli_ms   the batch's Bernoulli log-likelihood alone, forward and backward, through
+//                  log_bernoulli_with_logits: the fused op on the fast path, and as
+//                  textbook_bernoulli_ms its composite sum(x·l − softplus(l), -1). Median ms.
+//   iwae_ms        −IWAE_1000 of 100 images on the fast path (negative_iwae_bound_eval: no tape
+//                  gradients, decoded in chunks of 4096 rows). Median ms.
 //   --torch FILE   also runs the PyTorch twin (bench/vae_torch.py: same architecture, Adam, dynamic
 //                  binarization, one thread) in the same environment and timed the same way, and
 //                  reports torch_over_step = torch_step_ms / step_ms (and the same for whole
-//                  iterations). Targets: ≥ 1.25 with the CPU's own kernels, ≥ 1 with OpenBLAS's
-//                  'Prescott' fallback.
+//                  iterations, and torch_over_textbook_step for the textbook path). Targets for the
+//                  fast path: ≥ 1.25 with the CPU's own kernels, ≥ 1 with OpenBLAS's 'Prescott'
+//                  fallback.
 //
-// One JSON line on stdout. One BLAS thread unless --threads N (docs/pitfalls.md#blas-threads); with one thread the
-// clock is the thread's CPU time, which leaves out time the scheduler gave to other processes on a
-// shared machine (clock says which). The OpenBLAS kernels are chosen when the library loads:
-// compare `OPENBLAS_CORETYPE=SkylakeX build/bench/vae_step` (set in the shell for that one
-// command, never in code: docs/pitfalls.md#openblas-kernels); blas_core says which ran. Steps and floors are measured in
-// interleaved rounds, so that both see the same machine.
+// One JSON line on stdout, and the two paths as a small table on stderr. One BLAS thread unless
+// --threads N (docs/pitfalls.md#blas-threads); with one thread the clock is the thread's CPU time,
+// which leaves out time the scheduler gave to other processes on a shared machine (clock says
+// which). The OpenBLAS kernels are chosen when the library loads: compare
+// `OPENBLAS_CORETYPE=SkylakeX build/bench/vae_step` (set in the shell for that one command, never
+// in code: docs/pitfalls.md#openblas-kernels); blas_core says which ran. Steps of both paths and
+// floors are measured in interleaved rounds, so that all see the same machine.
+
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
+#include "distributions/distributions.hpp"
 #include "io/json.hpp"
 #include "models/vae.hpp"
 #include "nn/optim.hpp"
@@ -133,113 +150,186 @@ TorchResult run_torch(const std::string& script, int iters, int threads, std::st
   return {number("step_ms"), number("prepare_ms")};
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app("tapezoo: a VAE training step against its GEMM floor, IWAE-1000 evaluation, and the PyTorch twin");
+struct Options {
   int threads = 1, rounds = 20, steps_per_round = 20, iwae_reps = 3, z = 10, batch = 100, torch_iters = 400;
   std::size_t iwae_k = 1000;
   std::uint64_t seed = 1;
   std::string torch_script;
-  app.add_option("--threads", threads, "OpenBLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--rounds", rounds, "interleaved rounds of steps and floors")->capture_default_str();
-  app.add_option("--steps", steps_per_round, "steps (and floors) per round")->capture_default_str();
-  app.add_option("--z", z, "latent dimensions")->capture_default_str();
-  app.add_option("--batch", batch, "batch size")->capture_default_str();
-  app.add_option("--iwae-k", iwae_k, "importance samples of the evaluation (0: skip it)")->capture_default_str();
-  app.add_option("--iwae-reps", iwae_reps, "repetitions of the evaluation")->capture_default_str();
-  app.add_option("--torch", torch_script, "also run the PyTorch twin, e.g. bench/vae_torch.py");
-  app.add_option("--torch-iters", torch_iters, "timed iterations of the twin")->capture_default_str();
-  app.add_option("--seed", seed, "seed")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+};
 
-  tz::blas::set_threads(threads);
-  tz::blas::print_kernel_hint_once();
-  const bool cpu_clock = threads == 1;
-  auto now = [&] { return cpu_clock ? thread_cpu_ms() : wall_ms(); };
-
-  tz::Rng rng(seed);
-  tz::models::VAEOptions opt;
-  opt.z = static_cast<std::size_t>(z);
-  tz::models::VAE<float> vae(opt, rng);
-  auto& params = vae.params();
-  tz::nn::Adam<float> adam(params.all(), {.lr = 1e-3});
-  const std::size_t B = static_cast<std::size_t>(batch);
-  const Array<float> intensities = rng.uniform<float>({B, opt.x_dim});  // pixel intensities in [0, 1)
-  tz::models::Batch<float> b;
+// One path's training: its own model, optimizer, batch, tape and generator (seeded alike for both
+// paths), and its timings.
+struct PathRun {
+  tz::Path path;
+  tz::Rng rng;
+  tz::models::VAE<float> vae;
+  tz::nn::Adam<float> adam;
+  tz::models::Batch<float> batch;
   tz::Tape<float> tape;
-  GemmFloor floor(params, B);
-
-  // One iteration of models/train.cpp: the batch (a copy into the reused buffer, as gather_rows does)
-  // and its binarization, then the step proper: clear, forward, backward with Adam in the sweep
-  // (it also zeroes the gradients, so they start at zero for the next step).
-  auto prepare = [&]() {
-    b.x = intensities;
-    vae.prepare_batch(b, rng);
-  };
-  auto train_step = [&]() {
-    tape.clear();
-    tz::models::Loss<float> loss = vae.loss(tape, b, rng);
-    const double value = loss.value.item();
-    adam.backward_step(tape, loss.value);  // as models/train.cpp: Adam inside the backward sweep
-    return value;
-  };
-
-  for (int i = 0; i < 10; ++i) prepare(), train_step(), floor.run();  // warm-up: node storage, BLAS buffers
-  std::vector<double> prepare_ms, step_ms, gemm_ms;
+  std::vector<double> prepare_ms, step_ms;
   double last_loss = 0;
-  for (int r = 0; r < rounds; ++r) {
-    for (int i = 0; i < steps_per_round; ++i) {
-      const double t0 = now();
-      prepare();
-      const double t1 = now();
-      last_loss = train_step();
-      const double t2 = now();
-      prepare_ms.push_back(t1 - t0);
-      step_ms.push_back(t2 - t1);
+
+  PathRun(tz::Path p, const tz::models::VAEOptions& opt, std::uint64_t seed)
+      : path(p), rng(seed), vae(opt, rng), adam(vae.params().all(), {.lr = 1e-3}) {}
+
+  // The batch: a copy into the reused buffer, as gather_rows does, and its binarization.
+  void prepare(const Array<float>& intensities) {
+    batch.x = intensities;
+    vae.prepare_batch(batch, rng);
+  }
+  // One step of models/train.cpp on this path: clear, forward, then the step. The textbook step is
+  // backward; step; zero_grad, the fast one Adam inside the backward sweep (which also zeroes the
+  // gradients): the same numbers (tests/test_fast_paths.cpp).
+  double step() {
+    tz::PathScope scope(path);
+    tape.clear();
+    tz::models::Loss<float> loss = vae.loss(tape, batch, rng);
+    const double value = loss.value.item();
+    if (tz::textbook()) {
+      tape.backward(loss.value);
+      adam.step();
+      vae.params().zero_grad();
+    } else {
+      adam.backward_step(tape, loss.value);
     }
-    for (int i = 0; i < steps_per_round; ++i) {
+    return value;
+  }
+};
+
+// Interleaved rounds: steps_per_round steps of each path, then as many floors.
+std::vector<double> time_rounds(const Options& o, std::vector<PathRun*>& runs, GemmFloor& floor,
+                                const Array<float>& intensities, const std::function<double()>& now) {
+  for (PathRun* r : runs)  // warm-up: node storage, BLAS buffers
+    for (int i = 0; i < 10; ++i) r->prepare(intensities), r->step(), floor.run();
+  std::vector<double> gemm_ms;
+  for (int round = 0; round < o.rounds; ++round) {
+    for (PathRun* r : runs)
+      for (int i = 0; i < o.steps_per_round; ++i) {
+        const double t0 = now();
+        r->prepare(intensities);
+        const double t1 = now();
+        r->last_loss = r->step();
+        const double t2 = now();
+        r->prepare_ms.push_back(t1 - t0);
+        r->step_ms.push_back(t2 - t1);
+      }
+    for (int i = 0; i < o.steps_per_round; ++i) {
       floor.reset();
       const double t0 = now();
       floor.run();
       gemm_ms.push_back(now() - t0);
     }
   }
-  const double step = median(step_ms), gemm = median(gemm_ms), prep = median(prepare_ms);
+  return gemm_ms;
+}
 
-  double iwae_ms = std::nan(""), niwae = std::nan("");
-  if (iwae_k > 0) {
-    tz::Rng bin(7);
-    const Array<float> x = bin.bernoulli(intensities);
-    std::vector<double> times;
-    for (int i = 0; i < iwae_reps; ++i) {
-      const double t0 = now();
-      const std::vector<double> v = vae.negative_iwae_bound_eval(x, iwae_k, rng);
-      times.push_back(now() - t0);
-      niwae = 0;
-      for (double a : v) niwae += a / static_cast<double>(v.size());
-    }
-    iwae_ms = median(times);
+// −IWAE_k of the images on the fast path: median ms of the repetitions, and the bound's mean.
+std::pair<double, double> time_iwae(const Options& o, PathRun& run, const Array<float>& intensities,
+                                    const std::function<double()>& now) {
+  if (o.iwae_k == 0) return {std::nan(""), std::nan("")};
+  tz::Rng bin(7);
+  const Array<float> x = bin.bernoulli(intensities);
+  std::vector<double> times;
+  double niwae = 0;
+  for (int i = 0; i < o.iwae_reps; ++i) {
+    const double t0 = now();
+    const std::vector<double> v = run.vae.negative_iwae_bound_eval(x, o.iwae_k, run.rng);
+    times.push_back(now() - t0);
+    niwae = 0;
+    for (double a : v) niwae += a / static_cast<double>(v.size());
   }
+  return {median(times), niwae};
+}
 
-  // Rounded for reading; NaN (a part that did not run) becomes null.
-  auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
+// The Bernoulli log-likelihood of the batch alone, forward and backward, through
+// log_bernoulli_with_logits on the given path (the fused op, or its composite of four ops):
+// median ms over as many repetitions as the steps.
+double time_bernoulli(const Options& o, tz::Path path, const Array<float>& intensities,
+                      const std::function<double()>& now) {
+  tz::PathScope scope(path);
+  tz::Rng rng(5);
+  const Array<float> x = rng.bernoulli(intensities);
+  const Array<float> logits = rng.normal<float>({x.shape()[0], x.shape()[1]});
+  tz::Tape<float> tape;
+  std::vector<double> times;
+  for (int i = 0; i < 10 + o.rounds * o.steps_per_round; ++i) {
+    tape.clear();
+    const double t0 = now();
+    tz::Var<float> l = tape.leaf(logits);
+    tape.backward(sum(tz::log_bernoulli_with_logits(tape.constant(x), l)));
+    if (i >= 10) times.push_back(now() - t0);  // after a warm-up
+  }
+  return median(times);
+}
+
+// Rounded for reading; NaN (a part that did not run) becomes null.
+double r4(double v) { return std::round(v * 1e4) / 1e4; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("tapezoo: a VAE training step on the fast and the textbook path against its GEMM floor, "
+               "IWAE-1000 evaluation, and the PyTorch twin");
+  Options o;
+  app.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--rounds", o.rounds, "interleaved rounds of steps and floors")->capture_default_str();
+  app.add_option("--steps", o.steps_per_round, "steps of each path (and floors) per round")->capture_default_str();
+  app.add_option("--z", o.z, "latent dimensions")->capture_default_str();
+  app.add_option("--batch", o.batch, "batch size")->capture_default_str();
+  app.add_option("--iwae-k", o.iwae_k, "importance samples of the evaluation (0: skip it)")->capture_default_str();
+  app.add_option("--iwae-reps", o.iwae_reps, "repetitions of the evaluation")->capture_default_str();
+  app.add_option("--torch", o.torch_script, "also run the PyTorch twin, e.g. bench/vae_torch.py");
+  app.add_option("--torch-iters", o.torch_iters, "timed iterations of the twin")->capture_default_str();
+  app.add_option("--seed", o.seed, "seed")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  tz::blas::set_threads(o.threads);
+  tz::blas::print_kernel_hint_once();
+  const bool cpu_clock = o.threads == 1;
+  const std::function<double()> now = [cpu_clock] { return cpu_clock ? thread_cpu_ms() : wall_ms(); };
+
+  tz::models::VAEOptions opt;
+  opt.z = static_cast<std::size_t>(o.z);
+  PathRun fast(tz::Path::fast, opt, o.seed), book(tz::Path::textbook, opt, o.seed);
+  const std::size_t B = static_cast<std::size_t>(o.batch);
+  tz::Rng data_rng(o.seed + 1);
+  const Array<float> intensities = data_rng.uniform<float>({B, opt.x_dim});  // pixel intensities in [0, 1)
+  GemmFloor floor(fast.vae.params(), B);
+  std::vector<PathRun*> runs{&fast, &book};
+  const double gemm = median(time_rounds(o, runs, floor, intensities, now));
+  const double step = median(fast.step_ms), prep = median(fast.prepare_ms);
+  const double book_step = median(book.step_ms), book_prep = median(book.prepare_ms);
+  const auto [iwae_ms, niwae] = time_iwae(o, fast, intensities, now);
+  const double bern = time_bernoulli(o, tz::Path::fast, intensities, now);
+  const double book_bern = time_bernoulli(o, tz::Path::textbook, intensities, now);
+
   tz::JsonLine j;
   j.add("bench", "vae_step").add("step_ms", r4(step)).add("gemm_ms", r4(gemm)).add("step_over_gemm", r4(step / gemm));
   j.add("prepare_ms", r4(prep)).add("iter_over_gemm", r4((step + prep) / gemm));
-  j.add("iwae_k", static_cast<long>(iwae_k)).add("iwae_images", static_cast<long>(B)).add("iwae_ms", r4(iwae_ms));
-  j.add("niwae", r4(niwae)).add("loss", r4(last_loss));
-  j.add("vae", fmt::format("784-300-300-{}/{}-300-300-784 elu, batch {}, float32", 2 * z, z, B));
-  j.add("steps", static_cast<long>(step_ms.size())).add("blas_core", tz::blas::core_name()).add("threads", threads);
+  j.add("textbook_step_ms", r4(book_step)).add("textbook_step_over_gemm", r4(book_step / gemm));
+  j.add("textbook_prepare_ms", r4(book_prep)).add("textbook_iter_over_gemm", r4((book_step + book_prep) / gemm));
+  j.add("textbook_over_fast", r4(book_step / step));
+  j.add("bernoulli_ms", r4(bern)).add("textbook_bernoulli_ms", r4(book_bern));
+  j.add("iwae_k", static_cast<long>(o.iwae_k)).add("iwae_images", static_cast<long>(B)).add("iwae_ms", r4(iwae_ms));
+  j.add("niwae", r4(niwae)).add("loss", r4(fast.last_loss)).add("textbook_loss", r4(book.last_loss));
+  j.add("vae", fmt::format("784-300-300-{}/{}-300-300-784 elu, batch {}, float32", 2 * o.z, o.z, B));
+  j.add("steps", static_cast<long>(fast.step_ms.size())).add("blas_core", tz::blas::core_name());
+  j.add("threads", o.threads);
   j.add("clock", cpu_clock ? "thread_cpu" : "wall").add("target_step_over_gemm", 1.3);
-  if (!torch_script.empty()) {
+  double torch_step = std::nan("");
+  if (!o.torch_script.empty()) {
     std::string version;
-    const TorchResult torch = run_torch(torch_script, torch_iters, threads, version);
+    const TorchResult torch = run_torch(o.torch_script, o.torch_iters, o.threads, version);
+    torch_step = torch.step_ms;
     j.add("torch", version).add("torch_step_ms", r4(torch.step_ms)).add("torch_prepare_ms", r4(torch.prepare_ms));
     j.add("torch_over_step", r4(torch.step_ms / step));
     j.add("torch_iter_over_iter", r4((torch.step_ms + torch.prepare_ms) / (step + prep)));
+    j.add("torch_over_textbook_step", r4(torch.step_ms / book_step));
     j.add("target_torch_over_step", tz::blas::core_name() == "Prescott" ? 1.0 : 1.25);
   }
+  fmt::print(stderr, "{:<9} {:>9} {:>9} {:>10} {:>11}\n", "path", "step_ms", "gemm_ms", "step/gemm", "torch/step");
+  for (const auto& [name, ms] : {std::pair{"fast", step}, std::pair{"textbook", book_step}})
+    fmt::print(stderr, "{:<9} {:>9.3f} {:>9.3f} {:>10.3f} {:>11.3f}\n", name, ms, gemm, ms / gemm, torch_step / ms);
   fmt::print("{}\n", j.str());
   return 0;
 }

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "autograd/path.hpp"
+
 namespace tz {
 
 
@@ -56,11 +58,12 @@ Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, con
 
 template <class T>
 Var<T> log_bernoulli_with_logits(const Var<T>& x, const Var<T>& logits) {
-  // Σ_j [x_j l_j − softplus(l_j)]: one fused op when x and l have one shape (every model's case;
-  // the composite below records four ops and five [n, d] arrays, a sizeable share of a VAE step),
-  // else the same formula composed from ops, which broadcasts.
-  if (x.shape() == logits.shape()) return log_bernoulli(x, logits);
-  return sum(x * logits - softplus(logits), -1);
+  // log p(x | l) = Σ_j [x_j l_j − softplus(l_j)], softplus(l) = max(l, 0) + log1p(e^−|l|): the
+  // stable form, never log σ(l) (docs/pitfalls.md#bernoulli-logits). It broadcasts x against l.
+  if (textbook() || x.shape() != logits.shape()) return sum(x * logits - softplus(logits), -1);
+  // Fast path: the same sum as one fused op, one pass each way instead of four nodes and five
+  // [n, d] arrays (autograd/ops_fused.cpp; equal within float rounding, tests/test_fast_paths.cpp).
+  return log_bernoulli(x, logits);
 }
 
 template <class T>

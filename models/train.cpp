@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "datasets/batching.hpp"
 #include "datasets/files.hpp"
 #include "datasets/image_dataset.hpp"
@@ -156,20 +157,23 @@ double Run::step() {
   model_->prepare_batch(batch_, rng_);
   model_->set_iteration(t_);
 
-  tape_.clear();  // the gradients are zero: from construction, then from Adam, which zeroes them
+  tape_.clear();  // the gradients are zero: from construction, then from the step, which zeroes them
   Loss<float> loss = model_->loss(tape_, batch_, rng_);
   const double value = loss.value.item();
   if (!std::isfinite(value))
     throw std::runtime_error(fmt::format("{}: the loss is {} at iteration {}; try a smaller --lr (now {})",
                                          info_.name, value, t_, opt_.lr));
   adam_.set_lr(schedule_.at(t_));
-  if (opt_.clip > 0 || opt_.check_finite) {
+  if (textbook() || opt_.clip > 0 || opt_.check_finite) {
     tape_.backward(loss.value);
     if (opt_.check_finite) require_finite(info_.name, loss, model_->params(), t_);
     if (opt_.clip > 0) nn::clip_grad_norm(model_->params().all(), opt_.clip);  // needs every gradient first
-    adam_.step_and_zero_grad();
+    adam_.step();
+    model_->params().zero_grad();
   } else {
-    adam_.backward_step(tape_, loss.value);  // backward, each parameter updated as its gradient completes
+    // Fast path: backward; step; zero_grad in one sweep, each parameter updated (and its gradient
+    // zeroed) as soon as its gradient is complete; bit for bit the same (tests/test_fast_paths.cpp).
+    adam_.backward_step(tape_, loss.value);
   }
   ++t_;
   record(loss, value);

@@ -3,8 +3,8 @@
 //   for t = 0 … iters−1:
 //     batch ← next shuffled minibatch;  model.prepare_batch(batch)     (e.g. dynamic binarization)
 //     tape.clear()
-//     L ← model.loss(tape, batch);  tape.backward(L);  adam.step_and_zero_grad()
-//       (fused: adam.backward_step(tape, L) updates each parameter in the sweep, bit for bit the same)
+//     L ← model.loss(tape, batch);  tape.backward(L);  adam.step();  params.zero_grad()
+//       (the fast path: adam.backward_step(tape, L) updates each parameter in the sweep, bit for bit the same)
 //     every --save-every iterations: write DIR/checkpoint.npz
 //   metrics ← model.evaluate(first --eval test rows)
 //

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "io/json.hpp"
 #include "models/train.hpp"
 
@@ -81,7 +82,7 @@ std::string result_json(const ModelInfo& info, const TrainOptions& opt, const Tr
   j.add("model", info.name).add("data", opt.data.empty() ? info.default_data : opt.data);
   j.add("iters", r.iters).add("batch", opt.batch).add("seed", static_cast<long>(opt.seed));
   j.add("train_s", r.train_s).add("ms_per_iter", r.ms_per_iter);
-  j.add("blas_core", blas::core_name()).add("threads", opt.threads);
+  j.add("blas_core", blas::core_name()).add("threads", opt.threads).add("path", to_string(path()));
   for (const auto& [k, v] : r.final_train) j.add("train_" + k, v);
   for (const auto& [k, v] : r.metrics) j.add(k, v);
   return j.str();

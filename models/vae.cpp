@@ -53,8 +53,8 @@ typename VAE<T>::Bound VAE<T>::elbo_from(Tape<T>& tape, const Var<T>& x, const G
   Var<T> z = sample_gaussian(q.m, q.v, eps);
   Var<T> logits = decode(tape, z);
   // rec = −log p(x|z) = −Σ_j [x_j l_j − softplus(l_j)],  l = f_θ(z)      (never log σ(l): docs/pitfalls.md#bernoulli-logits)
-  // (log_bernoulli is log_bernoulli_with_logits fused into one vectorised op: autograd/ops.hpp)
-  Var<T> rec = -log_bernoulli(x, logits);
+  // (the composite of table ops on --textbook, the fused log_bernoulli op otherwise: docs/fast-paths.md)
+  Var<T> rec = -log_bernoulli_with_logits(x, logits);
   // KL(q(z|x) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
   Var<T> kl = kl_std_normal(q.m, q.v);
   // −ELBO = rec + KL, per example
@@ -93,7 +93,7 @@ Var<T> VAE<T>::log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaus
   // z_i = m + √v ⊙ ε_i
   Var<T> z = sample_gaussian(m, v, eps);
   // log p(x|z_i) = Σ_j [x_j l_ij − softplus(l_ij)]
-  Var<T> log_px_z = log_bernoulli(xk, decode(tape, z));
+  Var<T> log_px_z = log_bernoulli_with_logits(xk, decode(tape, z));
   // log p(z_i) = log N(z_i; 0, I) = −½ Σ_j (z_ij² + log 2π)
   Var<T> log_pz = -0.5 * (sum(square(z), -1) + kLog2Pi * static_cast<double>(options_.z));
   // log q(z_i|x) = log N(z_i; m, diag v)

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "autograd/path.hpp"
+
 namespace tz::nn {
 
 template <class T>
@@ -110,16 +112,20 @@ MLP<T>::MLP(ParamSet<T>& params, const std::string& name, const std::vector<std:
     layers_.emplace_back(params, fmt::format("{}.l{}", name, i + 1), sizes[i], sizes[i + 1], rng);
 }
 
+// The textbook path records each layer as the formula reads, h ← act(h W + b): a `linear` node,
+// then the activation's own node (none after the last layer). The fast path records an ELU hidden
+// layer as one `linear_elu` node (autograd/ops_fused.cpp), which replaces exactly that pair;
+// tests/test_fast_paths.cpp compares the two. Other activations have no fused op.
 template <class T>
 Var<T> MLP<T>::operator()(Tape<T>& tape, const Var<T>& x) const {
   Var<T> h = x;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const bool hidden = i + 1 < layers_.size();
-    if (hidden && act_ == Activation::elu) {
-      h = layers_[i].linear_elu(tape, h);  // one node: elu(x @ W + b), the activation fused
+    if (tz::textbook() || !hidden || act_ != Activation::elu) {
+      h = layers_[i](tape, h);             // linear: h W + b
+      if (hidden) h = activate(h, act_);   // then the activation, e.g. elu
     } else {
-      h = layers_[i](tape, h);
-      if (hidden) h = activate(h, act_);
+      h = layers_[i].linear_elu(tape, h);  // fast path: elu(h W + b) in one node
     }
   }
   return h;

@@ -2,8 +2,9 @@
 //
 //   nn::ParamSet<float> params;
 //   nn::MLP<float> enc(params, "enc", {784, 300, 300, 20}, nn::Activation::elu, rng);
-//   Var<float> h = enc(tape, x);   // records linear_elu, linear_elu, linear: the ELU is fused
-//                                  // into its layer's node (other activations get nodes of their own)
+//   Var<float> h = enc(tape, x);   // records linear, elu, linear, elu, linear (the textbook path)
+//                                  // or linear_elu, linear_elu, linear (the fast path, the default:
+//                                  // the ELU fused into its layer's node; autograd/path.hpp)
 //
 // Parameters live in the ParamSet (name -> Param), outside any tape, and keep their gradients
 // until zero_grad(). Layers hold pointers into the set; a ParamSet never moves its Params.
@@ -48,7 +49,7 @@ class Linear {
   Linear() = default;
   Linear(ParamSet<T>& params, const std::string& name, std::size_t in, std::size_t out, Rng& rng);
   Var<T> operator()(Tape<T>& tape, const Var<T>& x) const;
-  Var<T> linear_elu(Tape<T>& tape, const Var<T>& x) const;  // elu(x W + b) as one node
+  Var<T> linear_elu(Tape<T>& tape, const Var<T>& x) const;  // elu(x W + b) as one node (the fast path)
   std::size_t in() const { return W_->value.shape()[0]; }
   std::size_t out() const { return W_->value.shape()[1]; }
   Param<T>& W() const { return *W_; }

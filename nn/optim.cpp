@@ -48,12 +48,6 @@ void Adam<T>::step() {
 }
 
 template <class T>
-void Adam<T>::step_and_zero_grad() {
-  begin_step();
-  for (std::size_t k = 0; k < params_.size(); ++k) update(k, true);
-}
-
-template <class T>
 void Adam<T>::backward_step(Tape<T>& tape, const Var<T>& loss) {
   begin_step();
   updated_.assign(params_.size(), false);
@@ -94,10 +88,12 @@ void Adam<T>::begin_step() {
 }
 
 namespace {
-// One parameter's Adam update. The flags are template parameters so that each of the four loops
-// is branch-free (a weight-decay FMA or a branch that is not needed costs a few percent of a VAE
-// step). The loop streams θ, g, m and v, and that traffic is what it costs: with the sqrt and the
-// division taken out, bench/vae_step was no faster (step/GEMM 1.297 against 1.29, SkylakeX kernels).
+// One parameter's Adam update, the formula of Adam's comment in nn/optim.hpp element by element:
+//   g ← g + λθ (weight decay), m ← β1 m + (1−β1) g, v ← β2 v + (1−β2) g²,
+//   θ ← θ − step_size · m / (√v · inv_sqrt_bc2 + ε),  step_size = lr/(1−β1^t), inv_sqrt_bc2 = 1/√(1−β2^t)
+// and, when asked, g ← 0. The flags are template parameters so that each of the four loops is
+// branch-free; the loop streams θ, g, m and v, and that memory traffic is what it costs
+// (docs/fast-paths.md).
 template <bool kDecay, bool kZeroGrad, class T>
 void adam_update(T* theta, T* grad, T* m, T* v, std::size_t n, T b1, T b2, T eps, T wd, T step_size,
                  T inv_sqrt_bc2) {

@@ -1,13 +1,15 @@
 // tapezoo optimizers: SGD with momentum, and Adam with PyTorch's defaults and bias correction.
-// Each step reads p.grad and updates p.value in one fused loop per parameter; the caller
+// Each step reads p.grad and updates p.value in one loop per parameter; the caller
 // zeroes the gradients (params.zero_grad()) before the next backward.
 //
 //   nn::Adam<float> opt(params.all(), {.lr = 1e-3});
 //   for (…) { tape.clear(); params.zero_grad(); tape.backward(loss(tape)); opt.step(); }
 //
-// Adam can also zero the gradients itself (step_and_zero_grad), or run inside the backward sweep
-// (backward_step), which models/train.cpp uses: the optimizer's pass over θ, g, m and v is the
-// costliest part of a VAE step after the matrix products, and doing it while g is in cache helps.
+// That loop is the textbook path of models/train.cpp: tape.backward(loss); adam.step();
+// params.zero_grad(). Its fast path runs Adam inside the backward sweep (backward_step): each
+// parameter is updated, and its gradient zeroed, as soon as its gradient is complete, while it is
+// still in cache; the optimizer's pass over θ, g, m and v is the costliest part of a VAE step after
+// the matrix products. Bit for bit the same parameters (tests/test_fast_paths.cpp, tests/test_nn.cpp).
 #pragma once
 
 #include <string>
@@ -53,13 +55,10 @@ class Adam {
   };
   Adam(std::vector<Param<T>*> params, Options opt);
   void step();
-  // step(), then zero every gradient in the same pass: what a training loop does next anyway
-  // (params.zero_grad()), without a second sweep over memory.
-  void step_and_zero_grad();
-  // tape.backward(loss), with each parameter's update (and gradient zeroing) done inside the sweep
-  // as soon as its gradient is complete, while it is still in cache. The same numbers, bit for bit,
-  // as tape.backward(loss); step_and_zero_grad(); a parameter that was not on the tape is updated
-  // at the end. Not with gradient clipping, which needs every gradient first.
+  // The fast path of tape.backward(loss); step(); params.zero_grad(): each parameter's update (and
+  // the zeroing of its gradient) is done inside the sweep as soon as its gradient is complete,
+  // while it is still in cache. The same numbers, bit for bit; a parameter that was not on the tape
+  // is updated at the end. Not with gradient clipping, which needs every gradient first.
   void backward_step(Tape<T>& tape, const Var<T>& loss);
   void set_lr(double lr) { opt_.lr = lr; }
   double lr() const { return opt_.lr; }

@@ -100,7 +100,7 @@ TEST_CASE("the comparison catches a changed formula, a missing gap and a changed
 
 TEST_CASE("op_table_text lists every op under its group, with its forward and backward") {
   const std::string text = op_table_text();
-  for (const char* group : {"source\n", "elementwise\n", "binary\n", "reduction\n", "shape\n", "linalg\n", "normalise\n"})
+  for (const char* group : {"source\n", "elementwise\n", "binary\n", "reduction\n", "shape\n", "linalg\n", "normalise\n", "fused\n"})
     CHECK_MESSAGE(text.find(group) != std::string::npos, "no heading " << group);
   for (const OpInfo& row : kOps) {
     const std::size_t at = text.find("  " + std::string(row.name) + " ");

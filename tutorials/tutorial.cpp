@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/blas.hpp"
+#include "autograd/path.hpp"
 #include "io/flags.hpp"
 
 namespace tz::tutorial {
@@ -51,6 +52,9 @@ Tutorial::Tutorial(std::string name, std::string description, std::uint64_t defa
   app_->add_option("--threads", threads_,
                    "OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when it is set)")
       ->check(flags::positive_integer());
+  app_->add_flag_callback("--textbook", [] { set_path(Path::textbook); },
+                          "run the textbook path (plain ops, backward; step; zero_grad) instead of the fast one "
+                          "(docs/fast-paths.md)");
 }
 
 Tutorial::~Tutorial() = default;
@@ -106,7 +110,7 @@ std::optional<int> Tutorial::parse(int argc, char** argv) {
   blas::print_kernel_hint_once();
 
   fmt::print("{}\n", styled(fmt::format("tapezoo tutorial {}: {}", name_, description_), kBold));
-  fmt::print("seed {}{}{}\n", seed_, quick_ ? ", quick mode" : "",
+  fmt::print("seed {}{}{}{}\n", seed_, quick_ ? ", quick mode" : "", textbook() ? ", textbook path" : "",
              pause_ ? "; Enter between steps (c: run to the end, q: quit)" : "");
   std::fflush(stdout);
   start_ = std::chrono::steady_clock::now();

@@ -31,6 +31,10 @@
 //   --seed N       the one seed of the run (default: the tutorial's own, fixed)
 //   --out DIR      where files go (default out/<name>); created by out_dir() on first use
 //   --threads N    OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when set: docs/pitfalls.md#blas-threads)
+//   --textbook     the textbook path instead of the fast one: the MLP records linear then elu, the
+//                  Bernoulli log-likelihood is a composite of plain ops, the step reads
+//                  backward; step; zero_grad (autograd/path.hpp, docs/fast-paths.md). The header
+//                  line then says "textbook path"; TAPEZOO_TEXTBOOK=1 does the same.
 //   --help
 //
 // Output is plain text when stdout is not a terminal (logs, meson test), and bold, underlined
