@@ -78,14 +78,26 @@ inline constexpr Claim kClaims[] = {
      "tutorials/01_mle_gaussian.cpp: gaussian_log_likelihood", "01_mle_gaussian", 6},
 
     // ---- 02_gmm_em -----------------------------------------------------------------------------
-    {"mixture-samples-match", "samples of Σ_k π_k N(μ_k, Σ_k) have frequencies π_k, means μ_k and covariances Σ_k within their standard errors",
-     "models/gmm_api.cpp: GaussianMixture::sample", "02_gmm_em", 8},
-    {"bayes-posterior-is-e-step", "p(z=k | x) = π_k N(x; μ_k, Σ_k) / Σ_j π_j N(x; μ_j, Σ_j): by hand for one point, equal to e_step",
-     "models/gmm_em.cpp: GaussianMixture::e_step", "02_gmm_em", 9},
-
-    // ---- 03_gmm_gradient -----------------------------------------------------------------------
-    {"em-fixed-point", "at EM's fixed point ∇_θ log p(x; θ) = 0, and EM is coordinate ascent on the ELBO (the E-step closes the gap, the M-step raises the bound)",
-     "models/gmm_em.cpp: GaussianMixture::m_step", "03_gmm_gradient", 28},
+    {"mixture-samples-match", "samples of Σ_k π_k N(μ_k, Σ_k) (z ~ Cat(π), x = μ_z + L_z ε, L_z L_zᵀ = Σ_z) have frequencies π_k, means μ_k and covariances Σ_k within 4 standard errors",
+     "models/gmm.cpp: GaussianMixture::sample", "02_gmm_em", 8},
+    {"bayes-posterior-is-e-step", "p(z=k | x) = π_k N(x; μ_k, Σ_k) / Σ_j π_j N(x; μ_j, Σ_j), by hand from the densities, equals e_step's r_nk, and (1/N) Σ_n log p(x_n) its return value",
+     "models/gmm_em.cpp: GaussianMixture::e_step_textbook", "02_gmm_em", 9},
+    {"elbo-gap-is-kl", "log p(x_n) − ELBO_n(q, θ) = KL(q(z_n) ‖ p(z_n | x_n, θ)) for every q, so the gap is 0 for q = e_step's r",
+     "models/gmm_em.cpp: GaussianMixture::e_step_textbook", "02_gmm_em"},
+    {"m-step-is-weighted-mle", "m_step: N_k = Σ_n r_nk, π_k = N_k / N, μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k",
+     "models/gmm_em.cpp: GaussianMixture::m_step_textbook", "02_gmm_em"},
+    {"m-step-raises-the-elbo", "ELBO(r, θ_new) ≥ ELBO(r, θ_old): the M-step maximises the bound over θ with q = r fixed, at every iteration",
+     "models/gmm_em.cpp: GaussianMixture::m_step_textbook", "02_gmm_em"},
+    {"em-log-likelihood-rises", "ℓ(θ_new) ≥ ELBO(r, θ_new) ≥ ELBO(r, θ_old) = ℓ(θ_old): EM's log-likelihood never decreases (up to rounding, 1e-13)",
+     "models/gmm_em.cpp: GaussianMixture::run_em", "02_gmm_em"},
+    {"em-converges", "EM's |Δℓ| falls below tol = 1e-10 nats per point within max_iter iterations",
+     "models/gmm_em.cpp: GaussianMixture::run_em", "02_gmm_em"},
+    {"em-fit-recovers-the-truth", "EM's μ̂_k lie within 4 standard errors √(Σ_k,jj / (N π_k)) of the true means, and ℓ(θ_EM) ≥ ℓ(θ_true)",
+     "models/gmm_em.cpp: GaussianMixture::fit", "02_gmm_em"},
+    {"fit-is-the-loop", "GaussianMixture::fit's lower bounds are ℓ(θ_t) of the e_step/m_step loop by hand, iteration by iteration",
+     "models/gmm_em.cpp: GaussianMixture::run_em", "02_gmm_em"},
+    {"fit-classifies-like-bayes", "argmax_k r_nk of the fit is right about z_n as often as the true posterior's argmax (the Bayes classifier), within 4 paired standard errors",
+     "models/gmm.cpp: GaussianMixture::predict", "02_gmm_em"},
 
     // ---- 04_vae --------------------------------------------------------------------------------
     {"kl-asymmetry", "argmin_q KL(p ‖ q) covers both modes of a two-mode p; argmin_q KL(q ‖ p) sits on one",
