@@ -29,7 +29,6 @@
 #include "io/plot.hpp"
 #include "models/gmm.hpp"
 #include "tutorials/gmm_data.hpp"
-#include "distributions/constants.hpp"
 #include "tutorials/tutorial.hpp"
 
 using tz::models::gmm::Matrix;
@@ -37,24 +36,12 @@ using tz::models::gmm::Matrix;
 // dimensions, its data make_data() and the start of the fit initial_parameters().
 using namespace tz::tutorial::gmm_data;
 
-using tz::kLog2Pi;
 
 namespace {
 
 using tz::models::gmm::GaussianMixture;
 using tz::tutorial::claim;
 using tz::tutorial::Tutorial;
-
-// log N(x; μ_k, Σ_k) for D = 2 straight from the density's definition,
-//   N(x; μ, Σ) = exp(−½ (x − μ)ᵀ Σ⁻¹ (x − μ)) / (2π √det Σ),   Σ⁻¹ = [[c, −b], [−b, a]] / det Σ
-// for Σ = [[a, b], [b, c]]: from the covariances themselves, independent of the Cholesky factors of
-// the precisions that the model's E-step computes with (models/gmm_em.cpp, models/gmm_kernels.cpp).
-double log_normal_by_hand(const Matrix& x, std::size_t n, const GaussianMixture& m, std::size_t k) {
-  const auto& S = m.covariances();
-  const double a = S(k, 0, 0), b = S(k, 0, 1), c = S(k, 1, 1), det = a * c - b * b;
-  const double u = x(n, 0) - m.means()(k, 0), v = x(n, 1) - m.means()(k, 1);
-  return -kLog2Pi - 0.5 * std::log(det) - 0.5 * (c * u * u - 2 * b * u * v + a * v * v) / det;
-}
 
 std::vector<tz::CovarianceEllipse> ellipses(const GaussianMixture& m) {
   std::vector<tz::CovarianceEllipse> e;
@@ -104,7 +91,8 @@ tz::models::gmm::Parameters step_initialise(Tutorial& t, const Matrix& x, tz::Rn
 
 // Step 3: Bayes' rule by hand against the model's E-step (GaussianMixture::e_step: e_step_textbook
 // under --textbook, the kernels otherwise). Returns r.
-Matrix step_bayes_posterior_is_e_step(Tutorial& t, const Matrix& x, const GaussianMixture& model) {
+Matrix step_bayes_posterior_is_e_step(Tutorial& t, const Matrix& x, const GaussianMixture& model,
+                                      const GaussianMixture& true_model) {
   const std::size_t N = x.shape(0);
   t.step(3, "E-step: Bayes' rule, r_nk = p(z_n = k | x_n) = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j)");
   t.say("Prior p(z = k) = π_k, likelihood p(x | z = k) = N(x | μ_k, Σ_k), evidence p(x) = Σ_j π_j N(x | μ_j, Σ_j):");
@@ -123,6 +111,7 @@ Matrix step_bayes_posterior_is_e_step(Tutorial& t, const Matrix& x, const Gaussi
     if (h > best_entropy) best_entropy = h, show = n;
   }
   t.say("");
+  // log_normal_by_hand and bayes_by_hand_error (tutorials/gmm_data.cpp): the density's definition, from Σ_k.
   t.say("By hand, with the densities themselves, for the point the components disagree on most, x_{} = {}:", show,
         vec2(x(show, 0), x(show, 1)));
   double joint[K], evidence = 0, point_err = 0;
@@ -134,24 +123,20 @@ Matrix step_bayes_posterior_is_e_step(Tutorial& t, const Matrix& x, const Gaussi
   }
   t.say("  p(x) = Σ_k π_k N = {:.5e};  e_step's r = {:.10f}, {:.10f}, {:.10f}", evidence, resp(show, 0), resp(show, 1),
         resp(show, 2));
-  // The same for every point, in log space: r_nk = e^{b_nk − logsumexp_k b_nk} with b_nk = log π_k + log N by hand.
-  // The two sides round differently in exp and log of numbers |b| ≲ 30: ~1e-14; the checks allow 1e-12.
-  Matrix b = Matrix::from_shape({N, K});
-  for (std::size_t n = 0; n < N; ++n)
-    for (std::size_t k = 0; k < K; ++k) b(n, k) = std::log(model.weights()(k)) + log_normal_by_hand(x, n, model, k);
-  double r_err = 0, row_err = 0;
-  for (std::size_t n = 0; n < N; ++n) {
-    const double lp = logsumexp_row(b, n);
-    double s = 0;
-    for (std::size_t k = 0; k < K; ++k) s += resp(n, k), r_err = std::max(r_err, std::abs(resp(n, k) - std::exp(b(n, k) - lp)));
-    row_err = std::max(row_err, std::abs(s - 1));
-  }
+  // The same for every point, and at the true θ too: the start's π is uniform, so log π cancels there.
+  double ll_hand = 0, ll_unused = 0, row_err = 0;
+  const double r_err = bayes_by_hand_error(x, model, resp, &ll_hand);
+  Matrix resp_true;
+  true_model.e_step(x, resp_true);
+  const double r_err_true = bayes_by_hand_error(x, true_model, resp_true, &ll_unused);
+  for (std::size_t n = 0; n < N; ++n) row_err = std::max(row_err, std::abs(resp(n, 0) + resp(n, 1) + resp(n, 2) - 1));
   t.check(claim("bayes-posterior-is-e-step"), fmt::format("Bayes' rule by hand for x_{} = e_step's r", show),
           point_err < 1e-12, fmt::format("max_k |Δr| = {:.1e} < 1e-12", point_err));
-  t.check(claim("bayes-posterior-is-e-step"), "the same for every point", r_err < 1e-12,
-          fmt::format("max |Δr_nk| = {:.1e} < 1e-12 over {} entries", r_err, N * K));
+  t.check(claim("bayes-posterior-is-e-step"), "the same for every point, at the start and at the true θ",
+          std::max(r_err, r_err_true) < 1e-12,
+          fmt::format("max |Δr_nk| = {:.1e} and {:.1e} < 1e-12 over {} entries", r_err, r_err_true, N * K));
   t.check_close(claim("bayes-posterior-is-e-step"), "e_step's (1/N) ℓ = (1/N) Σ_n log p(x_n), p(x_n) by hand", ll_lib,
-                mean_log_likelihood(b), 1e-12);
+                ll_hand, 1e-12);
   t.identity("every row of r sums to one", fmt::format("max_n |Σ_k r_nk − 1| = {:.1e}: r is normalised by p(x_n)", row_err));
   return resp;
 }
@@ -436,7 +421,7 @@ int main(int argc, char** argv) {
 
   GaussianMixture model(options);
   const tz::models::gmm::Parameters init = step_initialise(t, x, rng, model);
-  const Matrix resp = step_bayes_posterior_is_e_step(t, x, model);
+  const Matrix resp = step_bayes_posterior_is_e_step(t, x, model, true_model);
   step_elbo_is_a_lower_bound(t, x, model, resp);
   step_m_step_raises_the_elbo(t, x, model, resp);
   // pictures of the first iteration, for step 9

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "distributions/constants.hpp"
+
 namespace tz::tutorial::gmm_data {
 
 using tz::models::gmm::Matrix;
@@ -150,5 +152,33 @@ std::vector<std::size_t> match_components(const Matrix& means, const Matrix& tru
 std::string vec2(double a, double b) { return fmt::format("({:6.3f}, {:6.3f})", a, b); }
 
 std::string cov2(double a, double b, double c) { return fmt::format("[[{:.3f}, {:.3f}], [{:.3f}, {:.3f}]]", a, b, b, c); }
+
+// log N(x; μ_k, Σ_k) for D = 2 straight from the density's definition,
+//   N(x; μ, Σ) = exp(−½ (x − μ)ᵀ Σ⁻¹ (x − μ)) / (2π √det Σ),   Σ⁻¹ = [[c, −b], [−b, a]] / det Σ
+// for Σ = [[a, b], [b, c]]: from the covariances themselves, independent of the Cholesky factors of
+// the precisions that the model's E-step computes with (models/gmm_em.cpp, models/gmm_kernels.cpp).
+double log_normal_by_hand(const Matrix& x, std::size_t n, const tz::models::gmm::GaussianMixture& m, std::size_t k) {
+  const auto& S = m.covariances();
+  const double a = S(k, 0, 0), b = S(k, 0, 1), c = S(k, 1, 1), det = a * c - b * b;
+  const double u = x(n, 0) - m.means()(k, 0), v = x(n, 1) - m.means()(k, 1);
+  return -tz::kLog2Pi - 0.5 * std::log(det) - 0.5 * (c * u * u - 2 * b * u * v + a * v * v) / det;
+}
+
+// Bayes' rule for every point by hand, in log space: b_nk = log π_k + log N(x_n; μ_k, Σ_k) from the
+// densities above, r_nk = e^{b_nk − logsumexp_k b_nk}. Returns max_nk |r_nk − resp_nk| and sets
+// *mean_log_p = (1/N) Σ_n logsumexp_k b_nk. Both sides round differently in exp and log of |b| ≲ 30:
+// ~1e-14, so the checks allow 1e-12.
+double bayes_by_hand_error(const Matrix& x, const tz::models::gmm::GaussianMixture& m, const Matrix& resp,
+                           double* mean_log_p) {
+  const std::size_t N = x.shape(0);
+  Matrix b = Matrix::from_shape({N, K});
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t k = 0; k < K; ++k) b(n, k) = std::log(m.weights()(k)) + log_normal_by_hand(x, n, m, k);
+  double err = 0;
+  for (std::size_t n = 0; n < N; ++n)
+    for (std::size_t k = 0; k < K; ++k) err = std::max(err, std::abs(resp(n, k) - std::exp(b(n, k) - logsumexp_row(b, n))));
+  *mean_log_p = mean_log_likelihood(b);
+  return err;
+}
 
 }  // namespace tz::tutorial::gmm_data

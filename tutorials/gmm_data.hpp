@@ -75,4 +75,12 @@ std::vector<std::size_t> match_components(const tz::models::gmm::Matrix& means, 
 std::string vec2(double a, double b);
 std::string cov2(double a, double b, double c);
 
+// log N(x_n; μ_k, Σ_k) for D = 2 from the density's definition, with Σ_k itself (not the model's
+// Cholesky factors of the precisions): N(x; μ, Σ) = exp(−½ (x − μ)ᵀ Σ⁻¹ (x − μ)) / (2π √det Σ).
+double log_normal_by_hand(const tz::models::gmm::Matrix& x, std::size_t n, const tz::models::gmm::GaussianMixture& m,
+                          std::size_t k);
+// Bayes' rule for every point by hand: max_nk |r_nk − resp_nk|, and *mean_log_p = (1/N) Σ_n log p(x_n).
+double bayes_by_hand_error(const tz::models::gmm::Matrix& x, const tz::models::gmm::GaussianMixture& m,
+                           const tz::models::gmm::Matrix& resp, double* mean_log_p);
+
 }  // namespace tz::tutorial::gmm_data
