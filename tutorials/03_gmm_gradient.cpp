@@ -17,8 +17,9 @@
 // a gradient step can leave the positive-definite cone (step 5 shows it with numbers).
 //
 // Steps: 1 data and the EM baseline, 2 the log-likelihood on the tape (checked against EM and
-// finite differences), 3 EM's fixed point has zero gradient, 4 Adam against EM (ℓ and time),
-// 5 one gradient step on a raw covariance leaves the cone, 6 the same inside a fit, 7 a picture.
+// finite differences), 3 EM's fixed point has zero gradient and EM is coordinate ascent on the ELBO,
+// 4 Adam against EM, 5 one gradient step on a raw covariance leaves the cone, 6 the same inside a
+// fit, 7 pictures. Every check names its row of tutorials/claims.hpp.
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -218,8 +219,7 @@ void report_adam_against_em(Tutorial& t, const Baseline& b, const AdamRun& r, do
   const std::vector<double>& lls = r.lls;
   const double ll_em = b.ll_em, em_ms = b.em_ms, gd_ms = r.gd_ms, g_gd = r.g_gd;
   const GaussianMixture& em = b.em;
-  t.say("");
-  t.say("   step    (1/N) ℓ(θ)      ℓ_EM − ℓ");
+  t.say("\n   step    (1/N) ℓ(θ)      ℓ_EM − ℓ");
   for (std::size_t it : {0, 1, 10, 30, 100, 200, 300, 1000, 2000})
     if (it < gd_iters) t.say("  {:5d}  {:13.10f}   {:10.3e}", it, lls[it], ll_em - lls[it]);
   t.say("  {:5d}  {:13.10f}   {:10.3e}", gd_iters, lls[gd_iters], ll_em - lls[gd_iters]);
