@@ -334,8 +334,9 @@ void step_mc_elbo_error(Tutorial& t, zm::VAE<float>& vae, const Array<float>& x_
     t.say("L = {:3}: mean {:.3f} ± {:.3f}, sd {:.4f}, sd·√L = {:.4f}", L, st.mean, st.se, st.sd, std::sqrt(scaled));
     t.check_close(claim("mc-elbo-spread"), fmt::format("L = {}: unbiased, mean = the closed-form-KL ELBO (4 SE)", L), st.mean,
                   r.mean, 0, 4 * std::hypot(st.se, r.se));
-    t.check_close(claim("mc-elbo-spread"), fmt::format("L = {}: L · sd² = Var[log w], i.e. sd·√L constant (4 SE)", L), scaled,
-                  all.var, 0, 4 * se);
+    if (L > 1)  // (L = 1's 1000 samples are part of the pool: compared with it, it would check next to nothing)
+      t.check_close(claim("mc-elbo-spread"), fmt::format("L = {}: L · sd² = Var[log w], i.e. sd·√L constant (4 SE)", L),
+                    scaled, all.var, 0, 4 * se);
   }
   t.say("Halving the error takes four times the samples: the spread of a mean of L independent terms is sd/√L.");
 }
@@ -410,8 +411,10 @@ void step_samples(Tutorial& t, zm::VAE<float>& vae, const zm::Dataset& eval, con
     sbb += (md[j] - sb) * (md[j] - sb);
   }
   const double corr = sab / std::sqrt(saa * sbb);
-  t.check(claim("samples-match-the-data"), "the mean sample looks like the mean test image", corr > 0.9,
-          fmt::format("correlation of the two 28×28 mean images {:.3f}; ink per pixel {:.3f} vs {:.3f}", corr, sa, sb));
+  // r ≥ 0.9: the mean sample accounts for at least r² = 81% of the mean test image's variation over pixels
+  t.check(claim("samples-match-the-data"), "the mean sample has the shape of the mean test image (r ≥ 0.9)", corr >= 0.9,
+          fmt::format("correlation of the two 28×28 mean images {:.3f}; ink per pixel {:.3f} (samples) vs {:.3f} (test)",
+                      corr, sa, sb));
   t.say("Pictures in {}: samples.png (100 samples' Bernoulli means), reconstructions.png (inputs above σ(f_θ(m))).", dir);
 }
 
