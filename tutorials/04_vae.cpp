@@ -228,6 +228,7 @@ void step_forms_of_the_elbo(Tutorial& t, const Samples& s) {
         "terms of form 1 are the quieter ones (Roeder et al. 2017, \"Sticking the landing\").");
   t.check(claim("trained-q-quiets-log-w"), "a trained q makes log w quieter than log p(x|z)", var1 < var2,
           fmt::format("variance of one-sample terms within an image: form 1 {:.3f} < form 2 {:.3f}", var1, var2));
+  t.note("The third form, log p(x) − KL(q(z|x) ‖ p(z|x)), needs log p(x): 05_iwae computes it on a grid for a 2-D latent.");
 }
 
 // Step 6: the closed-form KL of one test image's q(z|x) against 10⁶ samples, in float64.
