@@ -10,8 +10,9 @@
 //   tz::tutorial::as_map(run.metrics).at("test_nelbo");
 //   tz::tutorial::curve_of(run, "nelbo");                              // the training curve of a term
 //
-// Only the plumbing lives here; the models, the numbers each tutorial checks and the story stay in
-// the tutorials themselves.
+// Only the plumbing lives here, and at the end the numerics of 04_vae's KL and Monte-Carlo steps (the
+// spread of an estimator with its standard error, Gaussians fitted by KL on a grid); the models, the
+// checks and the story stay in the tutorials themselves.
 #pragma once
 
 #include <cstddef>
