@@ -295,7 +295,7 @@ void step_kl_is_asymmetric(Tutorial& t) {
 
 // Step 8: the L-sample Monte-Carlo ELBO, R times for L = 1, 10, 100: unbiased, with error sd/√L.
 void step_mc_elbo_error(Tutorial& t, zm::VAE<float>& vae, const Array<float>& x_test) {
-  const std::size_t R = t.pick<std::size_t>(4000, 1000), M = t.pick<std::size_t>(40000, 10000);
+  const std::size_t R = t.pick<std::size_t>(4000, 2000), M = t.pick<std::size_t>(40000, 10000);
   t.step(8, "The Monte-Carlo ELBO (1/L) Σ_l log w_l of test image 0, {} times for each L = 1, 10, 100", R);
   const Array<float> x0 = zm::rows_as<float>(x_test, 0, 1);
   Rng rng(t.seed() + 8);

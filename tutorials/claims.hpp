@@ -104,7 +104,7 @@ inline constexpr Claim kClaims[] = {
      "distributions/distributions.cpp: kl_std_normal", "04_vae", 18},
     {"kl-asymmetry", "argmin_q KL(p ‖ q) matches p's moments and covers both modes of a two-mode p; argmin_q KL(q ‖ p) sits on one (KL ≈ log 2)",
      "tutorials/vae_steps.cpp: fit_gaussian_by_kl", "04_vae", 11},
-    {"mc-elbo-spread", "the L-sample ELBO (1/L) Σ_l log w_l is unbiased (its mean is the closed-form-KL ELBO) and its spread is sd₁/√L, within standard errors",
+    {"mc-elbo-spread", "the L-sample ELBO (1/L) Σ_l log w_l is unbiased (its mean is the closed-form-KL ELBO) and L · its variance = Var[log w] (sd·√L constant), within 4 SE",
      "models/vae_eval.cpp: VAE::log_importance_weights_eval", "04_vae", 25},
     {"reparameterisation-variance", "∇_μ E_{N(μ,v)}[z²] = 2μ by z = μ + √v ε (variance 4v) and by the score function z² (z − μ)/v (variance μ⁴/v + 14μ² + 15v)",
      "distributions/distributions.cpp: sample_gaussian", "04_vae", 24},
