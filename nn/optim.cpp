@@ -98,6 +98,7 @@ namespace {
 // is branch-free (a weight-decay FMA or a branch that is not needed costs a few percent of a VAE
 // step). The loop streams θ, g, m and v, and that traffic is what it costs: with the sqrt and the
 // division taken out, bench/vae_step was no faster (step/GEMM 1.297 against 1.29, SkylakeX kernels).
+// m ← β1 m + (1−β1) g,  v ← β2 v + (1−β2) g²,  θ ← θ − (lr/(1−β1^t)) m / (√v/√(1−β2^t) + ε)
 template <bool kDecay, bool kZeroGrad, class T>
 void adam_update(T* theta, T* grad, T* m, T* v, std::size_t n, T b1, T b2, T eps, T wd, T step_size,
                  T inv_sqrt_bc2) {
