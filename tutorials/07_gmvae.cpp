@@ -401,9 +401,9 @@ void step_mixture_prior_wins_at_z_10(tz::tutorial::Tutorial& t, const zm::ModelI
     t.check(claim("mixture-prior-lowers-the-bound"), "and so is its KL term: the mixture prior sits closer to q(z)", g10["test_kl"] < w10["test_kl"],
             fmt::format("{:.2f} < {:.2f} nats", g10["test_kl"], w10["test_kl"]));
   }
-  t.say("This run trained on {} {} training images for {} steps of 100. CS236's homework reports, for z = 10 on\n"
-        "MNIST, a −ELBO of about 97 for the GMVAE against about 100 for the VAE; a run on Fashion-MNIST, or a shorter\n"
-        "one, is not comparable with those numbers.", n_train, data_name, iters);
+  t.say("This run trained on {} {} training images for {} steps of 100. CS236's homework reports, for\n"
+        "z = 10 on MNIST, a −ELBO of about 97 for the GMVAE against about 100 for the VAE; a run on Fashion-MNIST,\n"
+        "or a shorter one, is not comparable with those numbers.", n_train, data_name, iters);
 }
 
 }  // namespace
