@@ -67,9 +67,13 @@ TEST_CASE("every claim is checked by its tutorial with a check that can fail") {
   // refuses unknown ids at compile time).
   for (const auto& [tutorial, claims] : by_tutorial)
     for (const auto& [id, count] : claims) {
-      const Claim& c = *std::find_if(std::begin(kClaims), std::end(kClaims), [&](const Claim& r) { return r.id == id; });
-      CHECK_MESSAGE(c.tutorial == tutorial, "tutorials/" << tutorial << ".cpp checks '" << id
-                                                         << "', whose row names " << c.tutorial);
+      const auto row = std::find_if(std::begin(kClaims), std::end(kClaims), [&](const Claim& r) { return r.id == id; });
+      if (row == std::end(kClaims)) {  // claim() refuses it in code; the scanner also reads comments
+        FAIL_CHECK("tutorials/" << tutorial << ".cpp names claim '" << id << "', which has no row");
+        continue;
+      }
+      CHECK_MESSAGE(row->tutorial == tutorial, "tutorials/" << tutorial << ".cpp checks '" << id
+                                                            << "', whose row names " << row->tutorial);
     }
 }
 

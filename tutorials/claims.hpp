@@ -170,12 +170,32 @@ inline constexpr Claim kClaims[] = {
      "models/vae.cpp: VAE::negative_iwae_bound", "05_iwae", 19},
 
     // ---- 06_beta_vae ---------------------------------------------------------------------------
-    {"beta-vae-tradeoff", "rec + β KL for β = 0.5, 1, 4: β ≥ 1 bounds −log p(x) (rec + β KL ≥ rec + KL), β < 1 does not",
-     "models/vae.cpp: VAE::loss", "06_beta_vae", 20},
-    {"kl-annealing-against-collapse", "with collapse (per-unit KL → 0 for most units), annealing β from 0 to 1 keeps more units active, over 3 seeds",
-     "models/vae.cpp: VAE::set_iteration", "06_beta_vae", 26},
-    {"adam-learning-rate", "Adam with lr 1e-3 reaches a given NELBO in fewer steps than with 1e-4 on the same VAE",
-     "nn/optim.cpp: Adam::step", "06_beta_vae", 27},
+    {"beta-vae-tradeoff", "rec + β KL for β = 0.5, 1, 4: a larger β buys a smaller KL with a larger rec; rec + β KL ≥ −log p(x) needs β ≥ 1, yet every model's own rec + KL bounds it, whatever β trained it",
+     "models/vae.cpp: VAE::weighted_objective", "06_beta_vae", 20},
+    {"traversal-follows-activity", "moving the most active unit (largest A_j = Cov_x(E_q[z_j|x])) from −3 to 3 changes σ(f_θ(z)) more than moving the least active one",
+     "tutorials/06_beta_vae.cpp: traversals", "06_beta_vae"},
+    {"free-bits-against-collapse", "at β = 8, z = 32 most units collapse (KL_j → 0); free bits, rec + β Σ_j max(λ, KL_j), keeps more units active in each of 3 seeds (KL annealing β·min(1, t/N) shown beside it)",
+     "tutorials/06_beta_vae.cpp: train_free_bits", "06_beta_vae", 26},
+    {"inactive-unit-is-the-prior", "a unit with Cov_x(E_q[z_j|x]) ≤ 1e-2 has KL_j = E_x ½ (v_j + m_j² − 1 − log v_j) ≈ 0: q(z_j|x) is the prior",
+     "tutorials/06_beta_vae.cpp: unit_kl", "06_beta_vae"},
+    {"adam-learning-rate", "Adam (θ ← θ − lr · m̂ / (√v̂ + ε)) with lr 1e-3 reaches lr 1e-4's final NELBO in fewer steps on the same VAE",
+     "nn/optim.cpp: adam_update", "06_beta_vae", 27},
+
+    // ---- 07_gmvae -------------------------------------------------------------------------------
+    {"gmvae-prior-init", "z_pre ~ N(0, 1)/√(K·z) of shape [2K, z]; σ_i² = softplus(z_pre[K:2K]) + 1e-8 starts at log 2 on average",
+     "models/gmvae.cpp: GMVAE::GMVAE", "07_gmvae"},
+    {"log-normal-is-normalised", "log N(z; m, v) = −½ Σ_j [log 2π + log v_j + (z_j − m_j)²/v_j]: ∫ exp(log N) dz = 1",
+     "distributions/distributions.cpp: log_normal", "07_gmvae"},
+    {"mixture-kl-monte-carlo", "KL(q ‖ p) ≈ (1/S) Σ_s [log q(z_s|x) − log p(z_s)], z_s ~ q: unbiased (equal to the closed form within 4 SE for one standard component), single terms can be < 0, SE ∝ 1/√S",
+     "distributions/distributions.cpp: log_normal_mixture", "07_gmvae"},
+    {"gmvae-trains", "training lowers the GMVAE's −ELBO = E_q[−log p(x|z)] + E_q[log q(z|x) − log p(z)]",
+     "models/gmvae.cpp: GMVAE::negative_elbo_bound", "07_gmvae"},
+    {"gmvae-prior-is-learned", "the prior's μ_i leave their initialisation and, at z = 2, the learned mixture gives the codes m(x) a higher log p than N(0, I)",
+     "models/gmvae.cpp: GMVAE::prior", "07_gmvae"},
+    {"gmvae-iwae-tighter", "−L_100 = −log (1/100) Σ_i w_i ≤ −ELBO for the GMVAE and the VAE alike",
+     "models/gmvae.cpp: GMVAE::negative_iwae_bound", "07_gmvae"},
+    {"mixture-prior-lowers-the-bound", "at z = 10 the GMVAE's −ELBO and KL term, I_q(x; z) + KL(q(z) ‖ p(z)), lie below the VAE's",
+     "models/gmvae.cpp: GMVAE::negative_elbo_bound", "07_gmvae"},
 
     // ---- 08_ssvae ------------------------------------------------------------------------------
     {"ssvae-labelled-bound", "−L(x, y) = −E_q[log p(x|y, z)] − log p(y) + KL(q(z|x, y) ‖ p(z)), term by term",
