@@ -135,11 +135,12 @@ Trained train_free_bits(const zm::ModelInfo& info, const std::map<std::string, s
     const tz::Var<float> x = tape.constant(x_bin);
     const tz::Gaussian<float> q = vae.encode(tape, x);
     const tz::Var<float> z = tz::sample_gaussian(q.m, q.v, rng);
-    const tz::Var<float> rec = -tz::log_bernoulli(x, vae.decode(tape, z));  // −log p(x|z), [n]
+    const tz::Var<float> rec = -tz::log_bernoulli_with_logits(x, vae.decode(tape, z));  // −log p(x|z), [n]
     const tz::Var<float> kl_j = tz::mean(0.5 * (q.v + tz::square(q.m) - 1.0 - tz::log(q.v)), 0);  // [z]
     const tz::Var<float> loss = tz::mean(rec) + beta * tz::sum(lambda + tz::relu(kl_j - lambda));
-    tape.backward(loss);
-    adam.step_and_zero_grad();
+    tape.backward(loss);  // the textbook loop: backward; step; zero_grad
+    adam.step();
+    vae.params().zero_grad();
   }
   Rng eval_rng(opt.seed);
   out.metrics = tz::tutorial::as_map(vae.evaluate(zm::first_test_rows(data, opt.eval), eval_rng));
