@@ -286,7 +286,7 @@ Semi step_unlabelled_images_help(tz::tutorial::Tutorial& t, const SsvaeRuns& run
                         100 * without["test_accuracy"], gap, gap_se));
     t.note("The gap keeps growing with training. `./zoo train ssvae --labels 100 --iters 10000` against `--gw 0`\n"
            "measured 89.1% against 75.8% (+13.3 points) on the 10,000 offline MNIST digits; CS236 reports about 92%\n"
-           "against 73.5% on the full MNIST. {} steps keep this run short: about 11 minutes with AVX-512 kernels.", iters);
+           "against 73.5% on the full MNIST; this run stops at {} steps.", iters);
   }
   semi.n_scored = n_scored;
   return semi;
