@@ -42,6 +42,7 @@ struct GridResult {
   double log_px_4h = 0;  // and on every fourth point (step 4h): the grid's convergence
   double edge_mass = 0;  // the share of Σ_g p(x, z_g) on the grid's outer ring
   double q_mass = 0;     // Σ_g h² q(z_g|x): 1 if the grid resolves q
+  double prior_mass = 0;  // Σ_g h² p(z_g), with the weights of log p(x): 1 if they are right
   double e_log_px_z = 0;    // E_q[log p(x|z)] = Σ_g h² q(z_g|x) log p(x|z_g)
   double kl_prior = 0;      // KL(q(z|x) ‖ p(z)) = Σ_g h² q(z_g|x) [log q(z_g|x) − log p(z_g)]
   double kl_posterior = 0;  // KL(q(z|x) ‖ p(z|x)) = Σ_g h² q(z_g|x) [log q(z_g|x) − log p(z_g|x)]
@@ -62,6 +63,7 @@ inline std::vector<GridResult> integrate_on_grid(models::VAE<float>& vae, const 
   const std::size_t G = static_cast<std::size_t>(std::llround(2 * R / h)), total = G * G, chunk = 4096;  // 2R/h whole
   const double log_h2 = 2 * std::log(h), log_4h2 = log_h2 + std::log(4.0), log_16h2 = log_h2 + std::log(16.0);
   std::vector<GridSums> s(n);
+  LogSumExp prior;  // log Σ_g h² p(z_g), the same for every image
   Tape<float> tape;
   NoGrad<float> no_grad(tape);
   Array<float> z = Array<float>::from_shape({chunk, 2});
@@ -86,6 +88,7 @@ inline std::vector<GridResult> integrate_on_grid(models::VAE<float>& vae, const 
       const double log_pz = -0.5 * (z0 * z0 + z1 * z1) - kLog2Pi;  // log N(z; 0, I), 2-D
       const bool on_2h = a % 2 == 0 && b % 2 == 0, on_4h = a % 4 == 0 && b % 4 == 0;
       const bool is_edge = a == 0 || b == 0 || a + 1 == G || b + 1 == G;
+      prior.add(log_pz + log_h2);
       for (std::size_t i = 0; i < n; ++i) {
         GridSums& si = s[i];
         const double log_px_z = static_cast<double>(xl[i * c + g]) + static_cast<double>(neg_softplus(g));
@@ -115,6 +118,7 @@ inline std::vector<GridResult> integrate_on_grid(models::VAE<float>& vae, const 
     r.log_px_4h = si.coarse4.value();
     r.edge_mass = std::exp(si.edge.value() - r.log_px);
     r.q_mass = si.q_mass;
+    r.prior_mass = std::exp(prior.value());
     r.e_log_px_z = si.e_log_px_z;
     r.kl_prior = si.e_log_q_pz;
     // log p(z|x) = log p(x, z) − log p(x), so KL = Σ h² q [log q − log p(x, z)] + log p(x) Σ h² q
