@@ -208,13 +208,6 @@ bool Tutorial::check_close(const Claim& claim, std::string_view label, double go
                            want != 0.0 ? "relative" : "absolute", rel));
 }
 
-bool Tutorial::check(std::string_view label, bool ok, std::string_view detail) {
-  return check(kClaims[0], label, ok, detail);
-}
-bool Tutorial::check_close(std::string_view label, double got, double want, double rtol, double atol) {
-  return check_close(kClaims[0], label, got, want, rtol, atol);
-}
-
 void Tutorial::identity(std::string_view label, std::string_view detail) {
   std::string text(label);
   if (!detail.empty()) text += fmt::format(": {}", detail);

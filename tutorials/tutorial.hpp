@@ -19,7 +19,11 @@
 //
 //     t.step(1, "Data: {} points from a mixture of {} Gaussians", n, k);
 //     t.say("The E-step computes responsibilities in log space (docs/pitfalls.md#em-stability).");
-//     t.check("responsibilities sum to one", max_err < 1e-12, fmt::format("max |Σ_k r_nk − 1| = {:.1e}", max_err));
+//     // a check names its row of tutorials/claims.hpp, and can fail if the code is wrong:
+//     t.check(claim("bayes-posterior-is-e-step"), "e_step = Bayes' rule by hand", err < 1e-12,
+//             fmt::format("max |r_nk − π_k N_k / Σ_j π_j N_j| = {:.1e}", err));
+//     // what holds by construction is said, not counted:
+//     t.identity("responsibilities sum to one", fmt::format("max |Σ_k r_nk − 1| = {:.1e}", max_err));
 //     t.step(2, "E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j)");
 //     ...
 //     return t.finish();     // "k of n checks passed"; nonzero if any check failed
@@ -134,9 +138,6 @@ class Tutorial {
   // an inequality between functions of the same samples): printed as "label: detail (identity)",
   // not counted as a check, and not tied to a claim.
   void identity(std::string_view label, std::string_view detail = {});
-  // Transitional: a check with no claim yet. Removed once every tutorial names its claims.
-  bool check(std::string_view label, bool ok, std::string_view detail = {});
-  bool check_close(std::string_view label, double got, double want, double rtol = 1e-6, double atol = 0.0);
 
   int checks_run() const { return static_cast<int>(results_.size()); }
   int checks_failed() const;
