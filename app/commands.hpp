@@ -10,3 +10,6 @@ void add_fit_gmm_command(CLI::App& fit);
 
 // `tapezoo ops` (app/cmd_ops.cpp).
 void add_ops_command(CLI::App& app);
+
+// `tapezoo claims` (app/cmd_claims.cpp).
+void add_claims_command(CLI::App& app);

@@ -28,6 +28,33 @@ FSVAE<T>::FSVAE(const FSVAEOptions& options, Rng& rng) : options_(options) {
   encoder_ = nn::MLP<T>(this->params_, "enc", {o.x_dim + o.classes, o.hidden, o.hidden, 2 * o.z}, nn::Activation::elu, rng);
   // p(x|z,y): (z+K)-300-300-784, ELU
   decoder_ = nn::MLP<T>(this->params_, "dec", {o.z + o.classes, o.hidden, o.hidden, o.x_dim}, nn::Activation::elu, rng);
+  if (o.learned_prior) {
+    // p(z|y) = N(μ_y, diag σ_y²): row y is [μ_y, h_y], σ_y² = softplus(h_y) + 1e-8; it starts at N(0, I):
+    // μ_y = 0, h_y = log(e − 1), so that softplus(h_y) = log(1 + e − 1) = 1
+    Array<T> init = xt::zeros<T>({o.classes, 2 * o.z});
+    for (std::size_t c = 0; c < o.classes; ++c)
+      for (std::size_t j = o.z; j < 2 * o.z; ++j) init(c, j) = static_cast<T>(std::log(std::exp(1.0) - 1.0));
+    prior_ = &this->params_.add("prior.z_pre", std::move(init));
+  }
+}
+
+template <class T>
+Gaussian<T> FSVAE<T>::prior(Tape<T>& tape, const std::vector<int>& labels) const {
+  const std::size_t n = labels.size(), zd = options_.z;
+  if (!prior_) return {tape.constant(xt::zeros<T>({n, zd})), tape.constant(xt::ones<T>({n, zd}))};
+  // [μ_y, σ_y²] = gaussian_parameters(row y of prior.z_pre), for every row's label y
+  std::vector<std::size_t> rows(labels.begin(), labels.end());
+  return gaussian_parameters(gather_rows(tape.param(*prior_), rows));
+}
+
+template <class T>
+Array<T> FSVAE<T>::prior_codes(Array<T> eps, const std::vector<int>& labels) const {
+  if (!prior_) return eps;
+  // z = μ_y + σ_y ⊙ ε, without gradients
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  auto [mu, var] = prior(tape, labels);
+  return sample_gaussian(mu, var, tape.constant(std::move(eps))).value();
 }
 
 template <class T>
@@ -51,7 +78,15 @@ typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<
   // rec = −log p(x|y,z) = −Σ_j [x_j l_j − softplus(l_j)]
   Var<T> rec = -log_bernoulli_with_logits(x, decode(tape, z, y));
   // KL(q(z|x,y) ‖ N(0, I)) = ½ Σ_j (v_j + m_j² − 1 − log v_j)      (Kingma & Welling 2014, App. B)
-  Var<T> kl = kl_std_normal(m, v);
+  // or, with the learned prior, KL(q(z|x,y) ‖ N(μ_y, σ_y²))
+  //   = ½ Σ_j [log σ²_yj − log v_j + v_j/σ²_yj + (m_j − μ_yj)²/σ²_yj − 1]
+  Var<T> kl;
+  if (prior_) {
+    auto [mu_y, var_y] = prior(tape, labels);
+    kl = kl_normal(m, v, mu_y, var_y);
+  } else {
+    kl = kl_std_normal(m, v);
+  }
   // −ELBO(x|y) = rec + KL, per example                             (Sohn et al. 2015, eq. 4)
   return {rec + kl, kl, rec};
 }
@@ -73,9 +108,16 @@ Var<T> FSVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, const std::
   Var<T> m_k = duplicate(m, k), v_k = duplicate(v, k), x_k = duplicate(x, k), y_k = duplicate(y, k);
   // z_j = m + √v ⊙ ε_j
   Var<T> z = sample_gaussian(m_k, v_k, tape.constant(rng.normal<T>({k * n, options_.z}), "ε"));
-  // log w_j = log p(x|y,z_j) + log N(z_j; 0, I) − log q(z_j|x,y)
-  Var<T> log_w = log_bernoulli_with_logits(x_k, decode(tape, z, y_k)) +
-                 log_normal(z, tape.scalar(0), tape.scalar(1)) - log_normal(z, m_k, v_k);
+  // log p(z_j|y) = log N(z_j; 0, I), or log N(z_j; μ_y, σ_y²) with the learned prior
+  Var<T> log_prior;
+  if (prior_) {
+    auto [mu_y, var_y] = prior(tape, labels);
+    log_prior = log_normal(z, duplicate(mu_y, k), duplicate(var_y, k));
+  } else {
+    log_prior = log_normal(z, tape.scalar(0), tape.scalar(1));
+  }
+  // log w_j = log p(x|y,z_j) + log p(z_j|y) − log q(z_j|x,y)
+  Var<T> log_w = log_bernoulli_with_logits(x_k, decode(tape, z, y_k)) + log_prior - log_normal(z, m_k, v_k);
   // −L_k = −log (1/k) Σ_j w_j, in log space
   const auto rows = static_cast<std::ptrdiff_t>(k), cols = static_cast<std::ptrdiff_t>(n);
   return -log_mean_exp(reshape(log_w, {rows, cols}), 0);
@@ -126,17 +168,17 @@ Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
 
 template <class T>
 Array<float> FSVAE<T>::class_style_grid(std::size_t columns, Rng& rng) {
-  // image y·columns + j decodes (z_j, y), z_j ~ N(0, I) shared by every row
+  // image y·columns + j decodes (z_j, y), z_j ~ N(0, I) shared by every row (learned prior: μ_y + σ_y ⊙ z_j)
   ClassStyleCodes<T> codes = class_style_codes<T>(options_.classes, columns, options_.z, rng);
-  return conditional_means(*this, std::move(codes.z), codes.labels, options_.classes);
+  return conditional_means(*this, prior_codes(std::move(codes.z), codes.labels), codes.labels, options_.classes);
 }
 
 template <class T>
 Array<float> FSVAE<T>::sample(std::size_t n, Rng& rng) {
-  // y ~ Cat(1/K), z ~ N(0, I), then the Bernoulli means of p(x|z,y)
+  // y ~ Cat(1/K), z ~ p(z|y), then the Bernoulli means of p(x|z,y)
   std::vector<int> labels(n);
   for (auto& c : labels) c = static_cast<int>(rng.below(options_.classes));
-  return conditional_means(*this, rng.normal<T>({n, options_.z}), labels, options_.classes);
+  return conditional_means(*this, prior_codes(rng.normal<T>({n, options_.z}), labels), labels, options_.classes);
 }
 
 template <class T>
@@ -171,6 +213,11 @@ FSVAEOptions fsvae_options(const Config& c) {
   o.z = count_flag(c, "z");
   o.hidden = count_flag(c, "hidden");
   o.iwae = c.integers("iwae");
+  // a checkpoint written before --prior existed has the standard prior
+  const std::string prior = c.has("prior") ? c.str("prior") : "standard";
+  if (prior != "standard" && prior != "learned")
+    throw std::invalid_argument(fmt::format("fsvae: --prior {}: expected standard (N(0, I)) or learned (N(μ_y, σ_y²))", prior));
+  o.learned_prior = prior == "learned";
   return o;
 }
 
@@ -184,6 +231,7 @@ ModelInfo fsvae_info() {
       {"z", "10", "latent dimension"},
       {"hidden", "300", "width of the two hidden layers of encoder and decoder"},
       {"iwae", "1,10,100", "importance samples k of the reported test_niwae_<k> bounds of log p(x|y)"},
+      {"prior", "standard", "the prior of z: standard, N(0, I); or learned, p(z|y) = N(μ_y, diag σ_y²) per class"},
   };
   info.tiny_flags = {{"z", "2"}, {"hidden", "8"}, {"iwae", "1,4"}};
   info.make_float = [](const Config& c, Rng& rng) -> std::unique_ptr<Model<float>> {

@@ -13,6 +13,13 @@
 // reparameterised sample z = m + √v ⊙ ε. Evaluation adds the importance-weighted bound of log p(x|y)
 // (Burda et al. 2016, eq. 8):  −L_k(x|y) = −log (1/k) Σ_j p(x|y,z_j) p(z_j) / q(z_j|x,y), k importance samples.
 //
+// With --prior learned the prior is conditional as well, p(z|y) = N(μ_y, diag σ_y²), one learned mean
+// and variance per class (parameter prior.z_pre [K, 2z]: row y is [μ_y, h_y], σ_y² = softplus(h_y) + 1e-8,
+// docs/pitfalls.md#variances; they start at μ_y = 0, σ_y² = 1 + 1e-8, i.e. N(0, I)). Its KL is
+//   KL(N(m, v) ‖ N(μ_y, σ_y²)) = ½ Σ_j [log σ²_yj − log v_j + v_j/σ²_yj + (m_j − μ_yj)²/σ²_yj − 1]
+// and, at a fixed encoder, it is smallest at μ_y = E_{x|y}[m], σ_y² = E_{x|y}[v + (m − μ_y)²]: the
+// moments of the class's aggregate posterior. The default, --prior standard, is N(0, I) for every y.
+//
 // Because y is given to the decoder, z is free to hold what y does not: the style (slant, stroke
 // width). class_style_grid() shows it: one row per class, one column per shared z, so the style is
 // held fixed down each column while the class changes along it.
@@ -40,6 +47,7 @@ struct FSVAEOptions {
   std::size_t z = 10;        // CS236 fsvae.py: z_dim = 10
   std::size_t classes = 10;  // K
   std::vector<long> iwae = {1, 10, 100};  // importance samples k of the reported −L_k bounds (as vae)
+  bool learned_prior = false;  // --prior learned: p(z|y) = N(μ_y, diag σ_y²); standard (false): N(0, I)
 };
 
 template <class T>
@@ -54,6 +62,9 @@ class FSVAE : public Model<T> {
 
   // q(z|x,y) = N(m, diag v), y one-hot [n, K].
   Gaussian<T> encode(Tape<T>& tape, const Var<T>& x, const Var<T>& y) const;
+  // The prior p(z|y) of each row's label, [n, z] each: N(μ_y, diag σ_y²), or N(0, I) (m = 0, v = 1)
+  // with the standard prior.
+  Gaussian<T> prior(Tape<T>& tape, const std::vector<int>& y) const;
   // The logits of p(x|z,y), [n, x_dim].
   Var<T> decode(Tape<T>& tape, const Var<T>& z, const Var<T>& y) const;
 
@@ -65,7 +76,8 @@ class FSVAE : public Model<T> {
                              Rng& rng) const;
 
   // [K·columns, x_dim] Bernoulli means: image y·columns + j (row y, column j of a grid with
-  // `columns` per row) decodes (z_j, y), with z_j ~ N(0, I) shared by every row.
+  // `columns` per row) decodes (z_j, y), with z_j ~ N(0, I) shared by every row (with the learned
+  // prior, ε_j ~ N(0, I) is shared and z = μ_y + σ_y ⊙ ε_j, the same quantile of each class's prior).
   Array<float> class_style_grid(std::size_t columns, Rng& rng);
 
   // ---- Model --------------------------------------------------------------------------------
@@ -78,7 +90,7 @@ class FSVAE : public Model<T> {
   // class_style_grid.png (10 columns) and reconstructions.png.
   void write_pictures(const std::string& dir, const Dataset& data, Rng& rng) override;
   bool can_sample() const override { return true; }
-  // Bernoulli means for y ~ Cat(1/K), z ~ N(0, I).
+  // Bernoulli means for y ~ Cat(1/K), z ~ p(z|y).
   Array<float> sample(std::size_t n, Rng& rng) override;
 
   const FSVAEOptions& options() const { return options_; }
@@ -86,9 +98,12 @@ class FSVAE : public Model<T> {
  private:
   FSVAEOptions options_;
   nn::MLP<T> encoder_, decoder_;
+  Param<T>* prior_ = nullptr;  // [K, 2z]: μ_y, then the pre-softplus σ_y²; only with learned_prior
+  // Codes z = μ_y + σ_y ⊙ ε of the prior p(z|y) of each label, from ε ~ N(0, I) [n, z] (z = ε when standard).
+  Array<T> prior_codes(Array<T> eps, const std::vector<int>& y) const;
 };
 
-// The registry entry: flags z, hidden, iwae.
+// The registry entry: flags z, hidden, iwae, prior.
 ModelInfo fsvae_info();
 
 extern template class FSVAE<float>;

@@ -265,6 +265,7 @@ Matrix GaussianMixture::predict_proba(const Matrix& x) const {
   return resp;
 }
 
+// ẑ_n = argmax_k r_nk = argmax_k p(z_n = k | x_n, θ): the Bayes classifier of the model.
 std::vector<std::size_t> GaussianMixture::predict(const Matrix& x) const {
   check_fitted("predict");
   check_data(x, "predict", false);

@@ -354,6 +354,8 @@ double GaussianMixture::log_likelihood(const Matrix& x, Vector* log_prob) const 
 
 // ---- fitting ---------------------------------------------------------------------------------------
 
+// Coordinate ascent on ELBO(q, θ): the E-step sets q = p(z | x, θ), so ELBO = ℓ(θ); the M-step sets
+// θ = argmax_θ ELBO(q, θ). At a fixed point θ = M(E(θ)), and the M-step equations say ∇_θ ℓ(θ) = 0.
 std::vector<double> GaussianMixture::run_em(const EmData& data) {
   const bool textbook = !data.fast;
   const std::size_t N = data.x.shape(0), K = options_.n_components;
@@ -383,6 +385,7 @@ std::vector<double> GaussianMixture::run_em(const EmData& data) {
   return lower_bounds;
 }
 
+// θ̂ = argmax_θ Σ_n log p(x_n | θ), locally: run_em from each of n_init starts, the best final ℓ kept.
 GaussianMixture& GaussianMixture::fit(const Matrix& x) {
   check_data(x, "fit", /*fitting=*/true);
   using clock = std::chrono::steady_clock;

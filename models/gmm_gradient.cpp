@@ -103,6 +103,7 @@ void GaussianMixture::set_unconstrained(const UnconstrainedParameters& t) {
   set_parameters(p, "set_unconstrained");
 }
 
+// θ ← optimiser step on ∇_θ(−(1/N) ℓ(θ)) over the unconstrained θ of models/gmm_tape.hpp, from the current θ.
 GaussianMixture& GaussianMixture::fit_gradient(const Matrix& x, const GradientOptions& gd) {
   check_data(x, "fit_gradient", /*fitting=*/true);
   if (gd.optimizer != "adam" && gd.optimizer != "sgd")

@@ -342,6 +342,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   ProgressBar bar(static_cast<std::size_t>(opt.iters - res.first_iter), {.label = label, .quiet = opt.quiet});
   run.start_clock();
   const auto t0 = std::chrono::steady_clock::now();
+  // each step θ ← θ − lr · Adam(∇_θ L), L the model's loss on the batch (the VAE's: mean of −ELBO = rec + KL)
   while (run.iteration() < opt.iters && res.stopped_by == 0) {
     const double value = run.step();
     bar.update(static_cast<std::size_t>(run.iteration() - res.first_iter), value);

@@ -120,6 +120,7 @@ Var<T> VAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k
 double anneal_fraction(long t, long anneal, AnnealShape shape) {
   if (anneal <= 0) return 1.0;
   const double n = static_cast<double>(anneal);
+  // linear: the KL weight's fraction min(1, t / N)   (Bowman et al. 2016, §3.1)
   if (shape == AnnealShape::linear) return std::min(1.0, static_cast<double>(t) / n);
   // τ = (t mod N) / N;  β = 2τ on the first half of each cycle, then 1 (Fu et al. 2019, R = ½)
   const double tau = static_cast<double>(t % anneal) / n;

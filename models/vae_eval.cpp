@@ -79,6 +79,7 @@ template <class T>
 std::vector<double> VAE<T>::log_importance_weights_eval(const Array<T>& x, std::size_t k, Rng& rng,
                                                         std::size_t max_rows) {
   if (k < 1) throw std::invalid_argument("log_importance_weights_eval: k must be at least 1");
+  // log w_ij = log p(x_j|z_ij) + log p(z_ij) − log q(z_ij|x_j), z_ij = m_j + √v_j ⊙ ε_ij, every ε_ij independent
   const std::size_t n = x.shape()[0];
   std::vector<double> out(k * n);
   for_each_group(x, k, rng, max_rows, [&](std::size_t b, std::size_t g, const std::vector<double>& log_w) {

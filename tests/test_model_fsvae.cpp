@@ -1,7 +1,9 @@
 // Tests of models/fsvae: −ELBO(x|y) against a hand computation for the same ε; −IWAE(x|y) against a
 // hand computation; the class × style grid's layout (a decoder blind to y gives identical rows, one
 // blind to z identical columns); unlabelled rows are refused; the float64 gradcheck; a short
-// training run, the evaluation's metrics and the pictures.
+// training run, the evaluation's metrics and the pictures. The learned prior p(z|y) = N(μ_y, σ_y²)
+// (--prior learned): its KL and its IWAE weights against hand computations, its start at N(0, I), its
+// float64 gradcheck (which reaches prior.z_pre), its parameter's name and the flag's values.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -177,4 +179,137 @@ TEST_CASE("fsvae: a short training run lowers −ELBO(x|y); evaluate and the pic
   CHECK(grid.height == 10 * 30 + 2);  // ten classes
   CHECK(std::filesystem::exists(dir / "reconstructions.png"));
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+FSVAEOptions small_learned() {
+  FSVAEOptions o = small();
+  o.learned_prior = true;
+  return o;
+}
+
+// Moves the learned prior away from N(0, I): μ_yj and h_yj set from a fixed pattern, so that the
+// tests see a prior that differs per class.
+void move_prior(FSVAE<double>& model) {
+  Array<double>& mh = model.params()["prior.z_pre"].value;
+  for (std::size_t c = 0; c < mh.shape()[0]; ++c)
+    for (std::size_t j = 0; j < mh.shape()[1]; ++j) mh(c, j) = 0.3 * std::sin(1.7 * c + 0.9 * j) - 0.2;
+}
+
+// The model's KL and rec of −ELBO(x|y) for the noise ε, and q(z|x,y)'s m and v, each [n, …].
+struct BoundAndQ {
+  Array<double> kl, rec, m, v;
+};
+BoundAndQ bound_and_q(const FSVAE<double>& model, const Array<double>& x, const std::vector<int>& y,
+                      const Array<double>& eps) {
+  Tape<double> tape;
+  auto bound = model.negative_elbo_bound(tape, tape.constant(x), y, tape.constant(eps));
+  auto [m, v] = model.encode(tape, tape.constant(x), tape.constant(tz::one_hot<double>(y, 10)));
+  return {bound.kl.value(), bound.rec.value(), m.value(), v.value()};
+}
+
+}  // namespace
+
+TEST_CASE("fsvae, learned prior: it starts at N(0, I), and its KL is KL(q ‖ N(μ_y, σ_y²)) by hand") {
+  Rng rng(7);
+  FSVAE<double> model(small_learned(), rng);
+  const std::size_t n = 4, d = 12, zd = 3;
+  REQUIRE(model.params()["prior.z_pre"].value.shape() == std::vector<std::size_t>{10, 2 * zd});
+  const Array<double> x = binary_rows(n, d, rng);
+  const std::vector<int> y = {3, 0, 9, 3};
+  const Array<double> eps = rng.normal<double>({n, zd});
+  const HandTerms standard = conditional_elbo_by_hand(model, x, y, eps);  // KL to N(0, I)
+  {
+    // At the start μ_y = 0 and σ_y² = softplus(log(e − 1)) + 1e-8 = 1 + δ, δ = 1e-8: the KL to N(0, I)
+    // plus ½ Σ_j [log(1 + δ) + (v_j + m_j²)(1/(1 + δ) − 1)] ≈ ½ δ Σ_j (1 − v_j − m_j²), to first order in δ.
+    const BoundAndQ b = bound_and_q(model, x, y, eps);
+    for (std::size_t i = 0; i < n; ++i) {
+      double shift = 0;
+      for (std::size_t j = 0; j < zd; ++j) shift += 0.5 * 1e-8 * (1 - b.v(i, j) - b.m(i, j) * b.m(i, j));
+      // the rest is O(δ²) = 1e-16 and float64 rounding of a KL of order 1 (a few 1e-16)
+      CHECK(std::abs(b.kl(i) - standard.kl[i] - shift) < 1e-14);
+    }
+  }
+  move_prior(model);
+  const Array<double>& mh = model.params()["prior.z_pre"].value;
+  const BoundAndQ b = bound_and_q(model, x, y, eps);
+  for (std::size_t i = 0; i < n; ++i) {
+    double kl = 0;
+    for (std::size_t j = 0; j < zd; ++j) {
+      const auto c = static_cast<std::size_t>(y[i]);
+      const double mu = mh(c, j), var = softplus(mh(c, zd + j)) + 1e-8, mj = b.m(i, j), vj = b.v(i, j);
+      kl += 0.5 * (std::log(var) - std::log(vj) + vj / var + (mj - mu) * (mj - mu) / var - 1);  // KL(N(m,v) ‖ N(μ,σ²))
+    }
+    CAPTURE(i);
+    CHECK(b.kl(i) == doctest::Approx(kl).epsilon(1e-12));
+    CHECK(b.rec(i) == doctest::Approx(standard.rec[i]).epsilon(1e-12));  // the prior leaves rec alone
+    CHECK(std::abs(kl - standard.kl[i]) > 1e-3);  // and the moved prior does change the KL
+  }
+}
+
+TEST_CASE("fsvae, learned prior: −IWAE_1(x|y) with the same ε is −ELBO(x|y) with its KL estimated by one sample") {
+  // log w = log p(x|y,z) + log N(z; μ_y, σ_y²) − log q(z|x,y) with z = m + √v ε: the prior's density
+  // enters through log N(z; μ_y, σ_y²), so with μ_y, σ_y² moved, −log w = rec + [log q − log p](z).
+  Rng rng(8);
+  FSVAE<double> model(small_learned(), rng);
+  move_prior(model);
+  const std::size_t n = 3, d = 12, zd = 3;
+  const Array<double> x = binary_rows(n, d, rng);
+  const std::vector<int> y = {1, 6, 6};
+  Rng noise(5);
+  Tape<double> tape;
+  const Array<double> niwae = model.negative_iwae_bound(tape, tape.constant(x), y, 1, noise).value();
+  Rng same(5);
+  const Array<double> eps = same.normal<double>({n, zd});
+  const HandTerms hand = conditional_elbo_by_hand(model, x, y, eps);
+  Var<double> yv = tape.constant(tz::one_hot<double>(y, 10));
+  auto [m, v] = model.encode(tape, tape.constant(x), yv);
+  const Array<double>& mh = model.params()["prior.z_pre"].value;
+  for (std::size_t i = 0; i < n; ++i) {
+    double log_q_minus_log_p = 0;
+    for (std::size_t j = 0; j < zd; ++j) {
+      const auto c = static_cast<std::size_t>(y[i]);
+      const double z = m.value()(i, j) + std::sqrt(v.value()(i, j)) * eps(i, j);
+      log_q_minus_log_p += log_n(z, m.value()(i, j), v.value()(i, j)) - log_n(z, mh(c, j), softplus(mh(c, zd + j)) + 1e-8);
+    }
+    CAPTURE(i);
+    CHECK(niwae(i) == doctest::Approx(hand.rec[i] + log_q_minus_log_p).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("fsvae, learned prior: the loss passes a float64 gradcheck, prior.z_pre included") {
+  Rng rng(9);
+  FSVAE<double> model(small_learned(), rng);
+  move_prior(model);
+  tz::models::Batch<double> batch;
+  batch.x = binary_rows(4, 12, rng);
+  batch.y = {0, 7, 7, 2};
+  const auto result = gradcheck_loss("fsvae loss, learned prior", model, batch);
+  INFO(result.message);
+  CHECK(result.ok);
+  // the prior's gradient is not zero for the batch's classes (0, 7, 2) and zero for the others
+  Tape<double> tape;
+  Rng noise(7);
+  model.params().zero_grad();
+  tape.backward(model.loss(tape, batch, noise).value);
+  const Array<double>& g = model.params()["prior.z_pre"].grad;
+  double seen = 0, unseen = 0;
+  for (std::size_t c = 0; c < 10; ++c)
+    for (std::size_t j = 0; j < 6; ++j) (c == 0 || c == 7 || c == 2 ? seen : unseen) += std::abs(g(c, j));
+  CHECK(seen > 0);
+  CHECK(unseen == 0.0);
+}
+
+TEST_CASE("fsvae: --prior chooses the prior, and the registry refuses other values") {
+  const auto& info = tz::models::find_model("fsvae");
+  Rng rng(10);
+  auto standard = info.make_float(tz::models::Config::from(info.flags, {{"z", "2"}, {"hidden", "4"}}, "fsvae"), rng);
+  CHECK_FALSE(standard->params().contains("prior.z_pre"));
+  auto learned = info.make_float(
+      tz::models::Config::from(info.flags, {{"z", "2"}, {"hidden", "4"}, {"prior", "learned"}}, "fsvae"), rng);
+  REQUIRE(learned->params().contains("prior.z_pre"));  // the name the checkpoint stores it under
+  CHECK(learned->params()["prior.z_pre"].value.shape() == std::vector<std::size_t>{10, 4});
+  CHECK_THROWS_WITH_AS(info.make_float(tz::models::Config::from(info.flags, {{"prior", "vamp"}}, "fsvae"), rng),
+                       doctest::Contains("expected standard"), std::invalid_argument);
 }

@@ -30,6 +30,7 @@
 using tz::Array;
 using A = tz::Array<double>;
 using V = tz::Var<double>;
+using tz::tutorial::claim;
 
 namespace {
 
@@ -86,7 +87,7 @@ Recorded step_recording_appends_one_node_per_op(tz::tutorial::Tutorial& t, tz::T
   const tz::Op order[] = {tz::Op::leaf, tz::Op::leaf, tz::Op::log, tz::Op::mul,
                           tz::Op::add,  tz::Op::exp,  tz::Op::sub};
   for (std::uint32_t i = 0; in_order && i < 7; ++i) in_order = tape.node(i).op == order[i];
-  t.check("one node per op, in the order the lines ran", in_order,
+  t.check(claim("tape-records-in-order"), "one node per op, in the order the lines ran", in_order,
           fmt::format("{} nodes: 2 leaves, then log, mul, add, exp, sub", tape.size()));
   // Creation order is a topological order: every node's inputs were made before it.
   std::size_t edges = 0;
@@ -96,9 +97,9 @@ Recorded step_recording_appends_one_node_per_op(tz::tutorial::Tutorial& t, tz::T
       ++edges;
       backwards = backwards && j < i;
     }
-  t.check("creation order is topological", backwards,
+  t.check(claim("tape-records-in-order"), "creation order is topological", backwards,
           fmt::format("all {} edges point from a lower index to a higher one", edges));
-  t.check_close("the value of the last node is f", f.item(), f_plain(x1_0, x2_0), 1e-14);
+  t.check_close(claim("tape-forward-is-the-function"), "the value of the last node is f", f.item(), f_plain(x1_0, x2_0), 1e-14);
   t.note("written as one expression, log(x1) + x1*x2 - exp(x2), the nodes may come in another\n"
          "order: C++ does not fix the order in which operands are evaluated, and g++ records exp\n"
          "first. Every order C++ can choose is topological, and the gradients are the same.");
@@ -124,7 +125,7 @@ double step_reverse_sweep_gives_the_gradient(tz::tutorial::Tutorial& t, tz::Tape
     const tz::OpInfo& row = tz::op_info(op);
     t.say("  {:<5} {:<22} {}", row.name, row.forward, row.backward);
   }
-  t.check("every op on the tape has its formula in the table", seen.size() == 5,
+  t.check(claim("op-table-has-every-formula"), "every op on the tape has its formula in the table", seen.size() == 5,
           fmt::format("{} ops: sub, exp, add, mul, log", seen.size()));
   tape.backward(f);
   show_tape(t, tape);
@@ -140,19 +141,19 @@ double step_reverse_sweep_gives_the_gradient(tz::tutorial::Tutorial& t, tz::Tape
   t.say("  #2 log(#0)      ḡ#2 = {:<8.6g}          ḡ#0 += ḡ#2/x1 = {:.6g}", adj(2), adj(2) / val(0));
   t.say("  leaves:         ḡ#1 = {:.6g} + {:.6g} = {:.6g},  ḡ#0 = {:.6g} + {:.6g} = {:.6g}", adj(5) * val(5),
         adj(3) * val(0), adj(1), adj(3) * val(1), adj(2) / val(0), adj(0));
-  t.check("the seed is df/df = 1", adj(f.index()) == 1.0,
+  t.check(claim("reverse-sweep-sums-adjoints"), "the seed is df/df = 1", adj(f.index()) == 1.0,
           fmt::format("adjoint of #{} = {}", f.index(), adj(f.index())));
-  t.check("each leaf's adjoint is the sum of what its users sent",
+  t.check(claim("reverse-sweep-sums-adjoints"), "each leaf's adjoint is the sum of what its users sent",
           adj(1) == adj(5) * val(5) + adj(3) * val(0) && adj(0) == adj(3) * val(1) + adj(2) / val(0),
           fmt::format("ḡ#1 = {:.10g}, ḡ#0 = {:.10g}", adj(1), adj(0)));
   const double g1 = x1.grad()(), g2 = x2.grad()();
   t.say("Read the leaves, and compare with central differences (h = 1e-6) on plain doubles:");
-  t.check_close("df/dx1 = 1/x1 + x2: autograd vs finite difference", g1, central_difference(0, x1_0, x2_0),
+  t.check_close(claim("backward-matches-finite-differences"), "df/dx1 = 1/x1 + x2: autograd vs finite difference", g1, central_difference(0, x1_0, x2_0),
                 1e-8);
-  t.check_close("df/dx2 = x1 − e^x2: autograd vs finite difference", g2, central_difference(1, x1_0, x2_0),
+  t.check_close(claim("backward-matches-finite-differences"), "df/dx2 = x1 − e^x2: autograd vs finite difference", g2, central_difference(1, x1_0, x2_0),
                 1e-8);
-  t.check_close("df/dx1 vs the formula 1/x1 + x2", g1, 1 / x1_0 + x2_0, 1e-13);
-  t.check_close("df/dx2 vs the formula x1 − e^x2", g2, x1_0 - std::exp(x2_0), 1e-13);
+  t.check_close(claim("backward-matches-the-derivative"), "df/dx1 vs the formula 1/x1 + x2", g1, 1 / x1_0 + x2_0, 1e-13);
+  t.check_close(claim("backward-matches-the-derivative"), "df/dx2 vs the formula x1 − e^x2", g2, x1_0 - std::exp(x2_0), 1e-13);
   return g1;
 }
 
@@ -174,9 +175,9 @@ void step_gradients_accumulate(tz::tutorial::Tutorial& t, double x1_0, double x2
     tp.backward(log(detach(a)) + a * b - exp(b));
     via_mul = a.grad()();
   }
-  t.check_close("via log alone: 1/x1", via_log, 1 / x1_0, 1e-15);
-  t.check_close("via mul alone: x2", via_mul, x2_0, 1e-15);
-  t.check_close("both paths together (step 2) = their sum", g1, via_log + via_mul, 1e-15);
+  t.check_close(claim("chain-rule-sums-paths"), "via log alone: 1/x1", via_log, 1 / x1_0, 1e-15);
+  t.check_close(claim("chain-rule-sums-paths"), "via mul alone: x2", via_mul, x2_0, 1e-15);
+  t.check_close(claim("chain-rule-sums-paths"), "both paths together (step 2) = their sum", g1, via_log + via_mul, 1e-15);
   t.say("");
   t.say("The smallest case is y = x·x: mul sees the same node as both inputs, and adds gy·b to a");
   t.say("and gy·a to b, which are one node. Had it assigned (=) instead of added, dy/dx would be 3:");
@@ -184,7 +185,7 @@ void step_gradients_accumulate(tz::tutorial::Tutorial& t, double x1_0, double x2
     tz::Tape<double> tp;
     V x = tp.leaf(A(3.0), "x");
     tp.backward(x * x);
-    t.check_close("d(x·x)/dx at x = 3 is 2x", x.grad()(), 6.0, 1e-15);
+    t.check_close(claim("chain-rule-sums-paths"), "d(x·x)/dx at x = 3 is 2x", x.grad()(), 6.0, 1e-15);
   }
   t.say("A diamond: u = 2x and v = x² both come from x, then w = u·v = 2x³:");
   {
@@ -195,7 +196,7 @@ void step_gradients_accumulate(tz::tutorial::Tutorial& t, double x1_0, double x2
     V w = u * v;
     tp.backward(w);
     show_tape(t, tp);
-    t.check_close("dw/dx at x = 2 is 6x² (2·x² via u, plus 2x·2x via v)", x.grad()(), 24.0, 1e-15);
+    t.check_close(claim("chain-rule-sums-paths"), "dw/dx at x = 2 is 6x² (2·x² via u, plus 2x·2x via v)", x.grad()(), 24.0, 1e-15);
   }
 }
 
@@ -250,23 +251,23 @@ Logistic step_parameters_keep_gradients_constants_get_none(tz::tutorial::Tutoria
     gw1 += X(i, 1) * r / n;
     gb += r / n;
   }
-  t.check_close("dL/dw1 vs Xᵀ(σ(l) − y)/n", w.grad(0, 0), gw0, 1e-10, 1e-14);
-  t.check_close("dL/dw2 vs Xᵀ(σ(l) − y)/n", w.grad(1, 0), gw1, 1e-10, 1e-14);
-  t.check_close("dL/db vs Σ(σ(l) − y)/n", b.grad(0), gb, 1e-10, 1e-14);
+  t.check_close(claim("backward-matches-the-derivative"), "dL/dw1 vs Xᵀ(σ(l) − y)/n", w.grad(0, 0), gw0, 1e-10, 1e-14);
+  t.check_close(claim("backward-matches-the-derivative"), "dL/dw2 vs Xᵀ(σ(l) − y)/n", w.grad(1, 0), gw1, 1e-10, 1e-14);
+  t.check_close(claim("backward-matches-the-derivative"), "dL/db vs Σ(σ(l) − y)/n", b.grad(0), gb, 1e-10, 1e-14);
   const A gX = Xc.grad();
   double max_gX = 0;
   for (double v : gX) max_gX = std::max(max_gX, std::abs(v));
-  t.check("no gradient into the data X", !Xc.requires_grad() && max_gX == 0.0,
+  t.check(claim("constants-get-no-gradient"), "no gradient into the data X", !Xc.requires_grad() && max_gX == 0.0,
           fmt::format("requires_grad = {}, max |dL/dX| = {}", Xc.requires_grad(), max_gX));
   t.say("A second backward on a fresh tape adds to w.grad; zero_grad() resets it:");
   {
     tz::Tape<double> again;
     again.backward(logistic_nll(again, lr));
   }
-  t.check_close("after two backward passes w.grad = 2·dL/dw", w.grad(0, 0), 2 * gw0, 1e-10, 1e-14);
+  t.check_close(claim("gradients-accumulate"), "after two backward passes w.grad = 2·dL/dw", w.grad(0, 0), 2 * gw0, 1e-10, 1e-14);
   w.zero_grad();
   b.zero_grad();
-  t.check("after zero_grad()", w.grad(0, 0) == 0.0 && b.grad(0) == 0.0,
+  t.check(claim("gradients-accumulate"), "after zero_grad()", w.grad(0, 0) == 0.0 && b.grad(0) == 0.0,
           fmt::format("w.grad = {}, b.grad = {}", brief(w.grad), brief(b.grad)));
   lr.loss = loss.item();
   return lr;
@@ -287,14 +288,14 @@ void step_nograd_records_no_backward(tz::tutorial::Tutorial& t, Logistic& lr) {
   }
   std::size_t with_backward = 0;
   for (std::uint32_t i = 0; i < et.size(); ++i) with_backward += et.node(i).backward != nullptr ? 1 : 0;
-  t.check("no node has a backward", with_backward == 0 && !eval_loss.requires_grad(),
+  t.check(claim("no-grad-records-nothing"), "no node has a backward", with_backward == 0 && !eval_loss.requires_grad(),
           fmt::format("{} of {} nodes have one; the loss requires_grad = {}", with_backward, et.size(),
                       eval_loss.requires_grad()));
-  t.check_close("the value is the same as with recording", eval_loss.item(), lr.loss, 1e-15);
+  t.check_close(claim("no-grad-records-nothing"), "the value is the same as with recording", eval_loss.item(), lr.loss, 1e-15);
   et.backward(eval_loss);  // nothing requires a gradient: a no-op
-  t.check("backward is a no-op", w.grad(0, 0) == 0.0 && b.grad(0) == 0.0,
+  t.check(claim("no-grad-records-nothing"), "backward is a no-op", w.grad(0, 0) == 0.0 && b.grad(0) == 0.0,
           fmt::format("w.grad = {}", brief(w.grad)));
-  t.check("the guard restores recording when it ends", et.recording(), "recording = true");
+  t.check(claim("no-grad-records-nothing"), "the guard restores recording when it ends", et.recording(), "recording = true");
 }
 
 // Step 6: anomaly mode throws at the first NaN or Inf and names the op and its tape position.
@@ -308,7 +309,7 @@ void step_anomaly_mode_names_the_first_nan(tz::tutorial::Tutorial& t) {
     V g = sum(log(z * z));
     tp.backward(g);
     const A gz = z.grad();
-    t.check("silently: g = −inf, and dg/dz holds a NaN", std::isinf(g.item()) && std::isnan(gz(1)),
+    t.check(claim("anomaly-mode-names-the-op"), "silently: g = −inf, and dg/dz holds a NaN", std::isinf(g.item()) && std::isnan(gz(1)),
             fmt::format("g = {}, dg/dz = {}", g.item(), brief(gz)));
   }
   t.say("With tape.set_detect_anomaly(true), each op's value (and each gradient in backward) is");
@@ -324,7 +325,7 @@ void step_anomaly_mode_names_the_first_nan(tz::tutorial::Tutorial& t) {
       message = e.what();
     }
     t.say("  caught: {}", message.empty() ? "(nothing)" : message);
-    t.check("it names the op and its place on the tape",
+    t.check(claim("anomaly-mode-names-the-op"), "it names the op and its place on the tape",
             message.find("op 'log' at tape position 2") != std::string::npos,
             "\"op 'log' at tape position 2\" (#0 z, #1 mul, #2 log)");
     t.note("anomaly mode costs a scan of every array: turn it on to hunt a NaN, off to train");
@@ -342,7 +343,7 @@ void step_gradcheck_checks_every_element(tz::tutorial::Tutorial& t, double x1_0,
   {
     tz::GradcheckResult r = tz::gradcheck(
         "f(x1, x2)", [](const std::vector<V>& v) { return f_tape(v[0], v[1]); }, {A(x1_0), A(x2_0)});
-    t.check("gradcheck of f", r.ok,
+    t.check(claim("backward-matches-finite-differences"), "gradcheck of f", r.ok,
             r.ok ? fmt::format("{} elements, max |error| = {:.1e}", r.checked, r.max_abs_error) : r.message);
   }
   {
@@ -355,7 +356,7 @@ void step_gradcheck_checks_every_element(tz::tutorial::Tutorial& t, double x1_0,
           return mean(softplus(l) - yc * l);
         },
         {X, lr.w.value, lr.b.value});
-    t.check("gradcheck of the logistic loss in (X, w, b)", r.ok,
+    t.check(claim("backward-matches-finite-differences"), "gradcheck of the logistic loss in (X, w, b)", r.ok,
             r.ok ? fmt::format("{} elements, max |error| = {:.1e}", r.checked, r.max_abs_error) : r.message);
   }
 }
@@ -371,17 +372,17 @@ void step_tape_as_a_picture(tz::tutorial::Tutorial& t, const tz::Tape<double>& t
   }
   std::size_t node_lines = 0;
   for (std::size_t pos = 0; (pos = dot.find(" [label=", pos)) != std::string::npos; ++pos) ++node_lines;
-  t.check("the DOT file has one box per node", std::filesystem::exists(dot_path) && node_lines == tape.size(),
+  t.check(claim("dot-has-one-box-per-node"), "the DOT file has one box per node", std::filesystem::exists(dot_path) && node_lines == tape.size(),
           fmt::format("{} boxes for {} nodes, in {}", node_lines, tape.size(), dot_path.string()));
   const std::filesystem::path png_path = t.out_file("tape.png");
   if (std::system("command -v dot >/dev/null 2>&1") == 0) {
     const std::string cmd =
         fmt::format("dot -Tpng '{}' -o '{}'", dot_path.string(), png_path.string());
     const int rc = std::system(cmd.c_str());
+    // A picture written is no claim: said, not checked (the DOT text above is what is checked).
     const bool ok = rc == 0 && std::filesystem::exists(png_path) && std::filesystem::file_size(png_path) > 0;
-    t.check("rendered with graphviz", ok,
-            ok ? fmt::format("{} ({} bytes)", png_path.string(), std::filesystem::file_size(png_path))
-               : fmt::format("`{}` failed (exit code {})", cmd, rc));
+    t.say(ok ? fmt::format("rendered with graphviz: {} ({} bytes)", png_path.string(), std::filesystem::file_size(png_path))
+             : fmt::format("graphviz could not render it: `{}` failed (exit code {})", cmd, rc));
   } else {
     t.say("Graphviz's `dot` is not installed: apt-get install graphviz (./zoo setup --optional),");
     t.say("then: dot -Tpng {} -o {}", dot_path.string(), png_path.string());

@@ -1,7 +1,8 @@
 // tutorial: the GMVAE: a learned mixture-of-Gaussians prior, the Monte-Carlo KL it needs, and clusters in z
 //
 // Model (CS236 homework 2, gmvae.py; models/gmvae.hpp):
-//   z ~ p(z) = (1/k) Σ_i N(z; μ_i, diag σ_i²)    a uniform mixture whose μ_i, σ_i² are trained
+//   z ~ p(z) = (1/K) Σ_i N(z; μ_i, diag σ_i²)    a uniform mixture of K components (--components)
+//                                                whose μ_i, σ_i² are trained
 //   x | z ~ Bernoulli(sigmoid(f_θ(z))),  q(z|x) = N(m_φ(x), diag v_φ(x))
 // Objective: −ELBO(x) = E_q[−log p(x|z)] + KL(q(z|x) ‖ p(z))   (Kingma & Welling 2014, eq. 3)
 // The KL to a mixture has no closed form; the loss uses the one-sample estimate
@@ -12,8 +13,8 @@
 // aggregate posterior q(z), which for images of ten kinds of things has many modes: one Gaussian
 // cannot follow it, a mixture can (Tomczak & Welling 2018, "VAE with a VampPrior").
 //
-// Steps: 1 data, 2 the prior as CS236 initialises it, 3 the Monte-Carlo KL (checked against the
-// closed form with one standard component; its error falls as 1/√S), 4 training the GMVAE and the
+// Steps: 1 data, 2 the prior as CS236 initialises it, 3 log N is a normalised density, and the
+// Monte-Carlo KL (checked against the closed form with one standard component; its error falls as 1/√S), 4 training the GMVAE and the
 // VAE alike, 5 the clusters in z (z = 2, drawn), 6 the NELBO and IWAE bounds of both, 7 the same
 // comparison at z = 10, where the mixture prior's gain is larger than the noise of training.
 #include <algorithm>
@@ -36,6 +37,7 @@ using tz::Array;
 using tz::Rng;
 using tz::Tape;
 using tz::Var;
+using tz::tutorial::claim;
 namespace zm = tz::models;
 
 namespace {
@@ -52,7 +54,7 @@ std::pair<double, double> mean_se(const std::vector<double>& v) {
 }
 
 // S one-sample KL estimates log q(z|x) − log p(z) for one q = N(m, v) (a single row) and a prior, in
-// chunks of 500 samples (the mixture density holds [samples, k, z] numbers at once).
+// chunks of 500 samples (the mixture density holds [samples, K, z] numbers at once).
 std::vector<double> kl_samples(const Array<double>& m, const Array<double>& v, const Array<double>& mu,
                                const Array<double>& var, std::size_t S, Rng& rng) {
   Tape<double> tape;
@@ -106,14 +108,15 @@ zm::Dataset step_data(tz::tutorial::Tutorial& t, const zm::ModelInfo& info, std:
          data.train_x.shape()[0], data.test_x.shape()[0], data.rows, data.cols);
   t.say("Each pixel is drawn as Bernoulli(intensity), afresh every batch (dynamic binarization); the test\n"
         "images are binarized once with a fixed seed, so that every model is scored on the same bits.");
-  t.say("This tutorial uses z = 2 dimensions so that z can be drawn, and k = {} components.", k);
+  t.say("This tutorial uses z = 2 dimensions so that z can be drawn, and K = {} mixture components\n"
+        "(the flag --components of ./zoo train gmvae).", k);
   return data;
 }
 
-// Step 2: the prior as CS236 initialises it: z_pre ~ N(0, 1)/√(k·z), variances near softplus(0).
-// fresh is a GMVAE with ./zoo train gmvae's defaults (z = 10, k = 500).
+// Step 2: the prior as CS236 initialises it: z_pre ~ N(0, 1)/√(K·z), variances near softplus(0).
+// fresh is a GMVAE with ./zoo train gmvae's defaults (z = 10, K = 500).
 void step_the_prior_starts_as_one_blob(tz::tutorial::Tutorial& t, zm::GMVAE<double>& fresh) {
-  t.step(2, "The prior p(z) = (1/k) Σ_i N(z; μ_i, σ_i²), initialised as CS236: z_pre ~ N(0,1)/√(k·z)");
+  t.step(2, "The prior p(z) = (1/K) Σ_i N(z; μ_i, σ_i²), initialised as CS236: z_pre ~ N(0,1)/√(K·z)");
   t.say("Why a mixture? Averaged over the data, the ELBO's KL term splits in two (Hoffman & Johnson 2016):\n"
         "  E_x KL(q(z|x) ‖ p(z)) = I_q(x; z) + KL(q(z) ‖ p(z)),   q(z) = (1/N) Σ_n q(z|x_n)\n"
         "The first is the information the code carries about x; the second is paid only because the prior is\n"
@@ -123,26 +126,52 @@ void step_the_prior_starts_as_one_blob(tz::tutorial::Tutorial& t, zm::GMVAE<doub
   std::vector<double> pre(z_pre.begin(), z_pre.end());
   const auto [pre_mean, pre_se] = mean_se(pre);
   const double pre_sd = pre_se * std::sqrt(static_cast<double>(pre.size()));
-  t.say("The initialisation, shown on the prior of ./zoo train gmvae's defaults (z = {}, k = {}; steps 4-6 use\n"
-        "z = 2): z_pre is one parameter of shape [2k, z] = [{}, {}]: rows 0..k−1 are the means μ_i, rows k..2k−1\n"
+  t.say("The initialisation, shown on the prior of ./zoo train gmvae's defaults (z = {}, K = {}; steps 4-6 use\n"
+        "z = 2): z_pre is one parameter of shape [2K, z] = [{}, {}]: rows 0..K−1 are the means μ_i, rows K..2K−1\n"
         "pass through softplus(·) + 1e-8 to give the variances σ_i² (CS236's gaussian_parameters along axis 0).",
         z_pre.shape()[1], z_pre.shape()[0] / 2, z_pre.shape()[0], z_pre.shape()[1]);
-  t.check_close("sd of z_pre = 1/√(k·z) = 1/√5000", pre_sd, 1 / std::sqrt(5000.0), 0.03);
+  // The sample sd of N = 10000 normal numbers has a relative standard error of 1/√(2N) = 0.0071:
+  // rtol 0.03 is 4 of them.
+  t.check_close(claim("gmvae-prior-init"), "sd of z_pre = 1/√(K·z) = 1/√5000 (rtol 0.03 = 4 SE of a sample sd)",
+                pre_sd, 1 / std::sqrt(5000.0), 0.03);
   {
     Tape<double> tape;
     auto [mu, var] = fresh.prior(tape);
     double v_mean = 0;
     for (double v : var.value()) v_mean += v / static_cast<double>(var.size());
-    t.check_close("the variances start near softplus(0) = log 2", v_mean, std::log(2.0), 0.01);
+    // softplus(u) = log 2 + u/2 + u²/8 + …, u ~ N(0, 1/5000): the mean of 5000 variances has an SE of
+    // ½ · 0.0141 / √5000 = 1.0e-4 (1.4e-4 of log 2) and a bias of E[u²]/8 = 2.5e-5; rtol 1e-3 is 7 SE.
+    t.check_close(claim("gmvae-prior-init"), "the variances start near softplus(0) = log 2 (rtol 1e-3 = 7 SE)", v_mean,
+                  std::log(2.0), 1e-3);
     t.say("So at the start every component sits near the origin with variance ≈ 0.69: the prior is one blob.");
   }
+}
+
+// log N(z; m, v) is a normalised density: Σ over a grid of exp(log N) · Δz = 1 (the midpoint rule on
+// [m − 12σ, m + 12σ], whose error for a Gaussian is far below float64 rounding).
+void log_normal_is_a_density(tz::tutorial::Tutorial& t) {
+  constexpr std::size_t G = 4801;
+  const double m = 0.7, v = 2.3, lo = m - 12 * std::sqrt(v), dz = 24 * std::sqrt(v) / static_cast<double>(G);
+  Array<double> z = Array<double>::from_shape({G, 1});
+  for (std::size_t g = 0; g < G; ++g) z(g, 0) = lo + (static_cast<double>(g) + 0.5) * dz;
+  Tape<double> tape;
+  tz::NoGrad<double> no_grad(tape);
+  const Array<double> lp = tz::log_normal(tape.constant(z), tape.scalar(m), tape.scalar(v)).value();
+  double mass = 0;
+  for (double a : lp) mass += std::exp(a) * dz;
+  t.say("A common presentation of this road writes log_normal without its constant −½ log 2π per dimension. In\n"
+        "the KL's difference log q − log p that constant cancels, but log p(x) = log ∫ p(x|z) p(z) dz and any\n"
+        "IWAE bound need the density itself. tz::log_normal keeps every term: −½ Σ_j [log 2π + log v_j + (z_j − m_j)²/v_j].");
+  t.check_close(claim("log-normal-is-normalised"), "∫ exp(log N(z; 0.7, 2.3)) dz = 1, midpoint rule on 4801 points", mass,
+                1.0, 1e-12);
 }
 
 // Step 3: the Monte-Carlo KL matches the closed form for one standard component, and its standard
 // error falls as 1/√S against fresh's mixture prior.
 void step_monte_carlo_kl_is_unbiased(tz::tutorial::Tutorial& t, zm::GMVAE<double>& fresh, Rng& rng) {
   t.step(3, "The KL has no closed form: KL(q ‖ p) ≈ (1/S) Σ_s [log q(z_s|x) − log p(z_s)], z_s ~ q(z|x)");
-  t.say("KL(q ‖ p) = E_q[log q(z|x)] − E_q[log (1/k) Σ_i N(z; μ_i, σ_i²)]. The first expectation is closed form, the\n"
+  log_normal_is_a_density(t);
+  t.say("KL(q ‖ p) = E_q[log q(z|x)] − E_q[log (1/K) Σ_i N(z; μ_i, σ_i²)]. The first expectation is closed form, the\n"
         "second is the expectation of the log of a sum of Gaussians, which is not. A sample z = m + √v ε makes\n"
         "log q(z|x) − log p(z) an unbiased estimate, and the reparameterization lets its gradient flow into\n"
         "m, v and the prior's μ_i, σ_i². The loss uses S = 1 per image and step.");
@@ -157,24 +186,36 @@ void step_monte_carlo_kl_is_unbiased(tz::tutorial::Tutorial& t, zm::GMVAE<double
   const std::vector<double> one = kl_samples(m, v, mu0, var0, 20000, rng);
   const auto [mc, se] = mean_se(one);
   t.say("q = N((0.8, −0.3), diag(0.5, 1.7)) against one standard component N(0, I), S = 20000:");
-  t.check("Monte-Carlo KL matches the closed form", std::abs(mc - closed) < 3 * se,
+  t.check(claim("mixture-kl-monte-carlo"), "Monte-Carlo KL matches the closed form within 4 standard errors",
+          std::abs(mc - closed) < 4 * se,
           fmt::format("{:.4f} ± {:.4f} vs ½ Σ_j (v_j + m_j² − 1 − log v_j) = {:.4f}", mc, se, closed));
   std::size_t negative = 0;
   for (double s : one) negative += s < 0;
-  t.check("single estimates can be negative, their mean cannot", negative > 0 && mc > 0,
-          fmt::format("{:.1f}% of the one-sample estimates are < 0; the mean is {:.4f} > 0",
-                      100.0 * static_cast<double>(negative) / static_cast<double>(one.size()), mc));
+  t.check(claim("mixture-kl-monte-carlo"), "single estimates log q(z|x) − log p(z) can be negative", negative > 0,
+          fmt::format("{:.1f}% of the {} one-sample estimates are < 0",
+                      100.0 * static_cast<double>(negative) / static_cast<double>(one.size()), one.size()));
+  t.say("What cannot be negative is their expectation, the KL ({:.4f}). Their sample mean can be, by chance,\n"
+        "when the KL is within a few standard errors of 0; here it is {:.0f} standard errors above 0.", closed,
+        mc / se);
 
-  // The fresh mixture prior (k = 500, z = 10): the standard error of the estimate falls as 1/√S.
+  // The fresh mixture prior (K = 500, z = 10): the standard error of the estimate falls as 1/√S.
   Tape<double> tape;
   auto [mu, var] = fresh.prior(tape);
   Array<double> m10 = rng.normal<double>({1, 10}, 0.0, 0.5), v10 = Array<double>::from_shape({1, 10});
   v10.fill(0.3);
-  const auto [mc100, se100] = mean_se(kl_samples(m10, v10, mu.value(), var.value(), 100, rng));
+  const std::vector<double> s100 = kl_samples(m10, v10, mu.value(), var.value(), 100, rng);
+  const auto [mc100, se100] = mean_se(s100);
   const auto [mc10000, se10000] = mean_se(kl_samples(m10, v10, mu.value(), var.value(), 10000, rng));
   t.say("Against the fresh 500-component prior (z = 10): S = 100 gives {:.3f} ± {:.3f}, S = 10000 gives {:.3f} ± {:.3f}.",
         mc100, se100, mc10000, se10000);
-  t.check_close("standard error ratio SE(100)/SE(10000) ≈ √100 = 10", se100 / se10000, 10.0, 0.25);
+  // The sample sd of S = 100 draws has a relative standard error of √((κ − 1)/(4S)), κ the kurtosis
+  // (1/√(2S) = 0.071 for a normal); SE(10000) is 10 times more exact. The tolerance is 4 of those.
+  double m4 = 0, m2 = 0;
+  for (double a : s100) m2 += (a - mc100) * (a - mc100) / 100.0, m4 += std::pow(a - mc100, 4) / 100.0;
+  const double rtol = 4 * std::sqrt((m4 / (m2 * m2) - 1) / (4 * 100.0));
+  t.check_close(claim("mixture-kl-monte-carlo"),
+                fmt::format("standard error ratio SE(100)/SE(10000) = √100 = 10 (rtol {:.2f}: 4 SE of a sample sd)", rtol),
+                se100 / se10000, 10.0, rtol);
 }
 
 // The two runs of step 4, and the models they trained.
@@ -208,7 +249,7 @@ Runs step_train_gmvae_and_vae_alike(tz::tutorial::Tutorial& t, const zm::ModelIn
         final_of(va, "nelbo"), final_of(va, "kl"), final_of(va, "rec"));
   const std::vector<double> curve = tz::tutorial::curve_of(gm, "nelbo");
   const double first_nelbo = curve.empty() ? std::nan("") : curve.front();
-  t.check("the GMVAE's −ELBO fell during training", final_of(gm, "nelbo") < first_nelbo,
+  t.check(claim("gmvae-trains"), "the GMVAE's −ELBO fell during training", final_of(gm, "nelbo") < first_nelbo,
           fmt::format("first 100 steps {:.2f} → last 100 steps {:.2f}", first_nelbo, final_of(gm, "nelbo")));
   return runs;
 }
@@ -230,9 +271,9 @@ void step_clusters_in_z(tz::tutorial::Tutorial& t, zm::Model<float>& gm_model, c
   // The prior is trained: its means leave the origin and follow the codes.
   double mu_s2 = 0;
   for (float a : mu.value()) mu_s2 += double(a) * a / static_cast<double>(mu.size());
-  const double init_sd = 1 / std::sqrt(static_cast<double>(k * z_dim));
-  t.check("the prior's means moved away from their initialisation", std::sqrt(mu_s2) > 2 * init_sd,
-          fmt::format("root mean square of μ_i: {:.4f} at the start (1/√(k·z)), {:.4f} now", init_sd, std::sqrt(mu_s2)));
+  const double init_sd = 1 / std::sqrt(static_cast<double>(k * z_dim));  // 1/√(K·z)
+  t.check(claim("gmvae-prior-is-learned"), "the prior's means moved away from their initialisation", std::sqrt(mu_s2) > 2 * init_sd,
+          fmt::format("root mean square of μ_i: {:.4f} at the start (1/√(K·z)), {:.4f} now", init_sd, std::sqrt(mu_s2)));
 
   // log p(z) under the learned mixture, and under N(0, I), at the codes
   const Array<float> log_p_mix = tz::log_normal_mixture(m, mu, var).value();
@@ -246,7 +287,7 @@ void step_clusters_in_z(tz::tutorial::Tutorial& t, zm::Model<float>& gm_model, c
   if (t.quick())
     t.note("{} (after {} steps the prior has only begun to move; a full run checks that the mixture fits better)", fit, iters);
   else
-    t.check("the learned prior fits the codes better than N(0, I)", mix > std_normal, fit);
+    t.check(claim("gmvae-prior-is-learned"), "the learned prior fits the codes better than N(0, I)", mix > std_normal, fit);
 
   // Responsibilities p(i | z) ∝ N(z; μ_i, σ_i²) of the components for the codes: which are used?
   const std::size_t kk = mu.shape()[0];
@@ -313,22 +354,26 @@ void step_iwae_is_tighter_for_both(tz::tutorial::Tutorial& t, const Runs& runs, 
   t.say("               −ELBO      KL     rec   −IWAE_100");
   t.say("  GMVAE     {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", g["test_nelbo"], g["test_kl"], g["test_rec"], g["test_niwae_100"]);
   t.say("  VAE       {:8.2f} {:7.2f} {:7.2f}    {:8.2f}", w["test_nelbo"], w["test_kl"], w["test_rec"], w["test_niwae_100"]);
-  t.check("IWAE_100 is tighter than the ELBO for the GMVAE", g["test_niwae_100"] < g["test_nelbo"],
+  t.check(claim("gmvae-iwae-tighter"), "IWAE_100 is tighter than the ELBO for the GMVAE", g["test_niwae_100"] < g["test_nelbo"],
           fmt::format("{:.2f} < {:.2f}", g["test_niwae_100"], g["test_nelbo"]));
-  t.check("IWAE_100 is tighter than the ELBO for the VAE", w["test_niwae_100"] < w["test_nelbo"],
+  t.check(claim("gmvae-iwae-tighter"), "IWAE_100 is tighter than the ELBO for the VAE", w["test_niwae_100"] < w["test_nelbo"],
           fmt::format("{:.2f} < {:.2f}", w["test_niwae_100"], w["test_nelbo"]));
-  // At z = 2 which bound comes out lower depends on the seed: seeds 1-4 and 42 gave GMVAE − VAE from
-  // −0.9 to +1.8 nats (5000 steps, offline MNIST). So this step reports the difference and checks nothing
-  // about its sign; step 7 makes the comparison where the gain stands above that noise.
-  t.say("GMVAE − VAE: {:+.2f} nats of −ELBO, {:+.2f} of −IWAE_100. At z = 2 this difference is smaller than what a\n"
-        "change of seed does: seeds 1-4 and 42 gave −0.9 to +1.8 nats. Squeezed into two dimensions, both models\n"
-        "are limited by reconstruction (rec is {:.0f} of the {:.0f} nats), which a better prior does not change.",
+  // At z = 2 the two models' bounds are close, and one run of each cannot say how much of their
+  // difference a change of seed would move: this step reports the difference and checks nothing about
+  // its sign; step 7 makes the comparison at z = 10.
+  t.say("GMVAE − VAE: {:+.2f} nats of −ELBO, {:+.2f} of −IWAE_100. One run of each does not show how far a change\n"
+        "of seed moves this difference (run again with --seed 1, 2, … to see it), so its sign is not checked.\n"
+        "Squeezed into two dimensions, both models are limited by reconstruction (rec is {:.0f} of the {:.0f} nats),\n"
+        "which a better prior does not change.",
         g["test_nelbo"] - w["test_nelbo"], g["test_niwae_100"] - w["test_niwae_100"], g["test_rec"], g["test_nelbo"]);
 }
 
 // Step 7: at z = 10 the mixture prior's gain stands above the noise of training.
 void step_mixture_prior_wins_at_z_10(tz::tutorial::Tutorial& t, const zm::ModelInfo& gmvae_info,
-                                     const zm::ModelInfo& vae_info, const zm::TrainOptions& opt, std::size_t k) {
+                                     const zm::ModelInfo& vae_info, const zm::TrainOptions& opt, std::size_t k,
+                                     const zm::Dataset& data) {
+  const std::size_t n_train = data.train_x.shape()[0];
+  const std::string& data_name = data.name;
   const long iters = opt.iters;
   constexpr std::size_t z_wide = 10;
   t.step(7, "The same comparison at z = {} (CS236's setting, and ./zoo train's default): {} steps each", z_wide, iters);
@@ -347,17 +392,18 @@ void step_mixture_prior_wins_at_z_10(tz::tutorial::Tutorial& t, const zm::ModelI
         w10["test_niwae_100"]);
   if (t.quick()) {
     t.note("With --quick's {} steps the GMVAE's −ELBO is {:+.2f} nats from the VAE's; the sign is not checked here.\n"
-           "The full run ({} steps) checks that the GMVAE comes out lower, by 1.5-2.4 nats over seeds 0-2 and 42.", iters,
-           g10["test_nelbo"] - w10["test_nelbo"], 5000);
+           "The full run ({} steps) checks that the GMVAE comes out lower.", iters, g10["test_nelbo"] - w10["test_nelbo"],
+           5000);
   } else {
-    t.check("at z = 10 the GMVAE's −ELBO is below the VAE's", g10["test_nelbo"] < w10["test_nelbo"],
+    t.check(claim("mixture-prior-lowers-the-bound"), "at z = 10 the GMVAE's −ELBO is below the VAE's", g10["test_nelbo"] < w10["test_nelbo"],
             fmt::format("{:.2f} < {:.2f} nats ({:+.2f})", g10["test_nelbo"], w10["test_nelbo"],
                         g10["test_nelbo"] - w10["test_nelbo"]));
-    t.check("and so is its KL term: the mixture prior sits closer to q(z)", g10["test_kl"] < w10["test_kl"],
+    t.check(claim("mixture-prior-lowers-the-bound"), "and so is its KL term: the mixture prior sits closer to q(z)", g10["test_kl"] < w10["test_kl"],
             fmt::format("{:.2f} < {:.2f} nats", g10["test_kl"], w10["test_kl"]));
   }
-  t.say("CS236 reports, for z = 10 on the full MNIST (50,000 training images), a −ELBO of about 97 for the GMVAE\n"
-        "against about 100 for the VAE; with fewer training images both test bounds are higher.");
+  t.say("This run trained on {} {} training images for {} steps of 100. CS236's homework reports, for\n"
+        "z = 10 on MNIST, a −ELBO of about 97 for the GMVAE against about 100 for the VAE; a run on Fashion-MNIST,\n"
+        "or a shorter one, is not comparable with those numbers.", n_train, data_name, iters);
 }
 
 }  // namespace
@@ -371,7 +417,7 @@ int main(int argc, char** argv) {
   const zm::ModelInfo& vae_info = zm::find_model("vae");
   const long iters = t.pick(5000L, 400L), test_rows = t.pick(0L, 500L);
   const std::size_t z_dim = 2, k = t.pick<std::size_t>(500, 100);
-  zm::GMVAEOptions big;  // the defaults of ./zoo train gmvae: z = 10, k = 500, for steps 2 and 3
+  zm::GMVAEOptions big;  // the defaults of ./zoo train gmvae: z = 10, K = 500, for steps 2 and 3
   Rng init_rng(1);
   zm::GMVAE<double> fresh(big, init_rng);
 
@@ -383,6 +429,6 @@ int main(int argc, char** argv) {
   const Runs runs = step_train_gmvae_and_vae_alike(t, gmvae_info, vae_info, opt, z_dim, k);     // 4 training
   step_clusters_in_z(t, *runs.gm_model, data, iters, test_rows, z_dim, k);                       // 5 clusters
   step_iwae_is_tighter_for_both(t, runs, data, test_rows);                                       // 6 the bounds
-  step_mixture_prior_wins_at_z_10(t, gmvae_info, vae_info, opt, k);                              // 7 z = 10
+  step_mixture_prior_wins_at_z_10(t, gmvae_info, vae_info, opt, k, data);                              // 7 z = 10
   return t.finish();
 }

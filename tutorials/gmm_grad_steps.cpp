@@ -87,14 +87,7 @@ V mean_log_likelihood_raw(tz::Tape<double>& tape, const A& x, tz::Param<double>&
 }
 
 
-// What the two halves of step 5 share: component k's centred data u, v and weights w, its Σ̂, the
-// start Σ₀ = 2Σ̂, the gradients there, and the start's Cholesky factor (p00, p01, p11).
-struct OneComponent {
-  A u, v, w;
-  Sym2 s_hat{0, 0, 0}, sigma0{0, 0, 0};
-  double g_raw[3] = {0, 0, 0}, g_chol[3] = {0, 0, 0};
-  double p00 = 0, p01 = 0, p11 = 0;
-};
+}  // namespace
 
 // Step 5, first half: component k of EM's fit with its responsibilities held fixed, Σ₀ = 2Σ̂, and
 // the gradient of f at Σ₀ in each parameterization (checked against the matrix calculus).
@@ -136,6 +129,7 @@ OneComponent step_gradients_at_twice_too_wide(Tutorial& t, const Matrix& x, cons
   // gradients on the tape, at Σ₀
   double* g_raw = c.g_raw;
   double* g_chol = c.g_chol;
+  double* g_matrix = c.g_matrix;
   {
     tz::Tape<double> tp;
     V a = tp.leaf(A{sigma0.a}), b = tp.leaf(A{sigma0.b}), c = tp.leaf(A{sigma0.c});
@@ -148,30 +142,26 @@ OneComponent step_gradients_at_twice_too_wide(Tutorial& t, const Matrix& x, cons
     const double m10 = si.b * s_hat.a + si.c * s_hat.b, m11 = si.b * s_hat.b + si.c * s_hat.c;
     const double g00 = 0.5 * (m00 * si.a + m01 * si.b - si.a), g01 = 0.5 * (m00 * si.b + m01 * si.c - si.b);
     const double g11 = 0.5 * (m10 * si.b + m11 * si.c - si.c);
-    t.say("The tape's gradient against the matrix calculus ∂f/∂Σ = ½(Σ⁻¹ Σ̂ Σ⁻¹ − Σ⁻¹):");
-    t.check_close("∂f/∂a = (∂f/∂Σ)₀₀", g_raw[0], g00, 1e-10, 1e-14);
-    t.check_close("∂f/∂b = 2·(∂f/∂Σ)₀₁ (b sits at (0,1) and (1,0))", g_raw[1], 2 * g01, 1e-10, 1e-14);
-    t.check_close("∂f/∂c = (∂f/∂Σ)₁₁", g_raw[2], g11, 1e-10, 1e-14);
+    g_matrix[0] = g00, g_matrix[1] = 2 * g01, g_matrix[2] = g11;
   }
   // P₀ from Σ₀⁻¹ = P Pᵀ: p11 = √(Σ⁻¹)₁₁, p01 = (Σ⁻¹)₀₁/p11, p00 = √((Σ⁻¹)₀₀ − p01²)
   const Sym2 prec0 = sigma0.inverse();
   const double p11_0 = c.p11 = std::sqrt(prec0.c), p01_0 = c.p01 = prec0.b / p11_0;
   const double p00_0 = c.p00 = std::sqrt(prec0.a - p01_0 * p01_0);
+  Sym2& round_trip = c.round_trip;
   {
     tz::Tape<double> tp;
     V s0 = tp.leaf(A{std::log(p00_0)}), p01 = tp.leaf(A{p01_0}), s1 = tp.leaf(A{std::log(p11_0)});
     V f = weighted_log_normal_cholesky(s0, p01, s1, tp.constant(u), tp.constant(v), tp.constant(w));
     tp.backward(f);
     g_chol[0] = s0.grad()(0), g_chol[1] = p01.grad()(0), g_chol[2] = s1.grad()(0);
-    const Sym2 back = covariance_from_precision_cholesky(p00_0, p01_0, p11_0);
-    t.check_close("the two parameterizations are the same Σ₀ (Cholesky round trip, entry a)", back.a, sigma0.a,
-                  1e-12);
+    round_trip = covariance_from_precision_cholesky(p00_0, p01_0, p11_0);
   }
   return c;
 }
 
 // Step 5, second half: one gradient step of size η in each parameterization, for several η.
-void step_one_step_each_way(Tutorial& t, const OneComponent& c) {
+OneStep step_one_step_each_way(Tutorial& t, const OneComponent& c) {
   const Sym2 &sigma0 = c.sigma0, &s_hat = c.s_hat;
   const double *g_raw = c.g_raw, *g_chol = c.g_chol;
   const double p00_0 = c.p00, p01_0 = c.p01, p11_0 = c.p11;
@@ -228,23 +218,17 @@ void step_one_step_each_way(Tutorial& t, const OneComponent& c) {
   t.say("  Σ₁ = Σ₀ + η ∂f/∂Σ, so b moves by η·(∂f/∂b)/2.");
   t.say("Why, exactly: at Σ₀ = 2Σ̂ the gradient is ∂f/∂Σ = ½(Σ₀⁻¹ Σ̂ Σ₀⁻¹ − Σ₀⁻¹) = −⅛ Σ̂⁻¹, so");
   t.say("Σ₁ = 2Σ̂ − (η/8) Σ̂⁻¹ has eigenvalues 2λ − η/(8λ): negative once η > 16 λ_min² = {:.3f}.", 16 * lam1 * lam1);
-  t.check("the raw λ_min(Σ₁) in the table is 2λ_min − η/(8λ_min)", theory_err < 1e-9,
-          fmt::format("λ_min(Σ̂) = {:.4f}, max deviation {:.1e}", lam1, theory_err));
-  t.check("a raw step leaves the cone: λ_min(Σ₁) < 0 for a large η", first_bad_eta.has_value(),
-          first_bad_eta ? fmt::format("from η = {} on; at η = {}: λ_min = {:.3f}", *first_bad_eta, etas.back(),
-                                      raw_min_at_largest)
-                        : std::string("never"));
   if (first_det_positive_but_bad)
     t.say("At η = {} both eigenvalues are negative (η > 16 λ_max² = {:.2f}): det Σ₁ > 0 again and f is a number,",
           *first_det_positive_but_bad, 16 * lam2 * lam2);
   if (first_det_positive_but_bad)
     t.say("but Σ₁ is no covariance. A test for NaN, or for det > 0, would not catch it; λ_min > 0 does.");
-  t.check("a Cholesky step never does: λ_min(Σ₁) > 0 for every η", chol_min_over_all > 0,
-          fmt::format("smallest λ_min over all η = {:.3e}", chol_min_over_all));
   t.say("Valid is not the same as good: too large a Cholesky step overshoots too (f falls). But it");
   t.say("overshoots to another covariance, never to a non-covariance: f(Σ₁) stays a number.");
-
+  return {theory_err, lam1, first_bad_eta, etas.back(), raw_min_at_largest, chol_min_over_all};
 }
+
+namespace {
 
 // What one run of step 6 ends with.
 struct Outcome {
@@ -301,8 +285,8 @@ Outcome run_fit(const tz::models::gmm::Options& options, const tz::models::gmm::
 }  // namespace
 
 // Step 6: Adam from step 1's start in both parameterizations, at five learning rates.
-void step_same_inside_a_fit(Tutorial& t, const A& x_array, const tz::models::gmm::Options& options,
-                            const tz::models::gmm::Parameters& init, double ll_em) {
+FitComparison step_same_inside_a_fit(Tutorial& t, const A& x_array, const tz::models::gmm::Options& options,
+                                     const tz::models::gmm::Parameters& init, double ll_em) {
   t.step(6, "The same inside a fit: raw Σ_k against the Cholesky parameterization, with anomaly mode on");
   t.say("Adam from step 1's start, 300 steps, at five learning rates. The raw run keeps Σ_k = [[a, b], [b, c]]");
   t.say("as three free numbers per component (log det Σ and Σ⁻¹ written out for 2×2). Anomaly mode stops a");
@@ -312,7 +296,7 @@ void step_same_inside_a_fit(Tutorial& t, const A& x_array, const tz::models::gmm
   const std::vector<double> rates = {0.05, 0.2, 0.5, 1.0, 2.0};
   std::string first_anomaly;
   double worst_chol_lambda = HUGE_VAL;
-  int raw_failures = 0;
+  int raw_failures = 0, chol_failures = 0;
   std::optional<double> chol_gap_where_raw_failed;  // at the smallest lr where the raw run failed
   std::vector<std::string> chol_elsewhere;
   bool chol_collapsed = false;
@@ -328,6 +312,7 @@ void step_same_inside_a_fit(Tutorial& t, const A& x_array, const tz::models::gmm
       ++raw_failures;
       if (first_anomaly.empty()) first_anomaly = r.what;
     }
+    chol_failures += c.failed_at.has_value();
     worst_chol_lambda = std::min(worst_chol_lambda, c.failed_at ? -HUGE_VAL : c.lambda_min);
     if (r.failed_at && !chol_gap_where_raw_failed)
       chol_gap_where_raw_failed = c.failed_at ? HUGE_VAL : std::abs(c.ll - ll_em);
@@ -342,10 +327,6 @@ void step_same_inside_a_fit(Tutorial& t, const A& x_array, const tz::models::gmm
     t.say("The log is log det Σ_k = log(a c − b²) (the sub before it): Adam moves a, b and c independently,");
     t.say("each by up to about lr per step, and nothing keeps a c − b² (or a, or c) above 0.");
   }
-  t.check("raw Σ: leaves the cone (λ_min < 0, log det = NaN) at some lr", raw_failures >= 1,
-          fmt::format("{} of {} learning rates failed", raw_failures, rates.size()));
-  t.check("Cholesky: finite and positive definite at every lr", worst_chol_lambda > 0,
-          fmt::format("smallest λ_min over all runs = {:.3g}", worst_chol_lambda));
   if (chol_gap_where_raw_failed && *chol_gap_where_raw_failed < 1e-4)
     t.say("Where the raw run first failed, the Cholesky run reached EM's ℓ (|ℓ − ℓ_EM| = {:.1e}).",
           *chol_gap_where_raw_failed);
@@ -362,11 +343,7 @@ void step_same_inside_a_fit(Tutorial& t, const A& x_array, const tz::models::gmm
   t.note("not a licence for any step size: a large enough step overshoots into a collapsing component\n"
          "(λ_min → 0), and plain SGD with a large lr overflows e^s to inf. The Cholesky run stays a covariance\n"
          "as long as its numbers stay finite, which the raw parameterization cannot promise at any lr.");
-
-}
-
-void step_raw_step_leaves_the_cone(Tutorial& t, const Matrix& x, const GaussianMixture& em) {
-  step_one_step_each_way(t, step_gradients_at_twice_too_wide(t, x, em));
+  return {raw_failures, chol_failures, static_cast<int>(rates.size()), worst_chol_lambda};
 }
 
 }  // namespace tz::tutorial::gmm_grad

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -187,24 +188,65 @@ void Tutorial::note(std::string_view text) {
   print_indented(std::string("note: ") + std::string(text), kDim);
 }
 
-bool Tutorial::check(std::string_view label, bool ok, std::string_view detail) {
+bool Tutorial::check(const Claim& claim, std::string_view label, bool ok, std::string_view detail) {
   std::string text(label);
   if (!detail.empty()) text += fmt::format(": {}", detail);
-  results_.push_back({current_step_, text, ok});
+  results_.push_back({current_step_, claim.id, text, ok});
   const std::string mark = ok ? styled("✓", kGreen) : styled("✗", kRed);
   fmt::print("  {} {}\n", text, mark);
   std::fflush(stdout);
   return ok;
 }
 
-bool Tutorial::check_close(std::string_view label, double got, double want, double rtol,
+bool Tutorial::check_close(const Claim& claim, std::string_view label, double got, double want, double rtol,
                            double atol) {
   const double err = std::abs(got - want);
   const bool ok = err <= atol + rtol * std::abs(want);  // NaN compares false: a NaN fails
   const double rel = want != 0.0 ? err / std::abs(want) : err;
-  return check(label, ok,
+  return check(claim, label, ok,
                fmt::format("{:.10g} vs {:.10g} ({} error {:.1e})", got, want,
                            want != 0.0 ? "relative" : "absolute", rel));
+}
+
+void Tutorial::identity(std::string_view label, std::string_view detail) {
+  std::string text(label);
+  if (!detail.empty()) text += fmt::format(": {}", detail);
+  fmt::print("  {} {}\n", text, styled("(identity)", kDim));
+  std::fflush(stdout);
+}
+
+// One line per check, for `./zoo claims` (the last printed line of each claim): tab-separated
+// claim id, step, 1 or 0, and the line as printed. Written atomically: a half-written record is never
+// read back.
+void Tutorial::write_check_record() {
+  std::string text;
+  for (const auto& r : results_) {
+    std::string line = r.text;
+    for (char& c : line)
+      if (c == '\t' || c == '\n') c = ' ';
+    text += fmt::format("{}\t{}\t{}\t{}\n", r.claim, r.step, r.ok ? 1 : 0, line);
+  }
+  const bool made_before = out_made_;
+  std::filesystem::path path;
+  try {
+    path = out_file("checks.tsv");
+  } catch (const std::exception&) {
+    return;  // a record we cannot write costs `./zoo claims` a column, not the tutorial its run
+  }
+  out_made_ = made_before;  // the record alone is no file of the tutorial's to announce
+  const std::filesystem::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      return;
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) std::filesystem::remove(tmp, ec);
 }
 
 int Tutorial::checks_failed() const {
@@ -222,6 +264,7 @@ int Tutorial::finish() {
   for (const auto& r : results_) {
     if (!r.ok) fmt::print("{} step {}: {}\n", styled("✗", kRed), r.step, r.text);
   }
+  write_check_record();
   const std::string summary = fmt::format("{} of {} checks passed", n - failed, n);
   fmt::print("{} ({:.1f} s{})\n", styled(summary, failed == 0 ? kBold : kRed), seconds,
              out_made_ ? fmt::format(", files in {}", out_) : "");

@@ -19,7 +19,11 @@
 //
 //     t.step(1, "Data: {} points from a mixture of {} Gaussians", n, k);
 //     t.say("The E-step computes responsibilities in log space (docs/pitfalls.md#em-stability).");
-//     t.check("responsibilities sum to one", max_err < 1e-12, fmt::format("max |Σ_k r_nk − 1| = {:.1e}", max_err));
+//     // a check names its row of tutorials/claims.hpp, and can fail if the code is wrong:
+//     t.check(claim("bayes-posterior-is-e-step"), "e_step = Bayes' rule by hand", err < 1e-12,
+//             fmt::format("max |r_nk − π_k N_k / Σ_j π_j N_j| = {:.1e}", err));
+//     // what holds by construction is said, not counted:
+//     t.identity("responsibilities sum to one", fmt::format("max |Σ_k r_nk − 1| = {:.1e}", max_err));
 //     t.step(2, "E-step: r_nk = π_k N(x_n|μ_k,Σ_k) / Σ_j π_j N(x_n|μ_j,Σ_j)");
 //     ...
 //     return t.finish();     // "k of n checks passed"; nonzero if any check failed
@@ -52,6 +56,8 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#include "tutorials/claims.hpp"
 
 namespace CLI {
 class App;  // <CLI/CLI.hpp> (CLI11): include it in a tutorial only to use app() directly.
@@ -120,13 +126,18 @@ class Tutorial {
   }
 
   // ---- checked claims ----------------------------------------------------------------------
-  // Prints "label: detail ✓" (or ✗), records the result, and returns ok.
-  //   t.check("Jensen", log_mean_w >= mean_log_w,
+  // Every check names its row of tutorials/claims.hpp: claim("id") finds it at compile time.
+  // Prints "label: detail ✓" (or ✗), records the result under the claim, and returns ok.
+  //   t.check(claim("jensen-gap-is-kl"), "Jensen", log_mean_w >= mean_log_w,
   //           fmt::format("log E[w] = {:.2f} ≥ E[log w] = {:.2f}", log_mean_w, mean_log_w));
-  bool check(std::string_view label, bool ok, std::string_view detail = {});
-  // |got − want| ≤ atol + rtol·|want|, printed as "label: got vs want (error e) ✓".
-  bool check_close(std::string_view label, double got, double want, double rtol = 1e-6,
+  bool check(const Claim& claim, std::string_view label, bool ok, std::string_view detail = {});
+  // |got − want| ≤ atol + rtol·|want|, printed as "label: got vs want (error e) ✓". A NaN fails.
+  bool check_close(const Claim& claim, std::string_view label, double got, double want, double rtol = 1e-6,
                    double atol = 0.0);
+  // What holds by construction, whatever the code does (the same numbers summed in another order,
+  // an inequality between functions of the same samples): printed as "label: detail (identity)",
+  // not counted as a check, and not tied to a claim.
+  void identity(std::string_view label, std::string_view detail = {});
 
   int checks_run() const { return static_cast<int>(results_.size()); }
   int checks_failed() const;
@@ -138,9 +149,11 @@ class Tutorial {
  private:
   struct Result {
     int step;
+    std::string_view claim;  // a row's id in kClaims (static storage)
     std::string text;
     bool ok;
   };
+  void write_check_record();  // out_dir()/checks.tsv: claim, step, ok, the printed line
   void print_indented(std::string_view text, const char* style);
   bool wait_for_enter(int next_step);
   std::string styled(std::string_view text, const char* style) const;

@@ -1,7 +1,9 @@
 // tapezoo tutorials 04-09: the steps every VAE tutorial takes the same way (see vae_steps.hpp).
 #include "tutorials/vae_steps.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <exception>
 
 namespace tz::tutorial {
@@ -64,6 +66,51 @@ Stats stats(const std::vector<double>& v) {
   for (double a : v) s2 += (a - mean) * (a - mean);
   const double sd = std::sqrt(s2 / (n - 1));
   return {mean, sd, sd / std::sqrt(n)};
+}
+
+Spread spread(const std::vector<double>& v) {
+  const Stats st = stats(v);
+  double m4 = 0;
+  for (double a : v) m4 += std::pow(a - st.mean, 4);
+  const double n = static_cast<double>(v.size()), var = st.sd * st.sd;
+  m4 /= n;
+  // Var(s²) ≈ (μ₄ − σ⁴) / n;  SE(s) = SE(s²) / 2s
+  const double se_var = std::sqrt(std::max(m4 - var * var, 0.0) / n);
+  return {var, se_var, st.sd, se_var / (2 * st.sd), m4};
+}
+
+GridDensity grid_normal(const GridDensity& grid, double mu, double sigma) {
+  GridDensity q{grid.lo, grid.dx, std::vector<double>(grid.log_p.size())};
+  // log N(x; μ, σ²) = −½ log 2πσ² − (x − μ)² / 2σ²
+  const double c = -0.5 * std::log(2 * M_PI * sigma * sigma);
+  for (std::size_t i = 0; i < q.log_p.size(); ++i) q.log_p[i] = c - 0.5 * std::pow((grid.x(i) - mu) / sigma, 2);
+  return q;
+}
+
+double grid_kl(const GridDensity& a, const GridDensity& b) {
+  // KL(a ‖ b) ≈ Σ_i a_i (log a_i − log b_i) dx
+  double kl = 0;
+  for (std::size_t i = 0; i < a.log_p.size(); ++i) kl += std::exp(a.log_p[i]) * (a.log_p[i] - b.log_p[i]);
+  return kl * a.dx;
+}
+
+GaussianFit fit_gaussian_by_kl(const GridDensity& p, bool forward) {
+  GaussianFit best{0, 1, std::numeric_limits<double>::infinity()};
+  // KL(p ‖ q) for the forward fit (mass-covering), KL(q ‖ p) for the reverse one (mode-seeking)
+  auto search = [&](double mu_lo, double mu_hi, double dmu, double s_lo, double s_hi, double ds) {
+    for (double mu = mu_lo; mu <= mu_hi + 1e-12; mu += dmu)
+      for (double s = std::max(s_lo, 0.05); s <= s_hi + 1e-12; s += ds) {
+        const GridDensity q = grid_normal(p, mu, s);
+        const double kl = forward ? grid_kl(p, q) : grid_kl(q, p);
+        if (kl < best.kl) best = {mu, s, kl};
+      }
+  };
+  search(-6, 6, 0.1, 0.25, 6, 0.05);
+  const GaussianFit coarse = best;
+  search(coarse.mu - 0.1, coarse.mu + 0.1, 0.01, coarse.sigma - 0.05, coarse.sigma + 0.05, 0.005);
+  const GaussianFit middle = best;
+  search(middle.mu - 0.01, middle.mu + 0.01, 0.001, middle.sigma - 0.005, middle.sigma + 0.005, 0.0005);
+  return best;
 }
 
 }  // namespace tz::tutorial

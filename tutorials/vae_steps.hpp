@@ -10,10 +10,12 @@
 //   tz::tutorial::as_map(run.metrics).at("test_nelbo");
 //   tz::tutorial::curve_of(run, "nelbo");                              // the training curve of a term
 //
-// Only the plumbing lives here; the models, the numbers each tutorial checks and the story stay in
-// the tutorials themselves.
+// Only the plumbing lives here, and at the end the numerics of 04_vae's KL and Monte-Carlo steps (the
+// spread of an estimator with its standard error, Gaussians fitted by KL on a grid); the models, the
+// checks and the story stay in the tutorials themselves.
 #pragma once
 
+#include <cstddef>
 #include <map>
 #include <optional>
 #include <string>
@@ -60,5 +62,33 @@ struct Stats {
   double mean, sd, se;
 };
 Stats stats(const std::vector<double>& v);
+
+// ---- 04_vae: the spread of an estimator, and Gaussians fitted by KL on a grid ------------------
+
+// A list's variance s² (divided by n − 1) and standard deviation s, each with its standard error:
+// Var(s²) ≈ (μ₄ − s⁴) / n for any distribution with a fourth central moment μ₄ (for a normal, 2s⁴/n),
+// and SE(s) ≈ SE(s²) / (2s) by the delta method. Sums in double.
+struct Spread {
+  double var, se_var, sd, se_sd, m4;
+};
+Spread spread(const std::vector<double>& v);
+
+// A density on the grid x_i = lo + i·dx, as log p(x_i).
+struct GridDensity {
+  double lo, dx;
+  std::vector<double> log_p;
+  double x(std::size_t i) const { return lo + static_cast<double>(i) * dx; }
+};
+// The grid's log N(x_i; μ, σ²) = −½ log 2πσ² − (x_i − μ)² / 2σ².
+GridDensity grid_normal(const GridDensity& grid, double mu, double sigma);
+// KL(a ‖ b) = ∫ a (log a − log b) dx ≈ Σ_i a(x_i) (log a(x_i) − log b(x_i)) dx (a and b on one grid).
+double grid_kl(const GridDensity& a, const GridDensity& b);
+// The Gaussian N(μ, σ²) closest to p by KL(p ‖ q) (forward) or KL(q ‖ p) (reverse): a search over
+// μ ∈ [−6, 6] by 0.1 and σ ∈ [0.25, 6] by 0.05, refined twice to ten times finer steps around the
+// best point (final steps 0.001 and 0.0005). Ties keep the first point found (the smallest μ).
+struct GaussianFit {
+  double mu, sigma, kl;
+};
+GaussianFit fit_gaussian_by_kl(const GridDensity& p, bool forward);
 
 }  // namespace tz::tutorial
