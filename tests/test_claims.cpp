@@ -4,6 +4,8 @@
 // table's own Markdown. Runs from the source root (meson's workdir for the unit tests).
 #include <doctest/doctest.h>
 
+#include "tests/read_text.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -22,12 +24,7 @@ using tz::tutorial::kClaims;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using tz::test::read_text;
 
 // claim id → how many t.check(claim("id"), …) and t.check_close(claim("id"), …) the source holds.
 // t.identity takes no claim, so an identity never counts here.
@@ -58,7 +55,7 @@ TEST_CASE("every claim is checked by its tutorial with a check that can fail") {
     const std::string t(c.tutorial);
     const fs::path src = fs::path("tutorials") / (t + ".cpp");
     REQUIRE_MESSAGE(fs::exists(src), "claim '" << c.id << "' names tutorial " << t << ", which has no " << src);
-    if (!by_tutorial.count(t)) by_tutorial[t] = checked_claims(read_all(src));
+    if (!by_tutorial.count(t)) by_tutorial[t] = checked_claims(read_text(src));
     CHECK_MESSAGE(by_tutorial[t].count(std::string(c.id)) == 1,
                   "claim '" << c.id << "' (tutorials/claims.hpp) is checked nowhere in " << src
                             << ": add t.check(claim(\"" << c.id << "\"), …) there, or move the row");
@@ -104,7 +101,7 @@ TEST_CASE("every claim's code column names a file of the project and a function 
     std::string function = code.substr(colon + 2);
     if (const auto scope = function.rfind("::"); scope != std::string::npos) function = function.substr(scope + 2);
     REQUIRE_MESSAGE(fs::exists(file), c.id << ": code names " << file << ", which the project does not contain");
-    const std::string text = read_all(file);
+    const std::string text = read_text(file);
     CHECK_MESSAGE(text.find(function + "(") != std::string::npos,
                   c.id << ": " << file << " has no function " << function);
   }
@@ -112,7 +109,7 @@ TEST_CASE("every claim's code column names a file of the project and a function 
 
 TEST_CASE("docs/claims.md is ./zoo claims --markdown") {
   const std::string generated = tz::test::run(tz::test::tapezoo_program().string() + " claims --markdown");
-  CHECK_MESSAGE(generated == read_all("docs/claims.md"),
+  CHECK_MESSAGE(generated == read_text("docs/claims.md"),
                 "docs/claims.md is out of date: ./zoo claims --markdown > docs/claims.md");
   CHECK(generated.find("| 28 |") != std::string::npos);
 }

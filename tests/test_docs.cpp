@@ -3,6 +3,8 @@
 // own notes outside it, say). Runs from the source root (meson's workdir for the unit tests).
 #include <doctest/doctest.h>
 
+#include "tests/read_text.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -16,12 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using tz::test::read_text;
 
 // The project's own text files: sources, build files, scripts and docs, outside build folders.
 std::vector<fs::path> project_files() {
@@ -45,7 +42,7 @@ std::vector<fs::path> project_files() {
 TEST_CASE("every docs/pitfalls.md#anchor cited in the project is a section of docs/pitfalls.md") {
   REQUIRE(fs::exists("docs/pitfalls.md"));
   std::set<std::string> anchors;
-  std::istringstream doc(read_all("docs/pitfalls.md"));
+  std::istringstream doc(read_text("docs/pitfalls.md"));
   for (std::string line; std::getline(doc, line);)
     if (line.rfind("### ", 0) == 0) anchors.insert(line.substr(4));
   CHECK(anchors.size() >= 25);
@@ -55,7 +52,7 @@ TEST_CASE("every docs/pitfalls.md#anchor cited in the project is a section of do
   std::size_t citations = 0;
   for (const fs::path& f : project_files()) {
     if (f.filename() == "test_docs.cpp") continue;  // this file's own test names are no citations
-    const std::string text = read_all(f);
+    const std::string text = read_text(f);
     for (auto m = std::sregex_iterator(text.begin(), text.end(), cite); m != std::sregex_iterator(); ++m) {
       std::vector<std::string> names = {(*m)[1].str()};
       const std::string rest = (*m)[2].str();
@@ -74,7 +71,7 @@ TEST_CASE("every docs/pitfalls.md#anchor cited in the project is a section of do
 TEST_CASE("no file cites notes that live outside the repository") {
   for (const fs::path& f : project_files()) {
     if (f.filename() == "test_docs.cpp") continue;  // this file names what it looks for
-    const std::string text = read_all(f);
+    const std::string text = read_text(f);
     CHECK_MESSAGE(text.find("PITFALLS") == std::string::npos, f.string() << " cites PITFALLS, not in the project");
     CHECK_MESSAGE(text.find("../shared") == std::string::npos, f.string() << " cites ../shared, not in the project");
   }
@@ -89,7 +86,7 @@ TEST_CASE("every project path named in the code and docs exists") {
   const std::vector<std::string> examples = {"*", "<", "mymodel", "NAME", "NN_", "name.cpp", "yourmodel"};
   std::size_t named = 0;
   for (const fs::path& f : project_files()) {
-    const std::string text = read_all(f);
+    const std::string text = read_text(f);
     for (auto m = std::sregex_iterator(text.begin(), text.end(), path); m != std::sregex_iterator(); ++m) {
       const std::string p = (*m)[1].str();
       bool example = false;
@@ -161,7 +158,7 @@ std::vector<std::pair<std::size_t, std::size_t>> top_level_functions(const std::
 TEST_CASE("no source outside tests/ exceeds 450 lines, and no function 120") {
   std::size_t files = 0, functions = 0;
   for (const fs::path& f : teaching_sources()) {
-    const std::string text = read_all(f);
+    const std::string text = read_text(f);
     ++files;
     if (f != fs::path("io/plot.cpp")) {
       const auto n = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));

@@ -7,6 +7,8 @@
 // by the signal, and resumes from its last checkpoint to the straight run's bits.
 #include <doctest/doctest.h>
 
+#include "tests/read_text.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -458,12 +460,7 @@ std::string tapezoo_program() {
   return (std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path() / "app" / "tapezoo").string();
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using tz::test::read_text;
 
 // A child process running tapezoo with its output in files; killed and reaped if the test ends first.
 class Child {
