@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "autograd/op_helpers.hpp"
+#include "autograd/path.hpp"
 
 namespace tz {
 
@@ -117,6 +118,10 @@ Var<T> mean(const Var<T>& x, int axis, bool keepdims) {
       });
 }
 
+// log √(smallest normal T): −43.67 for float, −354.0 for double (logsumexp's weight cutoff).
+template <class T>
+const T kLogSqrtMinNormal = static_cast<T>(0.5 * std::log(static_cast<double>(std::numeric_limits<T>::min())));
+
 // logsumexp: y = m + log Σ_axis e^(x-m), m = max  gx += gy·softmax(x)   (0 for an all -inf row)
 // softmax(x) = e^(x - y). An all -inf row has y = -inf and gets gradient 0, not NaN
 // (docs/pitfalls.md#logsumexp). Stable: the largest term is e^0 = 1.
@@ -149,11 +154,20 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
         const T* y = n.value.data();
         const AxisView v = axis_view_at(x.shape(), n.saved.axis);
         const T* px = x.data();
+        // Fast path: a weight w = e^(x - y) below √(smallest normal), about 2⁻⁶³ in float, is taken
+        // as 0. The textbook path (tz::textbook()) keeps every weight. Why: the IWAE's weights of
+        // its unlikely samples underflow, and a product meeting subnormals runs many times slower
+        // (bench/zoo_step counts them); √ leaves room for one more small factor (gy, then the
+        // backward's own) before the floor of the normal range. What it costs: the weights of a
+        // row sum to 1, so a dropped one is 2⁻⁶³/max_i w_i ≤ k·2⁻⁶³ of the largest, k·2⁻³⁹ of
+        // float rounding (tests/test_fast_paths.cpp: "logsumexp's backward …").
+        const T cutoff = textbook() ? -std::numeric_limits<T>::infinity() : kLogSqrtMinNormal<T>;
         GradOf gx(t, n.in[0]);
         gx += at_each([&](std::size_t k) {
           const std::size_t j = k % v.inner, a = k / (v.n * v.inner), r = a * v.inner + j;
           if (y[r] == -std::numeric_limits<T>::infinity()) return T(0);
-          return gy[r] * std::exp(px[k] - y[r]);
+          const T d = px[k] - y[r];
+          return d < cutoff ? T(0) : gy[r] * std::exp(d);
         });
       });
 }

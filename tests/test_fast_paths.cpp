@@ -433,3 +433,58 @@ TEST_CASE("tapezoo train --textbook runs the textbook path, and --json says whic
   for (const char* command : {" train ppca --help", " eval ppca --help", " sample ppca --help"})
     CHECK_MESSAGE(test::contains(test::run(tapezoo + command), "--textbook"), command);
 }
+
+// ---- logsumexp's backward: weights below √(smallest normal) are 0 on the fast path -----------------
+
+namespace {
+// The gradient of Σ_r c_r·logsumexp(x_r) in x on one path: gy = c_r, so gx_rj = c_r·e^(x_rj − y_r).
+template <class T>
+Array<T> logsumexp_grad(Path path, const Array<T>& x0, T c) {
+  PathScope scope(path);
+  Tape<T> tape;
+  Var<T> x = tape.leaf(x0);
+  tape.backward(sum(c * logsumexp(x, 1)));
+  return x.grad();
+}
+
+template <class T>
+void check_logsumexp_cutoff() {
+  // Row 0: differences from the maximum that straddle the cutoff log √min = −43.67 (float) or
+  // −354.0 (double): −40 and cut + 0.5 stay, cut − 0.5, cut − 16 and −400 go, and −90 goes in
+  // float only, where the textbook's 0.01·e^−90 ≈ 8e−42 is subnormal. Row 1: all within range,
+  // so both paths agree bit for bit.
+  const T cut = static_cast<T>(0.5 * std::log(static_cast<double>(std::numeric_limits<T>::min())));
+  const Array<T> x0 = {{T(0), T(-40), cut + T(0.5), cut - T(0.5), cut - T(16), T(-90), T(-400)},
+                       {T(1), T(0.5), T(-2), T(-7), T(-20), T(0), T(3)}};
+  const T c = T(-0.01);  // −1/batch, the IWAE loss's gy
+  const Array<T> book = logsumexp_grad(Path::textbook, x0, c);
+  const Array<T> fast = logsumexp_grad(Path::fast, x0, c);
+  const T min_normal = std::numeric_limits<T>::min();
+  for (std::size_t j = 0; j < x0.shape()[1]; ++j)
+    for (std::size_t r = 0; r < 2; ++r) {
+      CAPTURE(r);
+      CAPTURE(j);
+      const bool dropped = r == 0 && x0(0, j) < cut;  // the row's maximum is 0, so d = x
+      if (dropped) {
+        CHECK(fast(r, j) == T(0));
+        // What the textbook path keeps there is |c|·e^d < |c|·√min: below every weight that stays
+        // by a factor e^0.5 at least, and far below float rounding of the row's gradient (|c|·ε).
+        CHECK(std::abs(book(r, j)) <= std::abs(c) * std::sqrt(min_normal));
+      } else {
+        CHECK(std::memcmp(&fast(r, j), &book(r, j), sizeof(T)) == 0);  // the same exp, the same bits
+        CHECK(fast(r, j) != T(0));
+      }
+      CHECK(std::fpclassify(fast(r, j)) != FP_SUBNORMAL);  // the point of the cutoff
+    }
+  if constexpr (std::is_same_v<T, float>) CHECK(std::fpclassify(book(0, 5)) == FP_SUBNORMAL);  // 0.01·e^−90
+  // The kept weights of row 0 still sum to 1 within rounding: Σ_j gx_0j / c = Σ_j e^(x_0j − y_0).
+  T s = 0;
+  for (std::size_t j = 0; j < x0.shape()[1]; ++j) s += fast(0, j) / c;
+  CHECK(std::abs(s - T(1)) <= 8 * std::numeric_limits<T>::epsilon());
+}
+}  // namespace
+
+TEST_CASE("logsumexp's backward: the fast path drops the weights below √(smallest normal), the textbook keeps them") {
+  check_logsumexp_cutoff<float>();
+  check_logsumexp_cutoff<double>();
+}
