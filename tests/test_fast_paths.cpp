@@ -488,3 +488,24 @@ TEST_CASE("logsumexp's backward: the fast path drops the weights below √(small
   check_logsumexp_cutoff<float>();
   check_logsumexp_cutoff<double>();
 }
+
+TEST_CASE("log_bernoulli's float softplus (the series for log1p) is within a few ε of softplus in double") {
+  // x = 0 and 16 equal logits per row (one AVX-512 batch, two AVX2 ones): y = −16·softplus(l). The
+  // series for log(1 + e^−|l|) is within ε/7 of it, the division and Horner's rounding add a few ε
+  // (ops_fused.cpp, log1p_unit); then max(l, 0) + that, and the sum of 16 lanes in float adds
+  // 16·ε/2 relative at most. Tolerance: (16 + 8)·ε relative to the exact −16·softplus(l).
+  std::vector<float> logits;
+  for (float l = -30.0f; l <= 30.0f; l += 0.37f) logits.push_back(l);
+  for (float l : {-1e-3f, 1e-3f, 0.0f, -87.0f, 87.0f, 1e-30f}) logits.push_back(l);
+  Array<float> lv = Array<float>::from_shape({logits.size(), 16});
+  for (std::size_t r = 0; r < logits.size(); ++r)
+    for (std::size_t j = 0; j < 16; ++j) lv(r, j) = logits[r];
+  const Array<float> x0 = xt::zeros<float>(lv.shape());
+  Tape<float> tape;
+  const Array<float> y = log_bernoulli(tape.constant(x0), tape.constant(lv)).value();
+  for (std::size_t r = 0; r < logits.size(); ++r) {
+    CAPTURE(logits[r]);
+    const double l = logits[r], exact = -16 * (std::max(l, 0.0) + std::log1p(std::exp(-std::abs(l))));
+    CHECK(std::abs(y(r) - exact) <= 24 * std::numeric_limits<float>::epsilon() * std::abs(exact));
+  }
+}
