@@ -116,11 +116,10 @@ void log_bernoulli_grad_logits(const T* gy, const T* px, const T* pl, std::size_
 // gl += gy_r·(x_rj − σ(l_rj)), gx += gy_r·l_rj.
 // The textbook code it replaces: sum(x * l - softplus(l), -1), four nodes (mul, softplus, sub,
 // sum_axis) and five [n, d] arrays, each pass reading and writing all of them; this op is one pass
-// each way, and it calls xsimd's log1p and exp in batches where xtensor 0.24 calls the scalar
-// log1pf per element. Not bit for bit the composite: the lanes sum in T before the row sum in
-// double (the composite sums in double), the gradient is gy·(x − σ(l)) where the composite adds
-// gy·x and −gy/(1 + e^−l), and its float batches take log1p(e^−|l|) from a short series
-// (log1p_unit) where softplus calls libm's;
+// each way, and it calls xsimd's exp (and log1p_unit) in batches where xtensor 0.24 calls the
+// scalar log1pf per element. Not bit for bit the composite: the lanes sum in T before the row sum
+// in double (the composite sums in double), the gradient is gy·(x − σ(l)) where the composite adds
+// gy·x and −gy/(1 + e^−l), and log1p(e^−|l|) comes from log1p_unit where softplus calls libm's;
 // tests/test_fast_paths.cpp bounds the difference. The formula is the stable one
 // (docs/pitfalls.md#bernoulli-logits): no log σ(l), and σ(l) = 1/(1 + e^−l) saturates to 0 or 1
 // without NaN.
