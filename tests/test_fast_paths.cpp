@@ -374,7 +374,7 @@ TrainedRun train_tiny(Path path, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("train(): the VAE and the GMVAE of the registry, 20 steps on each path, agree within float rounding") {
+TEST_CASE("train(): the VAE, the GMVAE and the IWAE of the registry, 20 steps on each path, agree within float rounding") {
   // On the two paths the MLPs and the step are bit for bit the same (above); the Bernoulli
   // log-likelihood, where a model reaches it through log_bernoulli_with_logits (the GMVAE does),
   // differs by rounding (the test before). Tolerances: the first step's loss is one forward pass,
@@ -385,7 +385,7 @@ TEST_CASE("train(): the VAE and the GMVAE of the registry, 20 steps on each path
   // 1e-3 relative after 20 steps is 20× the first step's bound, and over 10× below what these
   // steps change the loss by (the last check), so a textbook path that forgot to zero the
   // gradients or dropped an activation fails.
-  for (const std::string name : {"vae", "gmvae"}) {
+  for (const std::string name : {"vae", "gmvae", "iwae"}) {
     CAPTURE(name);
     const TrainedRun book = train_tiny(Path::textbook, name);
     const TrainedRun fast = train_tiny(Path::fast, name);
