@@ -4,6 +4,7 @@
 //
 //   build/bench/prior_table vamp --iters 5000 --batch 100 --data mnist --eval 1000 --iwae 1,1000
 //
+//   train_nelbo, train_kl, train_rec   the last 100 training steps' means (dynamically binarised batches)
 //   test_nelbo, test_kl, test_rec, test_niwae_<k>   model.evaluate on the first --eval test rows
 //   active_units   the units j of z with Cov_x(E_q[z_j | x]) > 0.01 (Burda et al. 2016, §5.2), the
 //                  covariance over the same (statically binarised) test rows the evaluation uses
@@ -55,7 +56,7 @@ tz::Array<float> code_means(const M& model, const tz::Array<float>& x) {
 
 int main(int argc, char** argv) {
   try {
-    if (argc < 2) throw std::invalid_argument("usage: prior_table MODEL [--iters N] [--batch B] [--data D] [--eval E] [--seed S] [--MODEL-FLAG V]");
+    if (argc < 2) throw std::invalid_argument("usage: prior_table MODEL [--iters N] [--batch B] [--data D] [--eval E] [--seed S] [--out DIR] [--MODEL-FLAG V]");
     const zm::ModelInfo& info = zm::find_model(argv[1]);
     zm::TrainOptions opt;
     opt.data = "mnist";
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
       else if (name == "data") opt.data = v;
       else if (name == "eval") opt.eval = std::stol(v);
       else if (name == "seed") opt.seed = std::stoul(v);
+      else if (name == "out") opt.out = v;
       else flags[name] = v;
     }
     const zm::Config config = zm::Config::from(info.flags, flags, info.name);
@@ -87,6 +89,7 @@ int main(int argc, char** argv) {
 
     std::string out = fmt::format(R"({{"model": "{}", "iters": {}, "batch": {}, "data": "{}", "eval_rows": {}, "ms_per_iter": {:.2f})",
                                   info.name, res.iters, opt.batch, opt.data, x.shape()[0], res.ms_per_iter);
+    for (const auto& [k, v] : res.final_train) out += fmt::format(R"(, "train_{}": {:.3f})", k, v);
     for (const auto& [k, v] : res.metrics) out += fmt::format(R"(, "{}": {:.3f})", k, v);
     out += fmt::format(R"(, "active_units": {}, "z": {}}})", active_units(m), m.shape()[1]);
     std::puts(out.c_str());

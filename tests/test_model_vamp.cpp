@@ -25,14 +25,9 @@ using namespace tz::test;  // softplus, log_n, binary_rows, TempDir, …
 
 namespace {
 
+// The tiny model of these tests: 16 pixels, hidden width 8, z = 3, K pseudo-inputs.
 GMVAEOptions small(std::size_t components) {
-  GMVAEOptions o;
-  o.x_dim = 16;
-  o.hidden = 8;
-  o.z = 3;
-  o.components = components;
-  o.iwae = {1, 4};
-  return o;
+  return {.x_dim = 16, .hidden = 8, .z = 3, .components = components, .iwae = {1, 4}};
 }
 
 // Pseudo-inputs w spread over [−0.2, 1.2]: distinct components, and some pixels outside [0, 1]
