@@ -1,6 +1,6 @@
 // Tests of models/vamp (the VampPrior on the GMVAE's mixture-prior code path): the sampler draws the
-// mixture (1/K) Σ_k N(μ_k, σ_k²), its mean and covariance within 4 standard errors of the closed
-// form, and the same check fails for N(0, I) and for one component alone; the KL term equals
+// mixture (1/K) Σ_k N(μ_k, σ_k²) of either prior, its mean and covariance within 4 standard errors
+// of the closed form, and the same check fails for N(0, I) and for one component alone; the KL term equals
 // log q(z|x) − log (1/K) Σ_k N(z; encoder(hardtanh(w_k))) written out by hand; d(−ELBO)/dw matches
 // central differences on a tiny model with fixed ε; the registry entry builds a VampPrior whose prior
 // parameters are the pseudo-inputs alone; the pictures include pseudo_inputs.png.
@@ -84,25 +84,39 @@ int moments_outside_4se(const Array<double>& z, const Moments& want) {
 
 }  // namespace
 
-TEST_CASE("vamp: z ~ p(z) draws the mixture: mean and covariance within 4 SE of the closed form, and not N(0, I)") {
-  Rng rng(11);
-  VampPrior<double> model(small(3), rng);
-  spread_pseudo_inputs(model, 5);
+// The sampler of the shared mixture path against the closed-form moments of model.prior(): 0 of the
+// 9 moments outside 4 SE for z ~ p(z); N(0, I) and one component alone fail the same check.
+template <class M>
+void check_prior_sampler(M& model) {
   Tape<double> tape;
   auto [mu, var] = model.prior(tape);
   const Moments want = mixture_moments(mu.value(), var.value());
-
   const std::size_t n = 100000;
   Rng draw(2);
   const Array<double> z = model.sample_prior(n, draw);
   REQUIRE(z.shape() == std::vector<std::size_t>{n, 3});
   CHECK(moments_outside_4se(z, want) == 0);
-
-  // The check has power: N(0, I) — the common mistake — fails it, and so does one component alone.
+  // The check has power: N(0, I), the common mistake, fails it, and so does one component alone.
   const Array<double> standard = draw.normal<double>({n, 3});
   CHECK(moments_outside_4se(standard, want) >= 3);
   const Array<double> one = model.sample_latent(std::vector<std::size_t>(n, 0), draw);
   CHECK(moments_outside_4se(one, want) >= 1);
+}
+
+TEST_CASE("vamp: z ~ p(z) draws the mixture: mean and covariance within 4 SE of the closed form, and not N(0, I)") {
+  Rng rng(11);
+  VampPrior<double> model(small(3), rng);
+  spread_pseudo_inputs(model, 5);
+  check_prior_sampler(model);
+}
+
+TEST_CASE("gmvae: the same sampler draws the GMVAE's mixture (one code path for both priors)") {
+  Rng rng(11);
+  tz::models::GMVAE<double> model(small(3), rng);
+  // μ_k spread over [−1, 1] and σ_k² = softplus(z_pre) over [0.3, 1.3]: three distinct components
+  Rng spread(5);
+  for (double& p : model.params()["prior.z_pre"].value) p = spread.uniform(-1, 1);
+  check_prior_sampler(model);
 }
 
 TEST_CASE("vamp: the KL term is log q(z|x) − log (1/K) Σ_k N(z; encoder(hardtanh(w_k))), by hand") {
