@@ -17,17 +17,22 @@ namespace tz::models {
 // ---- the model -----------------------------------------------------------------------------------
 
 template <class T>
-GMVAE<T>::GMVAE(const GMVAEOptions& options, Rng& rng) : options_(options) {
+GMVAE<T>::GMVAE(const GMVAEOptions& options, Rng& rng, std::string name) : options_(options), name_(std::move(name)) {
   const auto& o = options_;
   if (o.z == 0 || o.components == 0 || o.hidden == 0 || o.x_dim == 0)
-    throw std::invalid_argument(fmt::format("gmvae: z, components, hidden and x_dim must be positive (z={}, components={}, "
-                                            "hidden={}, x_dim={})", o.z, o.components, o.hidden, o.x_dim));
+    throw std::invalid_argument(fmt::format("{}: z, components, hidden and x_dim must be positive (z={}, components={}, "
+                                            "hidden={}, x_dim={})", name_, o.z, o.components, o.hidden, o.x_dim));
   for (long k : o.iwae)
-    if (k < 1) throw std::invalid_argument(fmt::format("gmvae: --iwae: {} importance samples; each must be at least 1", k));
+    if (k < 1) throw std::invalid_argument(fmt::format("{}: --iwae: {} importance samples; each must be at least 1", name_, k));
   // q(z|x): 784-300-300-2z, ELU (CS236 nns/v1.py Encoder)
   encoder_ = nn::MLP<T>(this->params_, "enc", {o.x_dim, o.hidden, o.hidden, 2 * o.z}, nn::Activation::elu, rng);
   // p(x|z): z-300-300-784, ELU (CS236 nns/v1.py Decoder)
   decoder_ = nn::MLP<T>(this->params_, "dec", {o.z, o.hidden, o.hidden, o.x_dim}, nn::Activation::elu, rng);
+}
+
+template <class T>
+GMVAE<T>::GMVAE(const GMVAEOptions& options, Rng& rng) : GMVAE(options, rng, "gmvae") {
+  const auto& o = options_;
   // z_pre ~ N(0, 1) / √(K·z), shape [2K, z]   (CS236 gmvae.py)
   Array<T> z_pre = rng.normal<T>({2 * o.components, o.z});
   z_pre /= static_cast<T>(std::sqrt(static_cast<double>(o.components * o.z)));
@@ -76,7 +81,7 @@ typename GMVAE<T>::Bound GMVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<
 
 template <class T>
 Var<T> GMVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, Rng& rng) const {
-  if (k == 0) throw std::invalid_argument("gmvae: negative_iwae_bound needs at least one importance sample");
+  if (k == 0) throw std::invalid_argument(name_ + ": negative_iwae_bound needs at least one importance sample");
   const std::size_t n = x.shape()[0];
   // q(z|x) once per example; its k copies stacked on axis 0 (row j·n + i is example i)
   auto [m, v] = encode(tape, x);
@@ -132,7 +137,7 @@ Metrics GMVAE<T>::evaluate(const Dataset& data, Rng& rng) {
 }
 
 template <class T>
-Array<float> GMVAE<T>::sample_components(const std::vector<std::size_t>& components, Rng& rng) {
+Array<T> GMVAE<T>::sample_latent(const std::vector<std::size_t>& components, Rng& rng) {
   Tape<T> tape;
   NoGrad<T> no_grad(tape);
   auto [mu, var] = prior(tape);
@@ -142,20 +147,36 @@ Array<float> GMVAE<T>::sample_components(const std::vector<std::size_t>& compone
   for (std::size_t r = 0; r < n; ++r) {
     const std::size_t i = components[r];
     if (i >= options_.components)
-      throw std::out_of_range(fmt::format("gmvae: component {} of {}", i, options_.components));
+      throw std::out_of_range(fmt::format("{}: component {} of {}", name_, i, options_.components));
     for (std::size_t j = 0; j < d; ++j)
       z(r, j) = mu.value()(i, j) + static_cast<T>(std::sqrt(static_cast<double>(var.value()(i, j))) * rng.normal());
   }
+  return z;
+}
+
+template <class T>
+Array<T> GMVAE<T>::sample_prior(std::size_t n, Rng& rng) {
+  // i ~ Uniform{1..K}, then z ~ N(μ_i, σ_i²): the mixture itself, never N(0, I)
+  std::vector<std::size_t> components(n);
+  for (auto& i : components) i = rng.below(options_.components);
+  return sample_latent(components, rng);
+}
+
+template <class T>
+Array<float> GMVAE<T>::sample_components(const std::vector<std::size_t>& components, Rng& rng) {
+  Array<T> z = sample_latent(components, rng);
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
   // the Bernoulli means sigmoid(f(z)): smoother pictures than binary draws
   return to_float<T>(sigmoid(decode(tape, tape.constant(std::move(z)))).value());
 }
 
 template <class T>
 Array<float> GMVAE<T>::sample(std::size_t n, Rng& rng) {
-  // i ~ Uniform{1..K}, then z ~ N(μ_i, σ_i²)
-  std::vector<std::size_t> components(n);
-  for (auto& i : components) i = rng.below(options_.components);
-  return sample_components(components, rng);
+  Array<T> z = sample_prior(n, rng);
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  return to_float<T>(sigmoid(decode(tape, tape.constant(std::move(z)))).value());
 }
 
 template <class T>

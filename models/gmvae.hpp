@@ -30,6 +30,12 @@
 // `./zoo train gmvae` trains it (registered in models/registry.cpp as gmvae_info()). The mixture's
 // size is --components (it was --k before k came to mean importance samples everywhere; checkpoints
 // that store k still load).
+//
+// The one mixture-prior code path. Everything above uses the prior only through prior(tape), the K
+// components (μ_i, σ_i²): the bounds (log_normal_mixture), the sampler (i ~ Uniform, z ~ N(μ_i, σ_i²))
+// and the pictures. prior() is virtual, so a prior whose components come from elsewhere is a
+// subclass that overrides prior() alone: the VampPrior (models/vamp.hpp) takes them from the encoder
+// applied to K learned pseudo-inputs, μ_i = m_φ(u_i), σ_i² = v_φ(u_i).
 #pragma once
 
 #include <cstddef>
@@ -64,8 +70,9 @@ class GMVAE : public Model<T> {
   Gaussian<T> encode(Tape<T>& tape, const Var<T>& x) const;
   // The logits of p(x|z), shape [n, x_dim].
   Var<T> decode(Tape<T>& tape, const Var<T>& z) const;
-  // The prior's means μ and variances σ², each [K, z].
-  Gaussian<T> prior(Tape<T>& tape) const;
+  // The prior's means μ and variances σ², each [K, z]: here the free parameters z_pre; a subclass
+  // may take them from elsewhere (the VampPrior: the encoder of its pseudo-inputs).
+  virtual Gaussian<T> prior(Tape<T>& tape) const;
 
   // −ELBO(x) with the one-sample KL estimate; ε [n, z] given (tests share it) or drawn from rng.
   Bound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const Var<T>& eps) const;
@@ -87,11 +94,21 @@ class GMVAE : public Model<T> {
   Array<float> sample(std::size_t n, Rng& rng) override;
   // The same with the mixture component of each row given (pictures of one cluster).
   Array<float> sample_components(const std::vector<std::size_t>& components, Rng& rng);
+  // Latent draws z ~ p(z) [n, z]: i ~ Uniform{1..K}, then z ~ N(μ_i, σ_i²) (what sample() decodes).
+  Array<T> sample_prior(std::size_t n, Rng& rng);
+  // z ~ N(μ_i, σ_i²) [n, z] for the given component i of each row.
+  Array<T> sample_latent(const std::vector<std::size_t>& components, Rng& rng);
 
   const GMVAEOptions& options() const { return options_; }
 
+ protected:
+  // The encoder and the decoder alone, for a subclass that brings its own prior() and its
+  // parameters; name ("gmvae", "vamp") starts its error messages.
+  GMVAE(const GMVAEOptions& options, Rng& rng, std::string name);
+
  private:
   GMVAEOptions options_;
+  std::string name_;
   nn::MLP<T> encoder_, decoder_;
   Param<T>* z_pre_ = nullptr;  // [2K, z]: the prior's means, then its pre-softplus variances
 };

@@ -12,6 +12,7 @@ const std::vector<ModelInfo>& registry() {
       [] { extern ModelInfo iwae_info(); return iwae_info(); }(),
       [] { extern ModelInfo beta_vae_info(); return beta_vae_info(); }(),
       [] { extern ModelInfo gmvae_info(); return gmvae_info(); }(),
+      [] { extern ModelInfo vamp_info(); return vamp_info(); }(),
       [] { extern ModelInfo ssvae_info(); return ssvae_info(); }(),
       [] { extern ModelInfo fsvae_info(); return fsvae_info(); }(),
       [] { extern ModelInfo gmm_gd_info(); return gmm_gd_info(); }(),
