@@ -13,3 +13,9 @@ void add_ops_command(CLI::App& app);
 
 // `tapezoo claims` (app/cmd_claims.cpp).
 void add_claims_command(CLI::App& app);
+
+// `tapezoo exercise new …` (app/cmd_exercise.cpp).
+void add_exercise_command(CLI::App& app);
+
+// `tapezoo grade …` (app/cmd_grade.cpp).
+void add_grade_command(CLI::App& app);

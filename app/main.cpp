@@ -299,6 +299,8 @@ int run(int argc, char** argv) {
   add_fit_gmm_command(*fit);
   add_ops_command(app);
   add_claims_command(app);
+  add_exercise_command(app);
+  add_grade_command(app);
   app.add_subcommand("train", "train <model> [flags]: train a registered model");
   app.add_subcommand("eval", "eval <model> --checkpoint FILE: evaluate a saved model");
   app.add_subcommand("sample", "sample <model> --checkpoint FILE --out PNG: draw samples");
