@@ -87,7 +87,7 @@ void write_hidden(const std::string& path, const Hidden& values) {
 
 std::vector<Check> all_checks() {
   std::vector<Check> all;
-  for (auto part : {ops_checks, mle_checks, dist_checks}) {
+  for (auto part : {ops_checks, mle_checks, gmm_checks, dist_checks, model_checks}) {
     std::vector<Check> c = part();
     all.insert(all.end(), c.begin(), c.end());
   }

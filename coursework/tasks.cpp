@@ -14,6 +14,7 @@ const std::string kReduce = "autograd/ops_reduce.cpp";
 const std::string kTape = "autograd/tape.cpp";
 const std::string kDist = "distributions/distributions.cpp";
 const std::string kMle = "tutorials/mle_gaussian.hpp";
+const std::string kGmm = "models/gmm_em.cpp";
 }  // namespace
 
 const std::vector<Task>& tasks() {
@@ -36,6 +37,12 @@ const std::vector<Task>& tasks() {
        "01_mle_gaussian"},
       {"3.2", "the average log-likelihood on the tape in (μ, s = log σ)", 3, {kMle}, {"mean_log_likelihood"},
        {"1.2", "1.3", "2.1"}, "01_mle_gaussian"},
+      // ---- 4. EM for a Gaussian mixture (the textbook steps)
+      {"4.1", "GMM log-likelihood per component: log ρ_nk = log π_k + log N(x_n; μ_k, Σ_k)", 3, {kGmm}, {"log_joint"}, {},
+       "02_gmm_em"},
+      {"4.2", "GMM E-step: r_nk normalised in log space, and (1/N) Σ_n log p(x_n)", 3, {kGmm}, {"e_step_textbook"},
+       {"4.1"}, "02_gmm_em"},
+      {"4.3", "GMM M-step: π, μ, Σ from the responsibilities", 3, {kGmm}, {"m_step_textbook"}, {}, "02_gmm_em"},
       // ---- 5. the distributions of the VAEs
       {"5.1", "sample_gaussian: z = m + √v ⊙ ε", 2, {kDist}, {"sample_gaussian"}, {}, "04_vae"},
       {"5.2", "log_normal: log N(x; m, diag v)", 2, {kDist}, {"log_normal"}, {}, "05_iwae"},
@@ -43,6 +50,23 @@ const std::vector<Task>& tasks() {
       {"5.4", "log_mean_exp: logsumexp − log k", 2, {kDist}, {"log_mean_exp"}, {}, "05_iwae"},
       {"5.5", "log_bernoulli_with_logits: Σ x·l − softplus(l), stable at any logit", 3, {kDist},
        {"log_bernoulli_with_logits"}, {}, "04_vae"},
+      // ---- 6. the VAE and the IWAE
+      {"6.1", "VAE negative_elbo_bound: rec + KL per example", 4, {"models/vae.cpp"}, {"elbo_from"}, {"5.1", "5.5"}, "04_vae"},
+      {"6.2", "VAE negative_iwae_bound: the log importance weights, −log (1/k) Σ_i w_i", 4, {"models/vae.cpp"},
+       {"log_importance_weights"}, {"5.1", "5.2", "5.4", "5.5"}, "05_iwae"},
+      // ---- 7. the GMVAE
+      {"7.1", "the mixture prior: log (1/k) Σ_i N(z; m_i, diag v_i)", 3, {kDist}, {"log_normal_mixture"}, {"5.2", "5.4"},
+       "07_gmvae"},
+      {"7.2", "GMVAE negative_elbo_bound: the Monte-Carlo KL log q(z|x) − log p(z)", 4, {"models/gmvae.cpp"},
+       {"negative_elbo_bound"}, {"5.1", "5.2", "5.5", "7.1"}, "07_gmvae"},
+      // ---- 8. the SSVAE
+      {"8.1", "SSVAE labelled bound L(x, y) = rec + KL_z + log K", 3, {"models/ssvae.cpp"}, {"negative_elbo_bound"},
+       {"5.1", "5.5"}, "08_ssvae"},
+      {"8.2", "SSVAE unlabelled bound U(x) = KL(q(y|x) ‖ p(y)) + Σ_y q(y|x)(KL_z + rec)", 4, {"models/ssvae.cpp"},
+       {"negative_elbo_bound"}, {"1.2", "5.1", "5.5"}, "08_ssvae"},
+      // ---- 9. the FSVAE
+      {"9.1", "FSVAE negative_elbo_bound: rec + KL(q(z|x,y) ‖ p(z|y)), fixed or learned prior", 4, {"models/fsvae.cpp"},
+       {"negative_elbo_bound"}, {"5.1", "5.3", "5.5"}, "09_fsvae"},
   };
   return table;
 }

@@ -50,8 +50,10 @@ static Var<T> log_normal_components(const Var<T>& z, const Var<T>& m, const Var<
 
 template <class T>
 Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
+  // TASK 7.1 log_normal_mixture: the GMVAE's prior, log (1/k) Σ_i N(z; m_i, diag v_i), in log space   → [n]
   // log (1/k) Σ_i N(z; m_i, v_i) = log_mean_exp_i log N(z; m_i, v_i)
   return log_mean_exp(log_normal_components(z, m, v), 1);
+  // END TASK
 }
 
 template <class T>

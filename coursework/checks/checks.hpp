@@ -11,7 +11,9 @@ namespace tz::coursework {
 
 std::vector<Check> ops_checks();    // parts 1 and 2 (coursework/checks/checks_ops.cpp)
 std::vector<Check> mle_checks();    // part 3 (coursework/checks/checks_mle.cpp)
-std::vector<Check> dist_checks();   // part 5 (coursework/checks/checks_dist.cpp)
+std::vector<Check> gmm_checks();    // part 4 (coursework/checks/checks_gmm.cpp)
+std::vector<Check> dist_checks();   // parts 5 and 7.1 (coursework/checks/checks_dist.cpp)
+std::vector<Check> model_checks();  // parts 6–9 (coursework/checks/checks_models.cpp, checks_supervised.cpp)
 
 using A = Array<double>;
 using V = Var<double>;

@@ -96,6 +96,27 @@ std::vector<DistCase> dist_cases() {
        },
        // log weights of ±1000, as an IWAE's are: e^1000 is inf, e^−1000 is 0 in float64
        {A{{1000.0, 999.0, 1001.5}, {-1000.0, -1002.0, -999.0}, {0.5, -0.5, 1.0}}}, {A{{-650.0, -651.0}, {3.0, 2.0}}}},
+      {"7.1", "log_normal_mixture (uniform)", {"z", "m", "v"},
+       [](Tape<double>&, const std::vector<V>& x) { return log_normal_mixture(x[0], x[1], x[2]); },
+       [](const std::vector<A>& in) {
+         std::vector<double> out;  // log (1/k) Σ_i N(z; m_i, v_i) by max + log mean e^{· − max}
+         const std::size_t n = in[0].shape()[0], k = in[1].shape()[0], d = in[0].shape()[1];
+         for (std::size_t r = 0; r < n; ++r) {
+           std::vector<double> lp(k, 0.0);
+           for (std::size_t i = 0; i < k; ++i)
+             for (std::size_t j = 0; j < d; ++j) {
+               const double dz = at(in, 0, r * d + j) - at(in, 1, i * d + j), v = at(in, 2, i * d + j);
+               lp[i] += -0.5 * (kLog2Pi + std::log(v) + dz * dz / v);
+             }
+           const double mx = *std::max_element(lp.begin(), lp.end());
+           double s = 0;
+           for (double x : lp) s += std::exp(x - mx);
+           out.push_back(mx + std::log(s / static_cast<double>(k)));
+         }
+         return out;
+       },
+       // a z 40 away from every component: each density underflows to 0 in float64 (log space only)
+       {A{{0.5, -1.0, 2.0}, {40.0, -40.0, 40.0}}, kM, kV}, {A{{1.0, 2.0}}, A{{0.0, 0.0}, {1.0, 3.0}, {-2.0, 0.5}}, A{{1.0, 2.0}, {0.5, 0.5}, {3.0, 0.2}}}},
       {"5.5", "log_bernoulli_with_logits (textbook path)", {"x", "logits"},
        [](Tape<double>&, const std::vector<V>& x) {
          PathScope textbook(Path::textbook);
