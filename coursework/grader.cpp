@@ -124,7 +124,9 @@ TaskResult grade_task(const Task& t, const std::vector<Check>& checks, Hidden& h
       failure = std::string("threw: ") + e.what();
       if (r.status == "ok") r.status = "error";
     }
-    if (r.message.empty()) r.message = (ch.visible ? "" : "hidden check: ") + ch.name + ": " + failure;
+    // a CheckFailure names the call and its input itself; the others get the check's name first
+    const bool named = r.status == "wrong" && failure.rfind(ch.name, 0) != 0;
+    if (r.message.empty()) r.message = (ch.visible ? "" : "hidden check: ") + (named ? "" : ch.name + ": ") + failure;
   }
   if (r.checks == 0) {
     r.status = "error";

@@ -41,7 +41,7 @@ bool env_set(const char* name) {
     if (std::current_exception()) std::rethrow_exception(std::current_exception());
   } catch (const NotImplemented& e) {
     std::fflush(stdout);
-    std::fprintf(stderr, "\ntutorial stopped: this step needs %s. Write it, then ./zoo grade %s\n", e.what(),
+    std::fprintf(stderr, "\ntutorial stopped at this step: %s. Write it, then ./zoo grade %s\n", e.what(),
                  e.task().c_str());
     std::_Exit(3);
   } catch (const std::exception& e) {  // as the default handler does: name it, then abort

@@ -46,27 +46,38 @@ std::unique_ptr<VAE<double>> vae() {
   return m;
 }
 
-std::vector<double> vae_elbo_ref(const A& x, const A& eps) {
-  auto m = vae();
+// {nelbo…, kl…, rec…} of −ELBO = rec + KL from the model's forward pieces; kl_row(tape, q, z, i)
+// gives the KL term of row i (closed form for the VAE, one-sample Monte Carlo for the GMVAE).
+template <class M, class KL>
+std::vector<double> elbo_ref(M& m, const A& x, const A& eps, KL kl_row) {
   Tape<double> t;
-  const Gaussian<double> q = m->encode(t, t.constant(x));
+  const Gaussian<double> q = m.encode(t, t.constant(x));
   const A z = reparameterize(q.m.value(), q.v.value(), eps, 1);
-  const A l = m->decode(t, t.constant(z)).value();
+  const A l = m.decode(t, t.constant(z)).value();
   std::vector<double> nelbo, kl, rec;
   for (std::size_t i = 0; i < x.shape()[0]; ++i) {
-    kl.push_back(kl_std_row(q.m.value(), q.v.value(), i));
+    kl.push_back(kl_row(t, q, z, i));
     rec.push_back(-log_bernoulli_row(x, i, l, i));
     nelbo.push_back(rec.back() + kl.back());
   }
   return concat_values({nelbo, kl, rec});
 }
 
-std::vector<double> vae_elbo_got(const A& x, const A& eps) {
-  auto m = vae();
+template <class M>
+std::vector<double> elbo_got(M& m, const A& x, const A& eps) {
   Tape<double> t;
-  auto b = m->negative_elbo_bound(t, t.constant(x), t.constant(eps));
+  auto b = m.negative_elbo_bound(t, t.constant(x), t.constant(eps));
   return concat_values({flat(b.nelbo.value()), flat(b.kl.value()), flat(b.rec.value())});
 }
+
+std::vector<double> vae_elbo_ref(const A& x, const A& eps) {
+  // KL(q(z|x) ‖ N(0, I)) in closed form
+  return elbo_ref(*vae(), x, eps, [](Tape<double>&, const Gaussian<double>& q, const A&, std::size_t i) {
+    return kl_std_row(q.m.value(), q.v.value(), i);
+  });
+}
+
+std::vector<double> vae_elbo_got(const A& x, const A& eps) { return elbo_got(*vae(), x, eps); }
 
 std::vector<double> vae_iwae_ref(const A& x, const A& eps) {
   auto m = vae();
@@ -106,29 +117,16 @@ std::unique_ptr<GMVAE<double>> gmvae() {
 
 std::vector<double> gmvae_ref(const A& x, const A& eps) {
   auto m = gmvae();
-  Tape<double> t;
-  const Gaussian<double> q = m->encode(t, t.constant(x));
-  const A z = reparameterize(q.m.value(), q.v.value(), eps, 1);
-  const A l = m->decode(t, t.constant(z)).value();
-  const Gaussian<double> p = m->prior(t);
-  std::vector<double> nelbo, kl, rec;
-  for (std::size_t i = 0; i < x.shape()[0]; ++i) {
+  return elbo_ref(*m, x, eps, [&m](Tape<double>& t, const Gaussian<double>& q, const A& z, std::size_t i) {
+    const Gaussian<double> p = m->prior(t);
     std::vector<double> log_pk;  // log N(z; μ_k, σ_k²) for each component
     for (std::size_t c = 0; c < p.m.shape()[0]; ++c) log_pk.push_back(log_normal_row(z, i, p.m.value(), p.v.value(), c));
     // KL ≈ log q(z|x) − log (1/K) Σ_k N(z; μ_k, σ_k²) at the one sample z
-    kl.push_back(log_normal_row(z, i, q.m.value(), q.v.value(), i) - log_mean_exp_values(log_pk));
-    rec.push_back(-log_bernoulli_row(x, i, l, i));
-    nelbo.push_back(kl.back() + rec.back());
-  }
-  return concat_values({nelbo, kl, rec});
+    return log_normal_row(z, i, q.m.value(), q.v.value(), i) - log_mean_exp_values(log_pk);
+  });
 }
 
-std::vector<double> gmvae_got(const A& x, const A& eps) {
-  auto m = gmvae();
-  Tape<double> t;
-  auto b = m->negative_elbo_bound(t, t.constant(x), t.constant(eps));
-  return concat_values({flat(b.nelbo.value()), flat(b.kl.value()), flat(b.rec.value())});
-}
+std::vector<double> gmvae_got(const A& x, const A& eps) { return elbo_got(*gmvae(), x, eps); }
 
 }  // namespace
 
