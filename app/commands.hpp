@@ -13,3 +13,11 @@ void add_ops_command(CLI::App& app);
 
 // `tapezoo claims` (app/cmd_claims.cpp).
 void add_claims_command(CLI::App& app);
+
+// `tapezoo exercise new …` (app/cmd_exercise.cpp) and `tapezoo grade …` (app/cmd_grade.cpp).
+void add_exercise_command(CLI::App& app);
+void add_grade_command(CLI::App& app);
+inline void add_coursework_commands(CLI::App& app) {
+  add_exercise_command(app);
+  add_grade_command(app);
+}

@@ -298,7 +298,7 @@ int run(int argc, char** argv) {
   fit->require_subcommand(1);
   add_fit_gmm_command(*fit);
   add_ops_command(app);
-  add_claims_command(app);
+  add_claims_command(app); add_coursework_commands(app);  // the latter: exercise and grade (docs/teaching.md)
   app.add_subcommand("train", "train <model> [flags]: train a registered model");
   app.add_subcommand("eval", "eval <model> --checkpoint FILE: evaluate a saved model");
   app.add_subcommand("sample", "sample <model> --checkpoint FILE --out PNG: draw samples");

@@ -120,10 +120,12 @@ Var<T> log(const Var<T>& x) {
   return unary<T>(Op::log, x,
       [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::log(x); },
       [](Tape<T>& t, Node<T>& n) {
+        // TASK 1.1 log: gx += gy / x   (d log x / dx = 1/x)
         const Array<T>& gy = n.grad;
         const Array<T>& x = t.val(n.in[0]);
         GradOf gx(t, n.in[0]);
         gx += gy / x;
+        // END TASK
       });
 }
 
@@ -205,10 +207,12 @@ Var<T> softplus(const Var<T>& x) {
         xt::noalias(y) = xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x)));
       },
       [](Tape<T>& t, Node<T>& n) {
+        // TASK 1.7 softplus: gx += gy · σ(x) = gy / (1 + e^−x)   (finite for every x: e^−x = inf gives 0)
         const Array<T>& gy = n.grad;
         const Array<T>& x = t.val(n.in[0]);
         GradOf gx(t, n.in[0]);
         gx += gy / (T(1) + xt::exp(-x));
+        // END TASK
       });
 }
 
@@ -258,10 +262,12 @@ Var<T> exp(const Var<T>& x) {
   return unary<T>(Op::exp, x,
       [](Array<T>& y, const Array<T>& x) { xt::noalias(y) = xt::exp(x); },
       [](Tape<T>& t, Node<T>& n) {
+        // TASK 1.2 exp: gx += gy · y   (d e^x / dx = e^x = y, saved by the forward)
         const Array<T>& gy = n.grad;
         const Array<T>& y = n.value;
         GradOf gx(t, n.in[0]);
         gx += gy * y;
+        // END TASK
       });
 }
 
@@ -398,12 +404,14 @@ Var<T> mul(const Var<T>& a, const Var<T>& b) {
   return binary<T>(Op::mul, a, b,
       [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a * b; },
       [](Tape<T>& t, Node<T>& n) {
+        // TASK 1.3 mul: ga += sum_to(gy · b), gb += sum_to(gy · a)   (SumToGrad reduces a broadcast)
         const Array<T>& gy = n.grad;
         const Array<T>& a = t.val(n.in[0]);
         const Array<T>& b = t.val(n.in[1]);
         SumToGrad ga(t, n.in[0]), gb(t, n.in[1]);
         ga += gy * b;
         gb += gy * a;
+        // END TASK
       });
 }
 
@@ -413,12 +421,14 @@ Var<T> div(const Var<T>& a, const Var<T>& b) {
   return binary<T>(Op::div, a, b,
       [](Array<T>& y, const Array<T>& a, const Array<T>& b) { xt::noalias(y) = a / b; },
       [](Tape<T>& t, Node<T>& n) {
+        // TASK 1.4 div: ga += sum_to(gy / b), gb += sum_to(−gy · y / b)   (∂(a/b)/∂b = −a/b² = −y/b)
         const Array<T>& gy = n.grad;
         const Array<T>& b = t.val(n.in[1]);
         const Array<T>& y = n.value;
         SumToGrad ga(t, n.in[0]), gb(t, n.in[1]);
         ga += gy / b;
         gb += -gy * y / b;
+        // END TASK
       });
 }
 

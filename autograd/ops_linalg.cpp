@@ -27,6 +27,7 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
         blas::gemm(false, false, m, n, k, T(1), a.data(), k, b.data(), n, T(0), nd.value.data(), n);
       },
       [](Tape<T>& t, Node<T>& nd) {
+        // TASK 1.5 matmul: ga [m,k] += gy [m,n] @ bᵀ,  gb [k,n] += aᵀ @ gy   (blas::gemm, beta from grad_dest)
         const T* gy = nd.grad.data();
         const Array<T>& a = t.val(nd.in[0]);
         const Array<T>& b = t.val(nd.in[1]);
@@ -40,6 +41,7 @@ Var<T> matmul(const Var<T>& a, const Var<T>& b) {
           Array<T>& gb = t.grad_dest(nd.in[1], beta);
           blas::gemm(true, false, k, n, m, T(1), a.data(), k, gy, n, beta, gb.data(), n);
         }
+        // END TASK
       });
 }
 

@@ -76,6 +76,7 @@ static void sum_along(const Array<T>& x, const AxisView& v, T scale, Array<T>& y
 // Backward of sum/mean along an axis: gx(o, i, j) += scale·gy(o, j).
 template <class T>
 static void spread_along(Tape<T>& t, Node<T>& n, T scale) {
+  // TASK 1.6 spread_along: the backward of sum_axis (scale 1) and mean_axis (1/n): gx[a, i, j] += scale · gy[a, j]
   const Array<T>& x = t.val(n.in[0]);
   const AxisView v = axis_view_at(x.shape(), n.saved.axis);
   const T* gy = n.grad.data();
@@ -84,6 +85,7 @@ static void spread_along(Tape<T>& t, Node<T>& n, T scale) {
     const std::size_t j = k % v.inner, a = k / (v.n * v.inner);
     return scale * gy[a * v.inner + j];
   });
+  // END TASK
 }
 
 // sum_axis: y = Σ_axis x                        gx += broadcast(gy) along axis
@@ -149,6 +151,7 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
           }
       },
       [](Tape<T>& t, Node<T>& n) {
+        // TASK 1.8 logsumexp: gx += gy · softmax(x) = gy · e^(x − y), and 0 for a row that is all −inf
         const T* gy = n.grad.data();
         const Array<T>& x = t.val(n.in[0]);
         const T* y = n.value.data();
@@ -169,6 +172,7 @@ Var<T> logsumexp(const Var<T>& x, int axis, bool keepdims) {
           const T d = px[k] - y[r];
           return d < cutoff ? T(0) : gy[r] * std::exp(d);
         });
+        // END TASK
       });
 }
 

@@ -234,6 +234,7 @@ void Tape<T>::backward_from(const Var<T>& y, const Array<T>* seed, const ParamRe
                                     shape_str(seed->shape()), describe(last), shape_str(shape)));
   for (std::size_t i = 0; i <= last; ++i) nodes_[i].has_grad = false;  // a fresh sweep
   if (!top.needs_grad) return;  // nothing on the path requires a gradient
+  // TASK 2.1 backward_from: seed dy/dy = 1 (or the given vector) into y's gradient (a parameter's: added)
   // Seed dy/dy = 1 (or the given vector), then walk back.
   Array<T>& g = top.param ? top.param->grad : top.grad;
   if (seed) {
@@ -242,11 +243,13 @@ void Tape<T>::backward_from(const Var<T>& y, const Array<T>* seed, const ParamRe
     if (top.param) g += T(1); else g = xt::ones<T>(shape);
   }
   if (!top.param) top.has_grad = true;
+  // END TASK
   sweep(last, ready);
 }
 
 template <class T>
 void Tape<T>::sweep(std::uint32_t last, const ParamReady* ready) {
+  // TASK 2.1 sweep: for i = last, …, 0: a node whose gradient was reached calls its backward
   // Creation order is topological: every input of node i has an index below i.
   for (std::size_t i = last + 1; i-- > 0;) {
     Node<T>& n = nodes_[i];
@@ -258,6 +261,7 @@ void Tape<T>::sweep(std::uint32_t last, const ParamReady* ready) {
     n.backward(*this, n);
     if (anomaly_) check_finite_backward(static_cast<std::uint32_t>(i));
   }
+  // END TASK
 }
 
 template <class T>

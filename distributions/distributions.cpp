@@ -16,8 +16,10 @@ namespace tz {
 
 template <class T>
 Var<T> sample_gaussian(const Var<T>& m, const Var<T>& v, const Var<T>& eps) {
+  // TASK 5.1 sample_gaussian: z = m + √v ⊙ ε   (v is a variance: its square root is the standard deviation)
   // z = m + √v ⊙ ε
   return m + sqrt(v) * eps;
+  // END TASK
 }
 
 template <class T>
@@ -28,9 +30,11 @@ Var<T> sample_gaussian(const Var<T>& m, const Var<T>& v, Rng& rng) {
 
 template <class T>
 Var<T> log_normal(const Var<T>& x, const Var<T>& m, const Var<T>& v) {
+  // TASK 5.2 log_normal: log N(x; m, diag v), summed over the last axis   → [n]
   // −½ Σ_j [log 2π + log v_j + (x_j − m_j)² / v_j]
   Var<T> terms = log(v) + square(x - m) / v;
   return -0.5 * (sum(terms, -1) + kLog2Pi * static_cast<double>(terms.shape().back()));
+  // END TASK
 }
 
 template <class T>
@@ -46,8 +50,10 @@ static Var<T> log_normal_components(const Var<T>& z, const Var<T>& m, const Var<
 
 template <class T>
 Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
+  // TASK 7.1 log_normal_mixture: the GMVAE's prior, log (1/k) Σ_i N(z; m_i, diag v_i), in log space   → [n]
   // log (1/k) Σ_i N(z; m_i, v_i) = log_mean_exp_i log N(z; m_i, v_i)
   return log_mean_exp(log_normal_components(z, m, v), 1);
+  // END TASK
 }
 
 template <class T>
@@ -60,7 +66,9 @@ template <class T>
 Var<T> log_bernoulli_with_logits(const Var<T>& x, const Var<T>& logits) {
   // log p(x | l) = Σ_j [x_j l_j − softplus(l_j)], softplus(l) = max(l, 0) + log1p(e^−|l|): the
   // stable form, never log σ(l) (docs/pitfalls.md#bernoulli-logits). It broadcasts x against l.
+  // TASK 5.5 log_bernoulli_with_logits: the textbook line, Σ_j [x_j l_j − softplus(l_j)]: finite at l = ±1000
   if (textbook() || x.shape() != logits.shape()) return sum(x * logits - softplus(logits), -1);
+  // END TASK
   // Fast path: the same sum as one fused op, one pass each way instead of four nodes and five
   // [n, d] arrays (autograd/ops_fused.cpp; equal within float rounding, tests/test_fast_paths.cpp).
   return log_bernoulli(x, logits);
@@ -68,9 +76,11 @@ Var<T> log_bernoulli_with_logits(const Var<T>& x, const Var<T>& logits) {
 
 template <class T>
 Var<T> kl_normal(const Var<T>& qm, const Var<T>& qv, const Var<T>& pm, const Var<T>& pv) {
+  // TASK 5.3 kl_normal: KL(N(qm, qv) ‖ N(pm, pv)) per row   → [n]   (≥ 0, and 0 when q = p)
   // ½ Σ_j [log pv − log qv + qv/pv + (qm − pm)²/pv − 1]
   Var<T> terms = log(pv) - log(qv) + qv / pv + square(qm - pm) / pv;
   return 0.5 * (sum(terms, -1) - static_cast<double>(terms.shape().back()));
+  // END TASK
 }
 
 template <class T>
@@ -81,9 +91,11 @@ Var<T> kl_cat(const Var<T>& q, const Var<T>& log_q, const Var<T>& log_p) {
 
 template <class T>
 Var<T> log_mean_exp(const Var<T>& x, int axis) {
+  // TASK 5.4 log_mean_exp: log (1/k) Σ_i e^{x_i} along axis, stable for x of ±1000 (never exponentiate x itself)
   // logsumexp(x) − log k
   const std::size_t ax = axis < 0 ? x.dim() + axis : static_cast<std::size_t>(axis);
   return logsumexp(x, axis) - std::log(static_cast<double>(x.shape()[ax]));
+  // END TASK
 }
 
 template <class T>

@@ -71,6 +71,7 @@ Var<T> FSVAE<T>::decode(Tape<T>& tape, const Var<T>& z, const Var<T>& y) const {
 template <class T>
 typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& labels,
                                                        const Var<T>& eps) const {
+  // TASK 9.1 negative_elbo_bound: −ELBO(x|y) = rec + KL(q(z|x,y) ‖ p(z|y)), p(z|y) = N(0, I) or the learned N(μ_y, σ_y²) (Sohn et al. 2015)
   Var<T> y = tape.constant(one_hot<T>(labels, options_.classes), "y");
   // q(z|x,y) = N(z; m, diag v),  z = m + √v ⊙ ε
   auto [m, v] = encode(tape, x, y);
@@ -89,6 +90,7 @@ typename FSVAE<T>::Bound FSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<
   }
   // −ELBO(x|y) = rec + KL, per example                             (Sohn et al. 2015, eq. 4)
   return {rec + kl, kl, rec};
+  // END TASK
 }
 
 template <class T>

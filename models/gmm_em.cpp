@@ -92,6 +92,7 @@ void check_m_step(const Matrix& x, const Matrix& resp, std::size_t K, const char
 
 Matrix GaussianMixture::log_joint(const Matrix& x) const {
   check_e_step(x, means_, "log_joint");
+  // TASK 4.1 log_joint: log ρ_nk = log π_k + log N(x_n; μ_k, Σ_k) = log π_k − ½ D log 2π + log det P_k − ½ ‖(x_n − μ_k) P_k‖²
   const std::size_t N = x.shape(0), D = x.shape(1), K = weights_.size();
   const CovarianceType type = options_.covariance_type;
   // log det P_k = Σ_d log P_k,dd, so that log N(x | μ_k, Σ_k) = −½ D log 2π + log det P_k − ½ ‖(x − μ_k) P_k‖²
@@ -111,9 +112,11 @@ Matrix GaussianMixture::log_joint(const Matrix& x) const {
       log_rho(n, k) = std::log(weights_(k)) - 0.5 * static_cast<double>(D) * kLog2Pi + log_det(k) - 0.5 * mahalanobis;
     }
   return log_rho;
+  // END TASK
 }
 
 double GaussianMixture::e_step_textbook(const Matrix& x, Matrix* resp, Vector* log_prob) const {
+  // TASK 4.2 e_step_textbook: r_nk = exp(log ρ_nk − logsumexp_k log ρ_nk), in log space; returns (1/N) Σ_n log p(x_n)
   const std::size_t N = x.shape(0), K = weights_.size();
   // log ρ_nk = log π_k + log N(x_n; μ_k, Σ_k), [N, K]
   const Matrix log_rho = log_joint(x);
@@ -134,11 +137,13 @@ double GaussianMixture::e_step_textbook(const Matrix& x, Matrix* resp, Vector* l
   }
   // (1/N) Σ_n log p(x_n)
   return total / static_cast<double>(N);
+  // END TASK
 }
 
 // ---- the textbook M-step ---------------------------------------------------------------------------
 
 void GaussianMixture::m_step_textbook(const EmData& data, const Matrix& resp) {
+  // TASK 4.3 m_step_textbook: N_k = Σ_n r_nk, π_k = N_k / N, μ_k = Σ_n r_nk x_n / N_k, Σ_k = Σ_n r_nk (x_n − μ_k)(x_n − μ_k)ᵀ / N_k + reg I
   const Matrix& x = data.x;
   const std::size_t N = x.shape(0), D = x.shape(1), K = resp.shape(1);
   const CovarianceType type = options_.covariance_type;
@@ -186,6 +191,7 @@ void GaussianMixture::m_step_textbook(const EmData& data, const Matrix& resp) {
         }
       }
   set_m_step_covariances(std::move(cov), nk, data);
+  // END TASK
 }
 
 void GaussianMixture::set_m_step_covariances(xt::xarray<double> covariances, const Vector& nk, const EmData& data) {

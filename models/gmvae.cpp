@@ -60,6 +60,7 @@ Gaussian<T> GMVAE<T>::prior(Tape<T>& tape) const {
 
 template <class T>
 typename GMVAE<T>::Bound GMVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const Var<T>& eps) const {
+  // TASK 7.2 negative_elbo_bound: −ELBO = rec + KL, KL ≈ log q(z|x) − log p(z) at one sample z (Monte Carlo: no closed form for a mixture)
   // q(z|x) = N(z; m, diag v)
   auto [m, v] = encode(tape, x);
   // z = m + √v ⊙ ε   (the reparameterization trick, Kingma & Welling 2014, §2.4)
@@ -71,6 +72,7 @@ typename GMVAE<T>::Bound GMVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<
   Var<T> kl = log_normal(z, m, v) - log_normal_mixture(z, mu, var);
   // −ELBO = kl + rec, per example
   return {kl + rec, kl, rec};
+  // END TASK
 }
 
 template <class T>

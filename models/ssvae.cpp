@@ -65,6 +65,7 @@ Var<T> SSVAE<T>::decode(Tape<T>& tape, const Var<T>& z, const Var<T>& y) const {
 template <class T>
 typename SSVAE<T>::LabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x,
                                                                const std::vector<int>& labels, const Var<T>& eps) const {
+  // TASK 8.1 negative_elbo_bound: the labelled bound L(x, y) = rec + KL_z − log p(y), p(y) = 1/K (Kingma et al. 2014, eq. 6)
   Var<T> y = tape.constant(one_hot<T>(labels, options_.classes), "y");
   // q(z|x,y) = N(z; m, diag v),  z = m + √v ⊙ ε
   auto [m, v] = encode(tape, x, y);
@@ -75,6 +76,7 @@ typename SSVAE<T>::LabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, co
   Var<T> kl_z = kl_std_normal(m, v);
   // L(x,y) = rec + KL_z − log p(y),  −log p(y) = log K           (Kingma et al. 2014, eq. 6)
   return {rec + kl_z + std::log(static_cast<double>(options_.classes)), kl_z, rec};
+  // END TASK
 }
 
 template <class T>
@@ -86,6 +88,7 @@ typename SSVAE<T>::LabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, co
 template <class T>
 typename SSVAE<T>::UnlabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, const Var<T>& x,
                                                                  const Var<T>& eps) const {
+  // TASK 8.2 negative_elbo_bound: the unlabelled bound U(x) = KL(q(y|x) ‖ p(y)) + Σ_y q(y|x) [KL_z + rec] (Kingma et al. 2014, eq. 7)
   const std::size_t n = x.shape()[0], K = options_.classes;
   // q(y|x) = softmax(classifier(x)), and its log, [n, K]
   Var<T> log_q_y = log_softmax(classify(tape, x), 1);
@@ -110,6 +113,7 @@ typename SSVAE<T>::UnlabelledBound SSVAE<T>::negative_elbo_bound(Tape<T>& tape, 
   Var<T> rec_q = sum(reshape(w * rec, {Kd, nd}), 0);
   // U(x) = KL_y + Σ_y q(y|x) [KL_z + rec]                 (Kingma et al. 2014, eq. 7; CS236)
   return {kl_y + kl_z_q + rec_q, kl_y, kl_z_q, rec_q};
+  // END TASK
 }
 
 template <class T>

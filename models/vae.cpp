@@ -49,6 +49,7 @@ Var<T> VAE<T>::draw_eps(Tape<T>& tape, std::size_t rows, Rng& rng) {
 template <class T>
 typename VAE<T>::Bound VAE<T>::elbo_from(Tape<T>& tape, const Var<T>& x, const Gaussian<T>& q,
                                           const Var<T>& eps) const {
+  // TASK 6.1 elbo_from: −ELBO(x) = rec + KL per example, rec = −log p(x|z), z = m + √v ⊙ ε (Kingma & Welling 2014, eq. 10)
   // z = m + √v ⊙ ε: one sample from q(z|x), differentiable in φ (the reparameterization trick)
   Var<T> z = sample_gaussian(q.m, q.v, eps);
   Var<T> logits = decode(tape, z);
@@ -59,6 +60,7 @@ typename VAE<T>::Bound VAE<T>::elbo_from(Tape<T>& tape, const Var<T>& x, const G
   Var<T> kl = kl_std_normal(q.m, q.v);
   // −ELBO = rec + KL, per example
   return {rec + kl, kl, rec};
+  // END TASK
 }
 
 template <class T>
@@ -86,6 +88,7 @@ Var<T> VAE<T>::log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaus
   if (eps.dim() != 2 || eps.shape()[0] != k * n || eps.shape()[1] != options_.z)
     throw std::invalid_argument(fmt::format("log_importance_weights: ε must be [k·n, z] = [{}, {}], got {}", k * n,
                                             options_.z, shape_str(eps.shape())));
+  // TASK 6.2 log_importance_weights: log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), z_i = m + √v ⊙ ε_i, as [k, n] (Burda et al. 2016)
   // k copies of q(z|x) and of x: row i·n + j belongs to sample i of example j
   Var<T> m = k == 1 ? q.m : duplicate(q.m, k);
   Var<T> v = k == 1 ? q.v : duplicate(q.v, k);
@@ -100,6 +103,7 @@ Var<T> VAE<T>::log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaus
   Var<T> log_qz = log_normal(z, m, v);
   // log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), as [k, n]
   return reshape(log_px_z + log_pz - log_qz, {static_cast<std::ptrdiff_t>(k), static_cast<std::ptrdiff_t>(n)});
+  // END TASK
 }
 
 template <class T>

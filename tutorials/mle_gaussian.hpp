@@ -57,6 +57,7 @@ struct ClosedForm {
 };
 
 inline ClosedForm closed_form_mle(const A& x) {
+  // TASK 3.1 closed_form_mle: μ̂ = (1/n) Σ x_i, σ̂² = (1/n) Σ (x_i − μ̂)², σ̂ = √σ̂², and (1/n) ℓ(μ̂, σ̂)
   const double n = static_cast<double>(x.size());
   double mu_hat = 0;
   for (double v : x) mu_hat += v;
@@ -65,15 +66,18 @@ inline ClosedForm closed_form_mle(const A& x) {
   for (double v : x) var_hat += (v - mu_hat) * (v - mu_hat);
   var_hat /= n;
   return {mu_hat, var_hat, std::sqrt(var_hat), mean_log_likelihood(x, mu_hat, std::sqrt(var_hat))};
+  // END TASK
 }
 
 // The average log-likelihood on the tape, in the unconstrained parameters μ and s = log σ
 // (σ = e^s > 0 for every s, so a gradient step can never make σ negative):
 //   (1/n) ℓ = −½ log 2π − s − (1/n) Σ_i ½ ((x_i − μ) e^−s)²
 inline V mean_log_likelihood(tz::Tape<double>& tape, const V& x, tz::Param<double>& mu, tz::Param<double>& log_sigma) {
+  // TASK 3.2 mean_log_likelihood: (1/n) ℓ = −½ log 2π − s − (1/n) Σ_i ½ ((x_i − μ) e^−s)², on the tape
   V m = tape.param(mu), s = tape.param(log_sigma);
   V z = (x - m) * exp(-s);
   return mean(-0.5 * square(z)) - s - 0.5 * tz::kLog2Pi;
+  // END TASK
 }
 
 // A common presentation of this road writes log_normal(x, μ, σ) = −(x − μ)²/(2σ²), without the

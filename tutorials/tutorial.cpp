@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "autograd/blas.hpp"
 #include "autograd/path.hpp"
+#include "coursework/not_implemented.hpp"
 #include "io/flags.hpp"
 
 namespace tz::tutorial {
@@ -32,6 +34,23 @@ bool env_set(const char* name) {
   return v != nullptr && v[0] != '\0';
 }
 
+// In a coursework copy (./zoo exercise new, docs/teaching.md) a step that calls an unwritten task
+// throws tz::NotImplemented out of main(): say which task it needs, instead of a crash.
+[[noreturn]] void stop_at_unwritten_task() {
+  try {
+    if (std::current_exception()) std::rethrow_exception(std::current_exception());
+  } catch (const NotImplemented& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "\ntutorial stopped at this step: %s. Write it, then ./zoo grade %s\n", e.what(),
+                 e.task().c_str());
+    std::_Exit(3);
+  } catch (const std::exception& e) {  // as the default handler does: name it, then abort
+    std::fprintf(stderr, "terminate called after throwing an exception: %s\n", e.what());
+  } catch (...) {
+  }
+  std::abort();
+}
+
 }  // namespace
 
 Tutorial::Tutorial(std::string name, std::string description, std::uint64_t default_seed)
@@ -41,6 +60,7 @@ Tutorial::Tutorial(std::string name, std::string description, std::uint64_t defa
       seed_(default_seed),
       out_("out/" + name_),
       start_(std::chrono::steady_clock::now()) {
+  std::set_terminate(stop_at_unwritten_task);
   app_->add_flag("--quick", quick_, "small data and few iterations: runs in seconds");
   app_->add_flag("--no-pause", no_pause_,
                  "do not wait for Enter between steps (also when stdin is not a terminal)");
