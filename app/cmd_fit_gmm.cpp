@@ -43,8 +43,7 @@ std::string shape_of(const tz::models::gmm::Matrix& m) {
 
 void run_fit_gmm(const FitGmmFlags& f) {
   namespace gmm = tz::models::gmm;
-  tz::blas::set_threads(1);         // one OpenBLAS thread per caller (docs/pitfalls.md#blas-threads)
-  tz::set_pool_threads(f.threads);  // the E-step's and M-step's blocks (autograd/parallel.hpp)
+  tz::use_threads(f.threads);  // the E-step's and M-step's blocks on the pool (autograd/parallel.hpp)
   if (f.textbook) tz::set_path(tz::Path::textbook);
   if (!f.out.empty()) tz::flags::check_output_file(f.out, "--out");
 

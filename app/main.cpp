@@ -270,8 +270,7 @@ int run(int argc, char** argv) {
         loaded.model = info.make_float(c, init);
         load_parameters(checkpoint, loaded.model->params());
       }
-      blas::set_threads(1);           // one OpenBLAS thread per caller (docs/pitfalls.md#blas-threads)
-      set_pool_threads(opt.threads);  // the evaluation's chunks (autograd/parallel.hpp)
+      use_threads(opt.threads);  // the evaluation's chunks on the pool (autograd/parallel.hpp)
       Dataset data = first_test_rows(load_dataset(info, opt.data.empty() ? info.default_data : opt.data, rng), opt.eval);
       Metrics m = loaded.model->evaluate(data, rng);
       if (opt.json) {

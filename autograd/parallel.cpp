@@ -151,6 +151,11 @@ void set_pool_threads(int n) {
   if (n != pool().threads()) pool().resize(n);
 }
 
+void use_threads(int n) {
+  blas::set_threads(1);
+  set_pool_threads(n);
+}
+
 void parallel_for(std::size_t n_chunks, const std::function<void(std::size_t)>& fn) {
   Job job;
   job.fn = &fn;

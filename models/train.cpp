@@ -365,8 +365,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   // --threads N: the evaluation's chunks on N threads (autograd/parallel.hpp). The steps stay on one
   // OpenBLAS thread: at batch 100 a second one made the VAE's iteration slower, not faster
   // (docs/pitfalls.md#blas-threads).
-  blas::set_threads(1);
-  set_pool_threads(opt.threads);
+  use_threads(opt.threads);
   if (!opt.out.empty()) flags::make_output_dir(opt.out, "--out");  // before minutes of training
   Run run(info, config, opt);
   if (!opt.resume.empty()) run.restore(checkpoint_path(opt.resume));

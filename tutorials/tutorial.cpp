@@ -102,9 +102,8 @@ std::optional<int> Tutorial::parse(int argc, char** argv) {
   color_ = isatty(STDOUT_FILENO) != 0 && !env_set("NO_COLOR") &&
            std::string_view(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
   // One OpenBLAS thread (docs/pitfalls.md#blas-threads); --threads N threads for the pool (autograd/parallel.hpp).
-  blas::set_threads(1);
   if (threads_ < 1) threads_ = 1;
-  set_pool_threads(threads_);
+  use_threads(threads_);
   // OpenBLAS 0.3.21 may run generic kernels on newer CPUs (docs/pitfalls.md#openblas-kernels): a hint, never a setting.
   blas::print_kernel_hint_once();
 
