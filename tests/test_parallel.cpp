@@ -1,7 +1,7 @@
 // Tests of autograd/parallel.hpp and of what runs on it: every chunk once, the lowest chunk's error,
 // the caller's floating-point mode and OpenBLAS's thread count on the workers, and results that are
 // bit for bit the same with 1, 2 and 3 threads (the IWAE evaluation, the VAE's test metrics, the
-// GMM's E-step and EM). A pool of 3 threads on a machine with fewer cores still runs every chunk:
+// GMM's E-step and EM, tutorial 05's grid quadrature, a training run). A pool of 3 threads on a machine with fewer cores still runs every chunk:
 // the threads take turns, so none of these checks depends on the number of cores.
 #include <doctest/doctest.h>
 
@@ -20,6 +20,7 @@
 #include "autograd/blas.hpp"
 #include "autograd/parallel.hpp"
 #include "models/gmm.hpp"
+#include "models/train.hpp"
 #include "models/vae.hpp"
 #include "tests/gmm_test_data.hpp"
 #include "tests/test_helpers.hpp"
@@ -232,4 +233,29 @@ TEST_CASE("the 2-D grid quadrature of tutorial 05 gives the same bits for 1, 2 a
   CHECK(same_bits(flat[0], flat[2]));
   // q = N(0, I) on [−4, 4]²: its mass on the grid is (erf(4/√2))² = 0.99987 to the midpoint rule's error
   CHECK(flat[0][4] == doctest::Approx(std::pow(std::erf(4.0 / std::sqrt(2.0)), 2)).epsilon(1e-3));
+}
+
+TEST_CASE("train --threads: the same run for 1 and 2 threads; ms_per_iter_mean is train_s per iteration") {
+  const tz::models::ModelInfo& info = tz::models::find_model("gmm_gd");  // trains on its own synthetic data
+  const tz::models::Config config = tz::models::Config::from(info.flags, info.tiny_flags, info.name);
+  tz::models::TrainResult r[2];
+  for (int n : {1, 2}) {
+    tz::models::TrainOptions o;
+    o.iters = 45;  // two whole chunks of 20 iterations for the median, and 5 more
+    o.batch = 16;
+    o.log_every = 15;
+    o.quiet = true;
+    o.threads = n;
+    r[n - 1] = tz::models::train(info, config, o);
+    tz::set_pool_threads(1);
+  }
+  CHECK(r[0].curves == r[1].curves);
+  REQUIRE(r[0].metrics.size() == r[1].metrics.size());
+  for (std::size_t k = 0; k < r[0].metrics.size(); ++k) CHECK(same_bits(r[0].metrics[k].second, r[1].metrics[k].second));
+  for (const auto& run : r) {
+    CHECK(run.ms_per_iter_mean == doctest::Approx(1000.0 * run.train_s / 45.0).epsilon(1e-12));
+    CHECK(run.ms_per_iter > 0);
+  }
+  const std::string json = tz::models::result_json(info, tz::models::TrainOptions{}, r[0]);
+  CHECK(json.find("\"ms_per_iter_mean\": ") != std::string::npos);
 }
