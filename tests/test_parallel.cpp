@@ -5,6 +5,7 @@
 // the threads take turns, so none of these checks depends on the number of cores.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -20,6 +21,7 @@
 #include "autograd/blas.hpp"
 #include "autograd/parallel.hpp"
 #include "models/gmm.hpp"
+#include "models/ssvae.hpp"
 #include "models/train.hpp"
 #include "models/vae.hpp"
 #include "tests/gmm_test_data.hpp"
@@ -258,4 +260,28 @@ TEST_CASE("train --threads: the same run for 1 and 2 threads; ms_per_iter_mean i
   }
   const std::string json = tz::models::result_json(info, tz::models::TrainOptions{}, r[0]);
   CHECK(json.find("\"ms_per_iter_mean\": ") != std::string::npos);
+}
+
+TEST_CASE("the SSVAE's predictions are the same for 1, 2 and 3 threads") {
+  tz::models::SSVAEOptions o;
+  o.x_dim = 12;
+  o.hidden = 8;
+  o.z = 3;
+  o.classes = 4;
+  Rng init(8);
+  tz::models::SSVAE<float> ssvae(o, init);
+  const tz::Array<float> x = tz::test::binary_rows(2500, 12, 9);  // three chunks of 1000 rows, the last short
+  std::vector<int> pred[3];
+  for (int n : {1, 2, 3}) {
+    Threads threads(n);
+    pred[n - 1] = ssvae.predict(x);
+  }
+  REQUIRE(pred[0].size() == 2500);
+  CHECK(pred[1] == pred[0]);
+  CHECK(pred[2] == pred[0]);
+  // every prediction is a class, and an untrained classifier still tells some inputs apart
+  int outside = 0;
+  for (int c : pred[0]) outside += c < 0 || c >= 4;
+  CHECK(outside == 0);
+  CHECK(std::count(pred[0].begin(), pred[0].end(), pred[0][0]) < 2500);
 }
