@@ -16,6 +16,7 @@
 
 #include "app/commands.hpp"
 #include "autograd/blas.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/path.hpp"
 #include "datasets/files.hpp"
 #include "datasets/matrix.hpp"
@@ -42,7 +43,7 @@ std::string shape_of(const tz::models::gmm::Matrix& m) {
 
 void run_fit_gmm(const FitGmmFlags& f) {
   namespace gmm = tz::models::gmm;
-  tz::blas::set_threads(f.threads);
+  tz::use_threads(f.threads);  // the E-step's and M-step's blocks on the pool (autograd/parallel.hpp)
   if (f.textbook) tz::set_path(tz::Path::textbook);
   if (!f.out.empty()) tz::flags::check_output_file(f.out, "--out");
 
@@ -187,7 +188,8 @@ void add_fit_gmm_command(CLI::App& fit) {
       ->check(tz::flags::one_of({"adam", "sgd"}));
   cmd->add_option("--lr", f->lr, "learning rate of --method gd")->capture_default_str()->check(tz::flags::positive_number());
   cmd->add_option("--out", f->out, "write the fitted parameters to this .npz");
-  cmd->add_option("--threads", f->threads, "OpenBLAS threads")
+  cmd->add_option("--threads", f->threads,
+                  "threads for EM's fast E- and M-steps, blocks of points in parallel (the same fit for every N)")
       ->capture_default_str()
       ->check(tz::flags::positive_integer());
   cmd->add_flag("--json", f->json, "print one JSON object as the last line");

@@ -26,6 +26,7 @@
 
 #include "app/commands.hpp"
 #include "autograd/blas.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/path.hpp"
 #include "datasets/files.hpp"
 #include "io/flags.hpp"
@@ -74,7 +75,9 @@ void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
     cmd.add_option("--resume", o.resume, "continue the run in DIR from its checkpoint, with its flags");
   }
   cmd.add_option("--seed", o.seed, "the run's seed")->capture_default_str()->check(nonnegative_integer());
-  cmd.add_option("--threads", o.threads, "OpenBLAS threads")->capture_default_str()->check(positive_integer());
+  cmd.add_option("--threads", o.threads,
+                 "threads for the evaluation (test metrics, IWAE-k: bit for bit the same for every N); training "
+                 "steps use one (docs/pitfalls.md#blas-threads)")->capture_default_str()->check(positive_integer());
   cmd.add_option("--eval", o.eval, "test rows to evaluate on (0: all)")
       ->capture_default_str()
       ->check(nonnegative_integer());
@@ -267,7 +270,7 @@ int run(int argc, char** argv) {
         loaded.model = info.make_float(c, init);
         load_parameters(checkpoint, loaded.model->params());
       }
-      blas::set_threads(opt.threads);
+      use_threads(opt.threads);  // the evaluation's chunks on the pool (autograd/parallel.hpp)
       Dataset data = first_test_rows(load_dataset(info, opt.data.empty() ? info.default_data : opt.data, rng), opt.eval);
       Metrics m = loaded.model->evaluate(data, rng);
       if (opt.json) {

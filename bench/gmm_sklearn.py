@@ -10,8 +10,10 @@ line itself), our numbers, the speed ratio and the relative difference of avg_lo
 Timing (wall clock, and process CPU time as cpu_ms_per_iter): fit() also initialises (scikit-learn computes initial estimates even when all three
 *_init arrays are given) and runs a final E-step, so ms_per_iter is
 (time of fit with max_iter = iters) - (time of fit with max_iter = 1), divided by iters - 1.
-One thread: OMP_NUM_THREADS and OPENBLAS_NUM_THREADS are set before NumPy loads, and
-threadpoolctl limits the pools again.
+Threads: --threads 1,2 fits once per count t, with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to
+the largest count before NumPy loads and threadpoolctl limiting the pools to t for each fit; it adds
+ms_per_iter_t<t> and, given ours from `bench/gmm --threads 1,2`, speedup_t<t> = scikit-learn's
+ms_per_iter_t<t> / ours. The default is one thread.
 """
 import argparse
 import json
@@ -19,9 +21,22 @@ import os
 import sys
 import time
 
-os.environ["OMP_NUM_THREADS"] = "1"
-os.environ["OPENBLAS_NUM_THREADS"] = "1"
-os.environ["MKL_NUM_THREADS"] = "1"
+
+
+def thread_counts(argv):
+    """The counts of --threads (read before NumPy loads: its pools are sized when it loads)."""
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return [int(t) for t in argv[i + 1].split(",")]
+        if a.startswith("--threads="):
+            return [int(t) for t in a.split("=", 1)[1].split(",")]
+    return [1]
+
+
+_MOST = str(max(thread_counts(sys.argv)))
+os.environ["OMP_NUM_THREADS"] = _MOST
+os.environ["OPENBLAS_NUM_THREADS"] = _MOST
+os.environ["MKL_NUM_THREADS"] = _MOST
 
 import numpy as np  # noqa: E402
 
@@ -44,6 +59,7 @@ def main():
     parser.add_argument("--tol", type=float, default=0.0, help="0 runs all iterations")
     parser.add_argument("--reg-covar", type=float, default=1e-6)
     parser.add_argument("--ours", default=None, help="bench/gmm's JSON line, or a file holding it")
+    parser.add_argument("--threads", default="1", help="thread counts, e.g. 1,2 (one fit each)")
     args = parser.parse_args()
 
     ours = None
@@ -84,16 +100,20 @@ def main():
     import warnings
     from sklearn.exceptions import ConvergenceWarning
     warnings.simplefilter("ignore", ConvergenceWarning)  # tol = 0 never converges, by design
-    with threadpool_limits(limits=1):
-        _, t1, c1 = fit(1)
-        gm, t, c = fit(iters)
+    per_count = {}
+    for n_threads in thread_counts(sys.argv):
+        with threadpool_limits(limits=n_threads):
+            _, t1, c1 = fit(1)
+            gm, t, c = fit(iters)
+        per_count[n_threads] = ((t - t1) * 1000.0 / (iters - 1), (c - c1) * 1000.0 / (iters - 1))
+    first = per_count[thread_counts(sys.argv)[0]]
     blas = [p.get("architecture") for p in threadpool_info() if p.get("user_api") == "blas"]
     out = {
         "impl": f"scikit-learn {sklearn.__version__}",
         "n": int(x.shape[0]), "d": int(x.shape[1]), "k": int(len(weights)), "cov": cov_type,
         "iters": int(gm.n_iter_),
-        "ms_per_iter": (t - t1) * 1000.0 / (iters - 1),
-        "cpu_ms_per_iter": (c - c1) * 1000.0 / (iters - 1),
+        "ms_per_iter": first[0],
+        "cpu_ms_per_iter": first[1],
         "avg_loglik": float(gm.score(x)),
         "lower_bound": float(gm.lower_bound_),
         "blas_core": blas[0] if blas else None,
@@ -106,6 +126,10 @@ def main():
             out["ours_cpu_ms_per_iter"] = ours["cpu_ms_per_iter"]
             out["cpu_speedup"] = out["cpu_ms_per_iter"] / ours["cpu_ms_per_iter"]
         out["rel_diff_avg_loglik"] = abs(ours["avg_loglik"] - out["avg_loglik"]) / abs(out["avg_loglik"])
+    for n_threads, (ms, _) in per_count.items():
+        out[f"ms_per_iter_t{n_threads}"] = ms
+        if ours and f"ms_per_iter_t{n_threads}" in ours:
+            out[f"speedup_t{n_threads}"] = ms / ours[f"ms_per_iter_t{n_threads}"]
     print(json.dumps(out))
 
 

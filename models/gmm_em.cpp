@@ -41,6 +41,7 @@
 #include <cmath>
 #include <limits>
 
+#include "autograd/parallel.hpp"
 #include "autograd/path.hpp"
 #include "distributions/constants.hpp"
 #include "models/gmm_detail.hpp"
@@ -219,22 +220,29 @@ double GaussianMixture::e_step_fast(const EmData& data, kernels::Blocked* resp, 
   std::vector<double> constant(K);
   for (std::size_t k = 0; k < K; ++k) constant[k] = std::log(weights_(k)) - 0.5 * D * kLog2Pi + log_det(k);
 
-  kernels::SquaredMahalanobis mahalanobis(type, means_, precisions_cholesky_);
-  std::vector<double> a(resp ? 0 : K * B), log_p(B);
+  // Blocks in chunks of kernels::kChunkBlocks on the pool (autograd/parallel.hpp), each chunk with its
+  // own scratch; the blocks' Σ_b log p(x_b) are added in block order, so ℓ is the same for every --threads.
+  std::vector<double> block_total(x.n_blocks());
+  parallel_for(chunk_count(x.n_blocks(), kernels::kChunkBlocks), [&](std::size_t chunk) {
+    kernels::SquaredMahalanobis mahalanobis(type, means_, precisions_cholesky_);
+    std::vector<double> a(resp ? 0 : K * B), log_p(B);
+    const std::size_t j_end = std::min(x.n_blocks(), (chunk + 1) * kernels::kChunkBlocks);
+    for (std::size_t j = chunk * kernels::kChunkBlocks; j < j_end; ++j) {
+      const std::size_t rows = x.rows_in(j);
+      double* a_j = resp ? resp->block(j) : a.data();  // a[k·B + b], turned into r_nk in place
+      // ‖(x_n − μ_k) P_k‖² for the block
+      mahalanobis(x, j, a_j);
+      // log ρ_nk = log π_k − ½ D log 2π + log det P_k − ½ ‖(x_n − μ_k) P_k‖²
+      for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t b = 0; b < B; ++b) a_j[k * B + b] = constant[k] - 0.5 * a_j[k * B + b];
+      // log p(x_n) = logsumexp_k log ρ_nk and r_nk = e^{log ρ_nk − log p(x_n)}, in place
+      block_total[j] = kernels::log_normalize_block(a_j, K, rows, log_p.data());
+      if (log_prob)
+        for (std::size_t b = 0; b < rows; ++b) (*log_prob)(j * B + b) = log_p[b];
+    }
+  });
   double total = 0;
-  for (std::size_t j = 0; j < x.n_blocks(); ++j) {
-    const std::size_t rows = x.rows_in(j);
-    double* a_j = resp ? resp->block(j) : a.data();  // a[k·B + b], turned into r_nk in place
-    // ‖(x_n − μ_k) P_k‖² for the block
-    mahalanobis(x, j, a_j);
-    // log ρ_nk = log π_k − ½ D log 2π + log det P_k − ½ ‖(x_n − μ_k) P_k‖²
-    for (std::size_t k = 0; k < K; ++k)
-      for (std::size_t b = 0; b < B; ++b) a_j[k * B + b] = constant[k] - 0.5 * a_j[k * B + b];
-    // log p(x_n) = logsumexp_k log ρ_nk and r_nk = e^{log ρ_nk − log p(x_n)}, in place
-    total += kernels::log_normalize_block(a_j, K, rows, log_p.data());
-    if (log_prob)
-      for (std::size_t b = 0; b < rows; ++b) (*log_prob)(j * B + b) = log_p[b];
-  }
+  for (double t : block_total) total += t;
   return total / static_cast<double>(N);
 }
 

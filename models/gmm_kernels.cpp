@@ -21,6 +21,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "autograd/parallel.hpp"
 #include "datasets/linalg.hpp"
 
 // GCC 12 reports "'__Y' is used uninitialized" inside its own AVX-512 intrinsics (the
@@ -276,36 +277,105 @@ double log_normalize_block(double* a, std::size_t K, std::size_t rows, double* l
 
 // ---- M-step ---------------------------------------------------------------------------------------------
 
-Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& shift, bool full) {
+namespace {
+
+// Σ_b r_kb [c_b; 1][c_b; 1]ᵀ over the blocks [j0, j1), c_b = x_b − a_k, added into acc (upper
+// triangles, one partial sum per SIMD lane): the moments of full covariances with D ≤ kSmallD. Its
+// second moment holds Σ_b r_kb c_b c_bᵀ (rows and columns < D), Σ_b r_kb c_b (column D) and
+// Σ_b r_kb (entry D, D).
+void augmented_moments(const Blocked& x, const Blocked& resp, const Matrix& shift, std::size_t j0, std::size_t j1,
+                       std::size_t Dp, batch* acc) {
   const std::size_t D = x.cols, K = resp.cols;
+  // Rows of c: D centred coordinates, a row of ones, zero rows up to Dp (whole 4×4 tiles).
+  std::vector<double> c(Dp * kBlock, 0.0);
+  std::fill(c.begin() + static_cast<std::ptrdiff_t>(D * kBlock), c.begin() + static_cast<std::ptrdiff_t>((D + 1) * kBlock), 1.0);
+  for (std::size_t j = j0; j < j1; ++j) {
+    const double* xt = x.block(j);
+    for (std::size_t k = 0; k < K; ++k) {
+      const double* r = resp.block(j) + k * kBlock;  // padding rows have r = 0
+      // c_b = x_b − a_k for the block
+      center_block(xt, &shift(k, 0), D, c.data());
+      // acc_k += Σ_b r_kb [c_b; 1][c_b; 1]ᵀ, upper triangle, in 4×4 tiles of SIMD accumulators
+      batch* acc_k = acc + k * Dp * Dp;
+      for (std::size_t i = 0; i <= D; i += 4) {
+        add_tile<true>(c.data() + i * kBlock, c.data() + i * kBlock, r, acc_k + i * Dp + i, Dp);  // on the diagonal
+        for (std::size_t jj = i + 4; jj <= D; jj += 4)
+          add_tile<false>(c.data() + i * kBlock, c.data() + jj * kBlock, r, acc_k + i * Dp + jj, Dp);
+      }
+    }
+  }
+}
+
+// The moments of the other cases (diag, spherical, or D > kSmallD) over the blocks [j0, j1).
+struct MomentSums {
+  std::vector<batch> n, m1, m2;  // per SIMD lane: [K], [K, D], [K, D] (the diagonal, if not full)
+  std::vector<double> m2_full;   // full: [K, D, D], upper triangles (syrk)
+
+  MomentSums(std::size_t K, std::size_t D, bool full)
+      : n(K, batch(0.0)), m1(K * D, batch(0.0)), m2(full ? 0 : K * D, batch(0.0)), m2_full(full ? K * D * D : 0, 0.0) {}
+  void add(const MomentSums& o) {
+    for (std::size_t i = 0; i < n.size(); ++i) n[i] += o.n[i];
+    for (std::size_t i = 0; i < m1.size(); ++i) m1[i] += o.m1[i];
+    for (std::size_t i = 0; i < m2.size(); ++i) m2[i] += o.m2[i];
+    for (std::size_t i = 0; i < m2_full.size(); ++i) m2_full[i] += o.m2_full[i];
+  }
+};
+
+void moment_sums(const Blocked& x, const Blocked& resp, const Matrix& shift, std::size_t j0, std::size_t j1,
+                 MomentSums& s) {
+  const std::size_t D = x.cols, K = resp.cols;
+  const bool full = !s.m2_full.empty();
+  std::vector<double> c(D * kBlock, 0.0);
+  for (std::size_t j = j0; j < j1; ++j) {
+    const double* xt = x.block(j);
+    for (std::size_t k = 0; k < K; ++k) {
+      const double* r = resp.block(j) + k * kBlock;  // padding rows have r = 0
+      // c_b = x_b − a_k for the block
+      center_block(xt, &shift(k, 0), D, c.data());
+      // N_k += Σ_b r_kb,   m1_k += Σ_b r_kb c_b
+      s.n[k] += sum_over_block([&](std::size_t b) { return load(r + b); });
+      for (std::size_t d = 0; d < D; ++d)
+        s.m1[k * D + d] += sum_over_block([&](std::size_t b) { return load(r + b) * load(c.data() + d * kBlock + b); });
+      if (full) {
+        // z_b = √r_kb c_b, so that z zᵀ = Σ_b r_kb c_b c_bᵀ; c becomes z in place
+        for (std::size_t i = 0; i < D; ++i)
+          for (std::size_t b = 0; b < kBlock; ++b) c[i * kBlock + b] *= std::sqrt(r[b]);
+        // m2_k += z zᵀ: syrk on the upper triangle, [D, kBlock] @ [kBlock, D]
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(D), static_cast<int>(kBlock), 1.0,
+                    c.data(), static_cast<int>(kBlock), 1.0, s.m2_full.data() + k * D * D, static_cast<int>(D));
+      } else {
+        // the diagonal only: m2_kd += Σ_b r_kb c_bd²
+        for (std::size_t d = 0; d < D; ++d)
+          s.m2[k * D + d] += sum_over_block([&](std::size_t b) {
+            const batch cd = load(c.data() + d * kBlock + b);
+            return load(r + b) * cd * cd;
+          });
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& shift, bool full) {
+  const std::size_t D = x.cols, K = resp.cols, n_chunks = chunk_count(x.n_blocks(), kChunkBlocks);
+  const auto chunk_end = [&](std::size_t c) { return std::min(x.n_blocks(), (c + 1) * kChunkBlocks); };
   Moments m;
   m.n = Vector::from_shape({K});
   m.m1 = Matrix::from_shape({K, D});
   m.m2 = xt::zeros<double>(full ? std::vector<std::size_t>{K, D, D} : std::vector<std::size_t>{K, D});
 
   if (full && D <= kSmallD) {
-    // The moments of the augmented point [c_b; 1] in one product: its second moment holds
-    //   Σ_b r_kb c_b c_bᵀ (rows and columns < D),  Σ_b r_kb c_b (column D),  Σ_b r_kb (entry D, D).
-    // Rows of c: D centred coordinates, a row of ones, zero rows up to Dp (whole 4×4 tiles).
+    // Every chunk of blocks from zero on the pool, then the chunks added in chunk order.
     const std::size_t Dp = (D + 1 + 3) / 4 * 4;
-    std::vector<double> c(Dp * kBlock, 0.0);
-    std::fill(c.begin() + static_cast<std::ptrdiff_t>(D * kBlock), c.begin() + static_cast<std::ptrdiff_t>((D + 1) * kBlock), 1.0);
-    std::vector<batch> acc(K * Dp * Dp, batch(0.0));  // one partial sum per SIMD lane
-    for (std::size_t j = 0; j < x.n_blocks(); ++j) {
-      const double* xt = x.block(j);
-      for (std::size_t k = 0; k < K; ++k) {
-        const double* r = resp.block(j) + k * kBlock;  // padding rows have r = 0
-        // c_b = x_b − a_k for the block
-        center_block(xt, &shift(k, 0), D, c.data());
-        // acc_k += Σ_b r_kb [c_b; 1][c_b; 1]ᵀ, upper triangle, in 4×4 tiles of SIMD accumulators
-        batch* acc_k = acc.data() + k * Dp * Dp;
-        for (std::size_t i = 0; i <= D; i += 4) {
-          add_tile<true>(c.data() + i * kBlock, c.data() + i * kBlock, r, acc_k + i * Dp + i, Dp);  // on the diagonal
-          for (std::size_t jj = i + 4; jj <= D; jj += 4)
-            add_tile<false>(c.data() + i * kBlock, c.data() + jj * kBlock, r, acc_k + i * Dp + jj, Dp);
-        }
-      }
-    }
+    std::vector<std::vector<batch>> chunk_acc(n_chunks);
+    parallel_for(n_chunks, [&](std::size_t c) {
+      chunk_acc[c].assign(K * Dp * Dp, batch(0.0));
+      augmented_moments(x, resp, shift, c * kChunkBlocks, chunk_end(c), Dp, chunk_acc[c].data());
+    });
+    std::vector<batch> acc(K * Dp * Dp, batch(0.0));
+    for (const std::vector<batch>& a : chunk_acc)
+      for (std::size_t i = 0; i < acc.size(); ++i) acc[i] += a[i];
     for (std::size_t k = 0; k < K; ++k) {
       const batch* acc_k = acc.data() + k * Dp * Dp;
       m.n(k) = xsimd::hadd(acc_k[D * Dp + D]);
@@ -317,43 +387,22 @@ Moments weighted_moments(const Blocked& x, const Blocked& resp, const Matrix& sh
     return m;
   }
 
-  // diag, spherical, or D > kSmallD
-  std::vector<double> c(D * kBlock, 0.0);
-  std::vector<batch> n_acc(K, batch(0.0)), m1_acc(K * D, batch(0.0)), m2_acc(full ? 0 : K * D, batch(0.0));
-  for (std::size_t j = 0; j < x.n_blocks(); ++j) {
-    const double* xt = x.block(j);
-    for (std::size_t k = 0; k < K; ++k) {
-      const double* r = resp.block(j) + k * kBlock;  // padding rows have r = 0
-      // c_b = x_b − a_k for the block
-      center_block(xt, &shift(k, 0), D, c.data());
-      // N_k += Σ_b r_kb,   m1_k += Σ_b r_kb c_b
-      n_acc[k] += sum_over_block([&](std::size_t b) { return load(r + b); });
-      for (std::size_t d = 0; d < D; ++d)
-        m1_acc[k * D + d] += sum_over_block([&](std::size_t b) { return load(r + b) * load(c.data() + d * kBlock + b); });
-      if (full) {
-        // z_b = √r_kb c_b, so that z zᵀ = Σ_b r_kb c_b c_bᵀ; c becomes z in place
-        for (std::size_t i = 0; i < D; ++i)
-          for (std::size_t b = 0; b < kBlock; ++b) c[i * kBlock + b] *= std::sqrt(r[b]);
-        // m2_k += z zᵀ: syrk on the upper triangle, [D, kBlock] @ [kBlock, D]
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, static_cast<int>(D), static_cast<int>(kBlock), 1.0,
-                    c.data(), static_cast<int>(kBlock), 1.0, &m.m2(k, 0, 0), static_cast<int>(D));
-      } else {
-        // the diagonal only: m2_kd += Σ_b r_kb c_bd²
-        for (std::size_t d = 0; d < D; ++d)
-          m2_acc[k * D + d] += sum_over_block([&](std::size_t b) {
-            const batch cd = load(c.data() + d * kBlock + b);
-            return load(r + b) * cd * cd;
-          });
-      }
-    }
-  }
+  // diag, spherical, or D > kSmallD: the same chunking
+  std::vector<MomentSums> chunk_sums(n_chunks, MomentSums(K, D, full));
+  parallel_for(n_chunks, [&](std::size_t c) { moment_sums(x, resp, shift, c * kChunkBlocks, chunk_end(c), chunk_sums[c]); });
+  MomentSums s(K, D, full);
+  for (const MomentSums& cs : chunk_sums) s.add(cs);
   for (std::size_t k = 0; k < K; ++k) {
-    m.n(k) = xsimd::hadd(n_acc[k]);
+    m.n(k) = xsimd::hadd(s.n[k]);
     for (std::size_t d = 0; d < D; ++d) {
-      m.m1(k, d) = xsimd::hadd(m1_acc[k * D + d]);
-      if (!full) m.m2(k, d) = xsimd::hadd(m2_acc[k * D + d]);
+      m.m1(k, d) = xsimd::hadd(s.m1[k * D + d]);
+      if (!full) m.m2(k, d) = xsimd::hadd(s.m2[k * D + d]);
     }
-    if (full) symmetrize_from_upper(&m.m2(k, 0, 0), D);
+    if (full) {
+      std::copy(s.m2_full.begin() + static_cast<std::ptrdiff_t>(k * D * D),
+                s.m2_full.begin() + static_cast<std::ptrdiff_t>((k + 1) * D * D), &m.m2(k, 0, 0));
+      symmetrize_from_upper(&m.m2(k, 0, 0), D);
+    }
   }
   return m;
 }

@@ -24,6 +24,9 @@
 namespace tz::models::gmm::kernels {
 
 inline constexpr std::size_t kBlock = 64;  // rows per block
+// Blocks per chunk of work on the pool of --threads (autograd/parallel.hpp): fixed, so that the
+// E-step's ℓ and the M-step's moments, summed chunk after chunk, are the same for every thread count.
+inline constexpr std::size_t kChunkBlocks = 32;
 // Up to this D the full and tied kernels are SIMD loops that skip the zeros of the triangular
 // P_k; beyond it, one BLAS gemm per block (see gmm_kernels.cpp).
 inline constexpr std::size_t kSmallD = 32;
@@ -79,7 +82,8 @@ double log_normalize_block(double* a, std::size_t K, std::size_t rows, double* l
 // The responsibility-weighted moments of the data about a shift a_k per component, in one pass:
 //   n[k] = Σ_n r_nk,   m1[k, d] = Σ_n r_nk (x_nd − a_kd),
 //   m2 = Σ_n r_nk (x_n − a_k)(x_n − a_k)ᵀ: [K, D, D] if full (both triangles), else its diagonal [K, D].
-// The M-step turns them into moments about the new mean (the parallel-axis theorem).
+// The M-step turns them into moments about the new mean (the parallel-axis theorem). The blocks are
+// summed in chunks of kChunkBlocks on the pool, each from zero, and the chunks' sums added in chunk order.
 // Replaces: the N_k, μ_k and S_k loops of GaussianMixture::m_step_textbook (models/gmm_em.cpp).
 struct Moments {
   Vector n;

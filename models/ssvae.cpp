@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/parallel.hpp"
 #include "datasets/batching.hpp"
 #include "io/png.hpp"
 #include "models/evaluate.hpp"
@@ -246,9 +247,11 @@ template <class T>
 std::vector<int> SSVAE<T>::predict(const Array<float>& x) {
   const std::size_t n = x.shape()[0], K = options_.classes;
   std::vector<int> out(n);
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  for_each_chunk(tape, n, 1000, [&](std::size_t b, std::size_t e) {
+  // chunks of 1000 rows on the pool of --threads (autograd/parallel.hpp), each on its own tape
+  parallel_for(chunk_count(n, 1000), [&](std::size_t chunk) {
+    const std::size_t b = chunk * 1000, e = std::min(n, b + 1000);
+    Tape<T> tape;
+    NoGrad<T> no_grad(tape);
     const Array<T>& logits = classify(tape, tape.constant(rows_as<T>(x, b, e))).value();
     for (std::size_t i = b; i < e; ++i) {
       std::size_t best = 0;

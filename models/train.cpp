@@ -3,6 +3,7 @@
 // the data, the model, Adam and the log; restore() puts back what a checkpoint saved.
 #include "models/train.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "autograd/blas.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/path.hpp"
 #include "datasets/batching.hpp"
 #include "datasets/files.hpp"
@@ -308,6 +310,34 @@ void Run::restore_log(const TrainState& s) {
     for (std::size_t k = 0; k < terms_.size(); ++k) res_.final_train.emplace_back(terms_[k], s.log_means.back()[k]);
 }
 
+// The iterations' clock for ms_per_iter: ms per iteration of every chunk of kChunk iterations, whose
+// median a stall of a shared machine (another program, a checkpoint write) moves by one chunk at most.
+class IterationClock {
+ public:
+  static constexpr long kChunk = 20;
+  void tick() {
+    if (++n_ < kChunk) return;
+    const auto now = std::chrono::steady_clock::now();
+    chunk_ms_.push_back(std::chrono::duration<double, std::milli>(now - start_).count() / static_cast<double>(n_));
+    start_ = now;
+    n_ = 0;
+  }
+  // The median over the whole chunks; `mean` (the plain mean) when the run had none.
+  double median_ms(double mean) {
+    if (chunk_ms_.empty()) return mean;
+    const std::size_t h = chunk_ms_.size() / 2;
+    std::nth_element(chunk_ms_.begin(), chunk_ms_.begin() + static_cast<std::ptrdiff_t>(h), chunk_ms_.end());
+    const double upper = chunk_ms_[h];
+    if (chunk_ms_.size() % 2 == 1) return upper;
+    return 0.5 * (upper + *std::max_element(chunk_ms_.begin(), chunk_ms_.begin() + static_cast<std::ptrdiff_t>(h)));
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  long n_ = 0;
+  std::vector<double> chunk_ms_;
+};
+
 // After the last step: the test metrics, and with --out the checkpoint, curves.png and pictures.
 void evaluate_and_write(Run& run, const ModelInfo& info, const TrainOptions& opt) {
   TrainResult& res = run.result();
@@ -332,7 +362,10 @@ void evaluate_and_write(Run& run, const ModelInfo& info, const TrainOptions& opt
 TrainResult train(const ModelInfo& info, const Config& config, const TrainOptions& opt,
                   std::unique_ptr<Model<float>>* trained) {
   check_options(opt);
-  blas::set_threads(opt.threads);
+  // --threads N: the evaluation's chunks on N threads (autograd/parallel.hpp). The steps stay on one
+  // OpenBLAS thread: at batch 100 a second one made the VAE's iteration slower, not faster
+  // (docs/pitfalls.md#blas-threads).
+  use_threads(opt.threads);
   if (!opt.out.empty()) flags::make_output_dir(opt.out, "--out");  // before minutes of training
   Run run(info, config, opt);
   if (!opt.resume.empty()) run.restore(checkpoint_path(opt.resume));
@@ -342,12 +375,14 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   ProgressBar bar(static_cast<std::size_t>(opt.iters - res.first_iter), {.label = label, .quiet = opt.quiet});
   run.start_clock();
   const auto t0 = std::chrono::steady_clock::now();
+  IterationClock iteration_clock;
   // each step θ ← θ − lr · Adam(∇_θ L), L the model's loss on the batch (the VAE's: mean of −ELBO = rec + KL)
   while (run.iteration() < opt.iters && res.stopped_by == 0) {
     const double value = run.step();
     bar.update(static_cast<std::size_t>(run.iteration() - res.first_iter), value);
     const bool periodic = opt.save_every > 0 && run.iteration() % opt.save_every == 0;
     if (periodic) run.save();
+    iteration_clock.tick();
     res.stopped_by = StopOnSignal::requested();  // between steps: a signal only sets this flag
     if (res.stopped_by != 0 && !periodic && !opt.out.empty()) run.save();
   }
@@ -355,7 +390,8 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
   res.iters = run.iteration();
   res.train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const long done = res.iters - res.first_iter;
-  res.ms_per_iter = done > 0 ? 1000.0 * res.train_s / static_cast<double>(done) : 0;
+  res.ms_per_iter_mean = done > 0 ? 1000.0 * res.train_s / static_cast<double>(done) : 0;
+  res.ms_per_iter = iteration_clock.median_ms(res.ms_per_iter_mean);
   if (res.stopped_by == 0) {
     evaluate_and_write(run, info, opt);
     res.stopped_by = StopOnSignal::requested();  // one during the evaluation: all is written, but the caller learns of it

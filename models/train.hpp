@@ -73,7 +73,10 @@ struct TrainResult {
   long iters = 0;        // iterations done (fewer than asked when a signal stopped the run)
   long first_iter = 0;   // where this call started: the checkpoint's iteration when resuming
   int stopped_by = 0;    // SIGINT or SIGTERM if one arrived (see StopOnSignal), else 0
-  double train_s = 0, ms_per_iter = 0;
+  double train_s = 0;
+  // ms per iteration: the median over chunks of 20 iterations (the mean if fewer were run), and
+  // the plain mean train_s / iterations beside it
+  double ms_per_iter = 0, ms_per_iter_mean = 0;
   Metrics final_train;  // the last logging window's mean of each loss term
   Metrics metrics;      // model.evaluate on the test rows
   std::vector<double> curve_iter;                      // iterations of the logged points

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/parallel.hpp"
 #include "io/png.hpp"
 #include "models/evaluate.hpp"
 
@@ -19,9 +20,19 @@ namespace tz::models {
 
 namespace {
 
-// Images evaluated together by negative_iwae_bound_eval: fixed, so that the order in which ε is
-// drawn does not depend on the chunk size.
+// Images evaluated together by negative_iwae_bound_eval and evaluate: fixed, never derived from the
+// thread count, so that group c always draws the same ε from its own chunk_rng(seed, c) whichever
+// thread evaluates it, and the results are the same for every --threads (autograd/parallel.hpp).
 constexpr std::size_t kEvalGroup = 100;
+
+// ε ~ N(0, I) of shape [rows, z], drawn into an array of the caller's (not the model's eps_: groups
+// are evaluated concurrently) and recorded as a constant.
+template <class T>
+Var<T> draw_eps_into(Tape<T>& tape, std::size_t rows, std::size_t z, Rng& rng, Array<T>& eps) {
+  if (eps.dimension() != 2 || eps.shape()[0] != rows || eps.shape()[1] != z) eps.resize(Shape{rows, z});
+  rng.fill_normal(eps);
+  return tape.constant(eps, "ε");
+}
 
 // Φ⁻¹(p), the standard normal quantile, by bisection on Φ(x) = ½ erfc(−x/√2): exact to double
 // precision, and only used for pictures.
@@ -47,32 +58,36 @@ void VAE<T>::log_weights_of_group(Tape<T>& tape, const Array<T>& xg, std::size_t
   const Array<T> m = q0.m.value(), v = q0.v.value();
   // Samples per chunk: at most max_rows decoded rows at once (at least one sample).
   const std::size_t per_chunk = std::max<std::size_t>(1, max_rows / g);
+  Array<T> eps;
   for (std::size_t i0 = 0; i0 < k; i0 += per_chunk) {
     const std::size_t c = std::min(per_chunk, k - i0);
     tape.clear();
     Gaussian<T> q{tape.constant(m), tape.constant(v)};
-    Var<T> lw = log_importance_weights(tape, tape.constant(xg), q, c, draw_eps(tape, c * g, rng));
+    Var<T> lw = log_importance_weights(tape, tape.constant(xg), q, c, draw_eps_into(tape, c * g, options_.z, rng, eps));
     const T* p = lw.value().data();
     for (std::size_t r = 0; r < c * g; ++r) out[i0 * g + r] = static_cast<double>(p[r]);
   }
 }
 
-// f(b, g, log_w) for each group [b, b + g) of at most kEvalGroup rows of x, in order, where
-// log_w[i·g + j] is the log weight of sample i of row b + j.
+// f(b, g, log_w) for each group [b, b + g) of at most kEvalGroup rows of x, where log_w[i·g + j] is
+// the log weight of sample i of row b + j. The groups run on the pool (autograd/parallel.hpp), group c
+// on its own tape with its own generator chunk_rng(seed, c), seed one draw from rng: f runs
+// concurrently for different groups and writes only the group's own results.
 template <class T>
 template <class F>
 void VAE<T>::for_each_group(const Array<T>& x, std::size_t k, Rng& rng, std::size_t max_rows, F&& f) {
   if (max_rows == 0) max_rows = options_.eval_rows;
   const std::size_t n = x.shape()[0];
-  Tape<T> tape;
-  NoGrad<T> no_grad(tape);
-  std::vector<double> log_w;  // [k, g]: every sample's log weight, in double
-  for (std::size_t b = 0; b < n; b += kEvalGroup) {
-    const std::size_t e = std::min(n, b + kEvalGroup), g = e - b;
-    log_w.resize(k * g);
-    log_weights_of_group(tape, rows_of(x, b, e), k, rng, max_rows, log_w.data());
+  const std::uint64_t seed = rng.next_u64();
+  parallel_for(chunk_count(n, kEvalGroup), [&](std::size_t c) {
+    const std::size_t b = c * kEvalGroup, e = std::min(n, b + kEvalGroup), g = e - b;
+    Tape<T> tape;
+    NoGrad<T> no_grad(tape);
+    Rng group_rng = chunk_rng(seed, c);
+    std::vector<double> log_w(k * g);  // [k, g]: every sample's log weight, in double
+    log_weights_of_group(tape, rows_of(x, b, e), k, group_rng, max_rows, log_w.data());
     f(b, g, log_w);
-  }
+  });
 }
 
 template <class T>
@@ -109,11 +124,15 @@ Metrics VAE<T>::evaluate(const Dataset& data, Rng& rng) {
   const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
   const Array<T> x = rows_as<T>(x_test, 0, n);
-  // Σ_x of −ELBO(x), KL and rec, 100 rows at a time (sums in double: docs/pitfalls.md#double-accumulators)
-  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, kEvalGroup, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
-    Bound bound = negative_elbo_bound(tape, tape.constant(rows_of(x, b, e)), rng);
-    return std::array{bound.nelbo, bound.kl, bound.rec};
-  });
+  // Σ_x of −ELBO(x), KL and rec, 100 rows at a time on the pool (sums in double:
+  // docs/pitfalls.md#double-accumulators)
+  const auto [nelbo, kl, rec] =
+      sum_over_chunks<T>(n, kEvalGroup, rng, [&](Tape<T>& tape, Rng& eps_rng, std::size_t b, std::size_t e) {
+        Array<T> eps;
+        Bound bound = negative_elbo_bound(tape, tape.constant(rows_of(x, b, e)),
+                                          draw_eps_into(tape, e - b, options_.z, eps_rng, eps));
+        return std::array{bound.nelbo, bound.kl, bound.rec};
+      });
   const double dn = static_cast<double>(std::max<std::size_t>(n, 1));
   Metrics out = {{"test_nelbo", nelbo / dn}, {"test_kl", kl / dn}, {"test_rec", rec / dn}};
   for (long k : options_.iwae) {

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include "autograd/blas.hpp"
+#include "autograd/parallel.hpp"
 #include "autograd/path.hpp"
 #include "coursework/not_implemented.hpp"
 #include "io/flags.hpp"
@@ -70,7 +71,8 @@ Tutorial::Tutorial(std::string name, std::string description, std::uint64_t defa
   app_->add_option("--out", out_, "folder for the files this tutorial writes")
       ->capture_default_str();
   app_->add_option("--threads", threads_,
-                   "OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when it is set)")
+                   "threads for the evaluations (IWAE-k, test metrics, the GMM E-step), the same numbers for "
+                   "every N; training steps use one (default 1)")
       ->check(flags::positive_integer());
   app_->add_flag_callback("--textbook", [] { set_path(Path::textbook); },
                           "run the textbook path (plain ops, backward; step; zero_grad) instead of the fast one "
@@ -100,7 +102,7 @@ void Tutorial::add_option(const std::string& name, std::string& value, const std
 }
 CLI::App& Tutorial::app() { return *app_; }
 
-int Tutorial::threads() const { return blas::threads(); }
+int Tutorial::threads() const { return pool_threads(); }
 
 std::optional<int> Tutorial::parse(int argc, char** argv) {
   try {
@@ -119,13 +121,9 @@ std::optional<int> Tutorial::parse(int argc, char** argv) {
   pause_ = !no_pause_ && isatty(STDIN_FILENO) != 0;
   color_ = isatty(STDOUT_FILENO) != 0 && !env_set("NO_COLOR") &&
            std::string_view(std::getenv("TERM") ? std::getenv("TERM") : "") != "dumb";
-  // One BLAS thread unless asked (docs/pitfalls.md#blas-threads): --threads, then OPENBLAS_NUM_THREADS, then 1.
-  if (threads_ > 0) {
-    blas::set_threads(threads_);
-  } else if (!env_set("OPENBLAS_NUM_THREADS")) {
-    threads_ = 1;
-    blas::set_threads(1);
-  }
+  // One OpenBLAS thread (docs/pitfalls.md#blas-threads); --threads N threads for the pool (autograd/parallel.hpp).
+  if (threads_ < 1) threads_ = 1;
+  use_threads(threads_);
   // OpenBLAS 0.3.21 may run generic kernels on newer CPUs (docs/pitfalls.md#openblas-kernels): a hint, never a setting.
   blas::print_kernel_hint_once();
 

@@ -34,7 +34,7 @@
 //   --no-pause     run straight through (also when stdin is not a terminal)
 //   --seed N       the one seed of the run (default: the tutorial's own, fixed)
 //   --out DIR      where files go (default out/<name>); created by out_dir() on first use
-//   --threads N    OpenBLAS threads (default 1, or OPENBLAS_NUM_THREADS when set: docs/pitfalls.md#blas-threads)
+//   --threads N    threads for evaluations, the same numbers for every N (default 1; autograd/parallel.hpp)
 //   --textbook     the textbook path instead of the fast one: the MLP records linear then elu, the
 //                  Bernoulli log-likelihood is a composite of plain ops, the step reads
 //                  backward; step; zero_grad (autograd/path.hpp, docs/fast-paths.md). The header
@@ -93,7 +93,7 @@ class Tutorial {
   bool quick() const { return quick_; }
   bool interactive() const { return pause_; }  // pauses between steps
   std::uint64_t seed() const { return seed_; }
-  int threads() const;  // OpenBLAS threads in use
+  int threads() const;  // the pool's threads (autograd/parallel.hpp)
   // The value for this mode: pick(full, quick), e.g. pick(60000, 1000) data points.
   template <typename T>
   T pick(T full, T quick_value) const {
@@ -166,7 +166,7 @@ class Tutorial {
   bool pause_ = false;   // interactive: stdin is a terminal and no --no-pause
   bool color_ = false;   // stdout is a terminal and NO_COLOR is unset
   std::uint64_t seed_;
-  int threads_ = 0;      // --threads; 0: OPENBLAS_NUM_THREADS if set, else 1
+  int threads_ = 0;      // --threads; 0: 1
   std::string out_;
   bool out_made_ = false;
   int current_step_ = 0;

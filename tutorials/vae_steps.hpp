@@ -42,7 +42,7 @@ void add_data_option(Tutorial& t, std::string& data_spec);
 models::Dataset load_tutorial_data(Tutorial& t, const models::ModelInfo& info, std::string& data_spec, Rng& rng);
 
 // The options of ./zoo train that every tutorial run shares: `iters` Adam steps on batches of 100
-// images of data_spec, the tutorial's seed and OpenBLAS threads, progress lines only on a terminal,
+// images of data_spec, the tutorial's seed and --threads, progress lines only on a terminal,
 // and the first eval_rows test images (0: all) scored at the end. Call it after load_tutorial_data(),
 // which settles data_spec.
 models::TrainOptions train_options(const Tutorial& t, const std::string& data_spec, long iters, long eval_rows);

@@ -1,0 +1,287 @@
+// Tests of autograd/parallel.hpp and of what runs on it: every chunk once, the lowest chunk's error,
+// the caller's floating-point mode and OpenBLAS's thread count on the workers, and results that are
+// bit for bit the same with 1, 2 and 3 threads (the IWAE evaluation, the VAE's test metrics, the
+// GMM's E-step and EM, tutorial 05's grid quadrature, a training run). A pool of 3 threads on a machine with fewer cores still runs every chunk:
+// the threads take turns, so none of these checks depends on the number of cores.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+#include "autograd/blas.hpp"
+#include "autograd/parallel.hpp"
+#include "models/gmm.hpp"
+#include "models/ssvae.hpp"
+#include "models/train.hpp"
+#include "models/vae.hpp"
+#include "tests/gmm_test_data.hpp"
+#include "tests/test_helpers.hpp"
+#include "tutorials/iwae_grid.hpp"
+
+using tz::Rng;
+using tz::models::VAE;
+using tz::models::VAEOptions;
+
+namespace {
+
+// The pool at n threads for one scope, and back to 1 after.
+struct Threads {
+  explicit Threads(int n) { tz::set_pool_threads(n); }
+  ~Threads() { tz::set_pool_threads(1); }
+};
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+VAEOptions small_vae() {
+  VAEOptions o;
+  o.x_dim = 12;
+  o.hidden = 8;
+  o.z = 3;
+  o.eval_rows = 500;  // several decoder chunks per group of 100 images
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("parallel_for runs every chunk exactly once, for 1, 2 and 3 threads") {
+  for (int n : {1, 2, 3}) {
+    CAPTURE(n);
+    Threads threads(n);
+    CHECK(tz::pool_threads() == n);
+    for (std::size_t chunks : {0u, 1u, 2u, 7u, 1000u}) {
+      std::vector<std::atomic<int>> runs(chunks);
+      tz::parallel_for(chunks, [&](std::size_t c) { runs[c].fetch_add(1); });
+      int total = 0, wrong = 0;
+      for (auto& r : runs) {
+        total += r.load();
+        wrong += r.load() != 1;
+      }
+      CHECK(total == static_cast<int>(chunks));
+      CHECK(wrong == 0);
+    }
+  }
+}
+
+TEST_CASE("a parallel_for inside a job runs its chunks in order on the same thread") {
+  Threads threads(2);
+  std::vector<std::vector<std::size_t>> order(4);
+  std::vector<int> other_thread(4, 0);
+  tz::parallel_for(4, [&](std::size_t c) {
+    const std::thread::id outer = std::this_thread::get_id();
+    tz::parallel_for(5, [&](std::size_t i) {
+      order[c].push_back(i);
+      other_thread[c] += std::this_thread::get_id() != outer;
+    });
+  });
+  for (std::size_t c = 0; c < 4; ++c) {
+    CHECK(order[c] == std::vector<std::size_t>{0, 1, 2, 3, 4});
+    CHECK(other_thread[c] == 0);
+  }
+}
+
+TEST_CASE("the error of the lowest failing chunk is rethrown, after every chunk has run") {
+  for (int n : {1, 2, 3}) {
+    CAPTURE(n);
+    Threads threads(n);
+    std::atomic<int> ran{0};
+    std::string message;
+    try {
+      tz::parallel_for(40, [&](std::size_t c) {
+        ran.fetch_add(1);
+        if (c == 31 || c == 17 || c == 38) throw std::runtime_error("chunk " + std::to_string(c));
+      });
+    } catch (const std::runtime_error& e) {
+      message = e.what();
+    }
+    CHECK(message == "chunk 17");
+    CHECK(ran.load() == 40);
+  }
+  CHECK_THROWS_WITH_AS(tz::set_pool_threads(0), "set_pool_threads: expected at least 1 thread, got 0",
+                       std::invalid_argument);
+}
+
+TEST_CASE("workers take the caller's floating-point mode and run OpenBLAS at one thread") {
+  Threads threads(3);
+  const int blas_before = tz::blas::threads();
+  tz::blas::set_threads(2);
+  const int blas_asked = tz::blas::threads();  // 2, or 1 in an OpenBLAS built for one thread
+  std::vector<int> blas_in_job(64, -1);
+#if defined(__SSE__)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040);  // flush-to-zero and denormals-are-zero
+  std::vector<unsigned> seen(64, 0);
+  tz::parallel_for(64, [&](std::size_t c) {
+    seen[c] = _mm_getcsr();
+    blas_in_job[c] = tz::blas::threads();
+  });
+  _mm_setcsr(csr);
+  for (unsigned s : seen) CHECK(s == (csr | 0x8040));
+#else
+  tz::parallel_for(64, [&](std::size_t c) { blas_in_job[c] = tz::blas::threads(); });
+#endif
+  for (int b : blas_in_job) CHECK(b == 1);
+  CHECK(tz::blas::threads() == blas_asked);  // restored after the job
+  tz::blas::set_threads(blas_before);
+}
+
+TEST_CASE("chunk_rng: the same stream for the same (seed, chunk), different streams otherwise") {
+  Rng a = tz::chunk_rng(5, 3), b = tz::chunk_rng(5, 3), c = tz::chunk_rng(5, 4), d = tz::chunk_rng(6, 3);
+  const std::uint64_t a0 = a.next_u64();
+  CHECK(a0 == b.next_u64());
+  CHECK(a0 != c.next_u64());
+  CHECK(a0 != d.next_u64());
+  // neighbouring chunks are not shifted copies of one another (as Rng(seed + c) would nearly be)
+  Rng e = tz::chunk_rng(5, 3), f = tz::chunk_rng(5, 4);
+  std::vector<std::uint64_t> from_e(8), from_f(8);
+  for (auto& v : from_e) v = e.next_u64();
+  for (auto& v : from_f) v = f.next_u64();
+  for (std::uint64_t v : from_e)
+    for (std::uint64_t w : from_f) CHECK(v != w);
+}
+
+TEST_CASE("the IWAE evaluation and the VAE's test metrics are bit for bit the same for 1, 2 and 3 threads") {
+  Rng init(3);
+  VAE<float> vae(small_vae(), init);
+  // 350 images: four groups of 100, the last one short
+  const tz::Array<float> x = tz::test::binary_rows(350, 12, 4);
+  tz::models::Dataset data;
+  data.test_x = x;
+  std::vector<double> niwae[3], log_w[3];
+  tz::models::Metrics metrics[3];
+  for (int n : {1, 2, 3}) {
+    Threads threads(n);
+    Rng a(9), b(9), c(9);
+    niwae[n - 1] = vae.negative_iwae_bound_eval(x, 40, a);
+    log_w[n - 1] = vae.log_importance_weights_eval(x, 40, b);
+    metrics[n - 1] = vae.evaluate(data, c);
+  }
+  REQUIRE(niwae[0].size() == 350);
+  REQUIRE(metrics[0].size() == 3 + vae.options().iwae.size());
+  for (int n : {2, 3}) {
+    CAPTURE(n);
+    CHECK(same_bits(niwae[0], niwae[n - 1]));
+    CHECK(same_bits(log_w[0], log_w[n - 1]));
+    for (std::size_t i = 0; i < metrics[0].size(); ++i) {
+      CAPTURE(metrics[0][i].first);
+      CHECK(metrics[n - 1][i].first == metrics[0][i].first);
+      CHECK(same_bits(metrics[n - 1][i].second, metrics[0][i].second));
+    }
+  }
+  // and the groups differ from one another: each draws from its own generator (a group that
+  // reused another's ε would still give equal bits across thread counts)
+  CHECK(niwae[0][0] != niwae[0][100]);
+}
+
+TEST_CASE("the GMM's E-step and EM give the same bits for 1, 2 and 3 threads") {
+  // 5,000 points: 79 blocks of 64, three chunks of kChunkBlocks blocks, the last one short
+  const Matrix x = overlapping_data(5000, 2);
+  for (CovarianceType type : kAllTypes) {
+    CAPTURE(tz::models::gmm::to_string(type));
+    std::vector<double> bounds[3];
+    Matrix resp[3];
+    double e_step[3] = {0, 0, 0};
+    for (int n : {1, 2, 3}) {
+      Threads threads(n);
+      Options o = options(3, type);
+      o.max_iter = 20;
+      o.tol = 0;
+      o.seed = 4;
+      GaussianMixture m(o);
+      m.fit(x);
+      bounds[n - 1] = m.lower_bounds();
+      e_step[n - 1] = m.e_step(x, resp[n - 1]);
+    }
+    REQUIRE(bounds[0].size() == 20);
+    for (int n : {2, 3}) {
+      CAPTURE(n);
+      CHECK(same_bits(bounds[0], bounds[n - 1]));
+      CHECK(same_bits(e_step[0], e_step[n - 1]));
+      CHECK(std::memcmp(resp[0].data(), resp[n - 1].data(), resp[0].size() * sizeof(double)) == 0);
+    }
+  }
+}
+
+TEST_CASE("the 2-D grid quadrature of tutorial 05 gives the same bits for 1, 2 and 3 threads") {
+  VAEOptions o = small_vae();
+  o.z = 2;
+  Rng init(5);
+  VAE<float> vae(o, init);
+  const tz::Array<float> x = tz::test::binary_rows(21, 12, 6);  // three blocks of 8 images, the last short
+  const tz::Array<float> m = xt::zeros<float>({21, 2}), v = xt::ones<float>({21, 2});
+  std::vector<double> flat[3];
+  for (int n : {1, 2, 3}) {
+    Threads threads(n);
+    // R = 4, h = 0.1: 80 × 80 = 6,400 points, two chunks of grid points
+    for (const auto& r : tz::tutorial::iwae::integrate_on_grid(vae, x, m, v, 4.0, 0.1))
+      flat[n - 1].insert(flat[n - 1].end(), {r.log_px, r.log_px_2h, r.log_px_4h, r.edge_mass, r.q_mass, r.prior_mass,
+                                             r.e_log_px_z, r.kl_prior, r.kl_posterior});
+  }
+  REQUIRE(flat[0].size() == 21 * 9);
+  CHECK(same_bits(flat[0], flat[1]));
+  CHECK(same_bits(flat[0], flat[2]));
+  // q = N(0, I) on [−4, 4]²: its mass on the grid is (erf(4/√2))² = 0.99987 to the midpoint rule's error
+  CHECK(flat[0][4] == doctest::Approx(std::pow(std::erf(4.0 / std::sqrt(2.0)), 2)).epsilon(1e-3));
+}
+
+TEST_CASE("train --threads: the same run for 1 and 2 threads; ms_per_iter_mean is train_s per iteration") {
+  const tz::models::ModelInfo& info = tz::models::find_model("gmm_gd");  // trains on its own synthetic data
+  const tz::models::Config config = tz::models::Config::from(info.flags, info.tiny_flags, info.name);
+  tz::models::TrainResult r[2];
+  for (int n : {1, 2}) {
+    tz::models::TrainOptions o;
+    o.iters = 45;  // two whole chunks of 20 iterations for the median, and 5 more
+    o.batch = 16;
+    o.log_every = 15;
+    o.quiet = true;
+    o.threads = n;
+    r[n - 1] = tz::models::train(info, config, o);
+    tz::set_pool_threads(1);
+  }
+  CHECK(r[0].curves == r[1].curves);
+  REQUIRE(r[0].metrics.size() == r[1].metrics.size());
+  for (std::size_t k = 0; k < r[0].metrics.size(); ++k) CHECK(same_bits(r[0].metrics[k].second, r[1].metrics[k].second));
+  for (const auto& run : r) {
+    CHECK(run.ms_per_iter_mean == doctest::Approx(1000.0 * run.train_s / 45.0).epsilon(1e-12));
+    CHECK(run.ms_per_iter > 0);
+  }
+  const std::string json = tz::models::result_json(info, tz::models::TrainOptions{}, r[0]);
+  CHECK(json.find("\"ms_per_iter_mean\": ") != std::string::npos);
+}
+
+TEST_CASE("the SSVAE's predictions are the same for 1, 2 and 3 threads") {
+  tz::models::SSVAEOptions o;
+  o.x_dim = 12;
+  o.hidden = 8;
+  o.z = 3;
+  o.classes = 4;
+  Rng init(8);
+  tz::models::SSVAE<float> ssvae(o, init);
+  const tz::Array<float> x = tz::test::binary_rows(2500, 12, 9);  // three chunks of 1000 rows, the last short
+  std::vector<int> pred[3];
+  for (int n : {1, 2, 3}) {
+    Threads threads(n);
+    pred[n - 1] = ssvae.predict(x);
+  }
+  REQUIRE(pred[0].size() == 2500);
+  CHECK(pred[1] == pred[0]);
+  CHECK(pred[2] == pred[0]);
+  // every prediction is a class, and an untrained classifier still tells some inputs apart
+  int outside = 0;
+  for (int c : pred[0]) outside += c < 0 || c >= 4;
+  CHECK(outside == 0);
+  CHECK(std::count(pred[0].begin(), pred[0].end(), pred[0][0]) < 2500);
+}
