@@ -51,27 +51,10 @@ double correlation(const std::vector<double>& a, const std::vector<double>& b) {
   return sab / std::sqrt(saa * sbb);
 }
 
-// f(tape, x_chunk, b, e) → [e − b] values for rows [b, e) of the binary images x, `rows` at a time,
-// without gradients, gathered into one list of n values.
-template <class F>
-std::vector<double> per_image(const Array<float>& x_bin, std::size_t rows, F&& f) {
-  const std::size_t n = x_bin.shape()[0];
-  std::vector<double> out(n);
-  Tape<float> tape;
-  tz::NoGrad<float> no_grad(tape);
-  for (std::size_t b = 0; b < n; b += rows) {
-    const std::size_t e = std::min(n, b + rows);
-    tape.clear();
-    const Array<float> values = f(tape, tape.constant(Array<float>(xt::view(x_bin, xt::range(b, e), xt::all()))), b, e);
-    for (std::size_t i = b; i < e; ++i) out[i] = values(i - b);
-  }
-  return out;
-}
-
 // −ELBO(x_i|y_i) of every row of the binary images x under the labels y, 500 rows at a time.
 std::vector<double> nelbo_per_image(const zm::FSVAE<float>& model, const Array<float>& x_bin, const std::vector<int>& y,
                                     Rng& rng) {
-  return per_image(x_bin, 500, [&](Tape<float>& tape, const Var<float>& x, std::size_t b, std::size_t e) {
+  return tz::tutorial::per_image(x_bin, 500, [&](Tape<float>& tape, const Var<float>& x, std::size_t b, std::size_t e) {
     return model.negative_elbo_bound(tape, x, std::vector<int>(y.begin() + b, y.begin() + e), rng).nelbo.value();
   });
 }
@@ -175,9 +158,13 @@ Trained step_training_lowers_the_nelbo(tz::tutorial::Tutorial& t, const zm::Mode
   run.result = zm::train(info, zm::Config::from(info.flags, {{"iwae", "1,100"}, {"hidden", hidden}, {"z", z_dim}}, "fsvae"), opt, &run.model);
   const zm::TrainResult& result = run.result;
   const std::vector<double> curve = tz::tutorial::curve_of(result, "nelbo");
-  t.check(claim("fsvae-training-lowers-nelbo"), "−ELBO(x|y) fell during training", curve.back() < curve.front(),
-          fmt::format("first 100 steps {:.2f} → last 100 steps {:.2f} nats ({:.1f} ms per step)", curve.front(),
-                      curve.back(), result.ms_per_iter));
+  // The curve is the loss the optimiser saw, which falls for any objective it descends (a flipped sign
+  // too); the test −ELBO comes from negative_elbo_bound at the end, and must lie below the first steps' too.
+  const double test_nelbo = tz::tutorial::as_map(result.metrics).at("test_nelbo");
+  t.check(claim("fsvae-training-lowers-nelbo"), "−ELBO(x|y) fell during training, and the test −ELBO lies below its start",
+          curve.back() < curve.front() && test_nelbo < curve.front(),
+          fmt::format("first 100 steps {:.2f} → last 100 steps {:.2f} nats, test {:.2f} ({:.1f} ms per step)", curve.front(),
+                      curve.back(), test_nelbo, result.ms_per_iter));
   return run;
 }
 
@@ -290,15 +277,12 @@ void step_iwae_is_tighter(tz::tutorial::Tutorial& t, const zm::TrainResult& resu
   Rng noise1(t.seed() + 11), noise2(t.seed() + 12), bin(0);
   const Array<float> x_bin = bin.bernoulli(eval.test_x);
   const std::vector<double> elbo = nelbo_per_image(model, x_bin, eval.test_y, noise1);
-  const std::vector<double> iwae = per_image(x_bin, 50, [&](Tape<float>& tape, const Var<float>& x, std::size_t b, std::size_t e) {
+  const std::vector<double> iwae = tz::tutorial::per_image(x_bin, 50, [&](Tape<float>& tape, const Var<float>& x, std::size_t b, std::size_t e) {
     return model.negative_iwae_bound(tape, x, std::vector<int>(eval.test_y.begin() + b, eval.test_y.begin() + e), k, noise2).value();
   });
-  std::vector<double> d(n);
-  for (std::size_t i = 0; i < n; ++i) d[i] = elbo[i] - iwae[i];
-  const tz::tutorial::Stats s = tz::tutorial::stats(d);
-  t.check(claim("fsvae-iwae-tighter"), "IWAE_100 is tighter than the ELBO by more than 4 standard errors", s.mean > 4 * s.se,
-          fmt::format("−ELBO − (−IWAE_100) = {:.3f} ± {:.3f} nats per image > 4 × {:.3f} (metrics: {:.2f} < {:.2f})", s.mean,
-                      s.se, s.se, m["test_niwae_100"], m["test_nelbo"]));
+  const tz::tutorial::IwaeGap gap = tz::tutorial::iwae_gap(elbo, iwae);
+  t.check(claim("fsvae-iwae-tighter"), "IWAE_100 is tighter than the ELBO by more than 4 standard errors", gap.tighter,
+          fmt::format("{} (metrics: {:.2f} < {:.2f})", gap.detail, m["test_niwae_100"], m["test_nelbo"]));
 }
 
 // Step 7: what conditioning on y is worth, against an unconditional VAE of the same sizes trained the same way.

@@ -68,6 +68,14 @@ Stats stats(const std::vector<double>& v) {
   return {mean, sd, sd / std::sqrt(n)};
 }
 
+IwaeGap iwae_gap(const std::vector<double>& nelbo, const std::vector<double>& niwae) {
+  std::vector<double> d(nelbo.size());
+  for (std::size_t i = 0; i < d.size(); ++i) d[i] = nelbo[i] - niwae[i];
+  const Stats s = stats(d);
+  return {s, s.mean > 4 * s.se,
+          fmt::format("−ELBO − (−IWAE) = {:.3f} ± {:.3f} nats per image over n = {} > 4 × {:.3f}", s.mean, s.se, d.size(), s.se)};
+}
+
 Spread spread(const std::vector<double>& v) {
   const Stats st = stats(v);
   double m4 = 0;
