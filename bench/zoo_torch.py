@@ -10,6 +10,8 @@ Adam (lr 1e-3, PyTorch's defaults otherwise), dynamic binarization of every batc
   beta_vae  the same networks; rec + 4·KL
   gmvae     the VAE's networks; prior (1/500) Σ_i N(μ_i, σ_i²) from a [1000, z] parameter;
             KL ≈ log q(z|x) − log p(z), one sample
+  vamp      the GMVAE twin with the VampPrior: (μ_i, σ_i²) = the encoder at u_i = hardtanh(w_i) ∈ [0, 1],
+            w [500, 784] a parameter initialised 0.05 + 0.01·N(0, 1)
   ssvae     M2: classifier 784-300-300-10 ReLU, encoder (784+10)-300-300-2·64 and decoder
             (64+10)-300-300-784 ELU; y enumerated for unlabelled rows (row c·n + i has label c),
             −log p(y) = log 10 for labelled ones; + 100·CE on the 100-image labelled set
@@ -121,7 +123,14 @@ class GMVAETwin(nn.Module):
         self.z, self.k = z, k
         self.enc = mlp([784, hidden, hidden, 2 * z], nn.ELU)
         self.dec = mlp([z, hidden, hidden, 784], nn.ELU)
-        self.z_pre = nn.Parameter(torch.randn(2 * k, z) / math.sqrt(k * z))
+        self.init_prior()
+
+    def init_prior(self):
+        self.z_pre = nn.Parameter(torch.randn(2 * self.k, self.z) / math.sqrt(self.k * self.z))
+
+    def prior(self):
+        """The k components (μ_i, σ_i²), each [k, z]: μ = z_pre[:k], σ² = softplus(z_pre[k:]) + 1e-8."""
+        return self.z_pre[: self.k], F.softplus(self.z_pre[self.k:]) + 1e-8
 
     def noise(self, n, y):
         return [torch.randn(n, self.z)]
@@ -130,10 +139,21 @@ class GMVAETwin(nn.Module):
         m, v = gaussian_parameters(self.enc(x))
         z = m + torch.sqrt(v) * eps[0]
         rec = -log_bernoulli(x, self.dec(z))
-        mu, var = self.z_pre[: self.k], F.softplus(self.z_pre[self.k:]) + 1e-8
+        mu, var = self.prior()
         # log p(z) = log (1/k) Σ_i N(z; μ_i, σ_i²): [n, 1, z] against [1, k, z]
         log_pz = torch.logsumexp(log_normal(z[:, None, :], mu[None], var[None]), 1) - math.log(self.k)
         return (log_normal(z, m, v) - log_pz + rec).mean()
+
+
+class VampTwin(GMVAETwin):
+    """models/vamp.cpp: the GMVAE with p(z) = (1/k) Σ_i q(z | u_i), u = hardtanh(w) the pseudo-inputs."""
+
+    def init_prior(self):
+        self.w = nn.Parameter(0.05 + 0.01 * torch.randn(self.k, 784))
+
+    def prior(self):
+        u = F.hardtanh(self.w, 0.0, 1.0)  # min(max(w, 0), 1): pseudo-images in the pixel range
+        return gaussian_parameters(self.enc(u))
 
 
 class FSVAETwin(nn.Module):
@@ -198,7 +218,7 @@ class SSVAETwin(nn.Module):
 
 def make_twin(name):
     return {"vae": lambda: VAETwin(), "iwae": lambda: VAETwin(objective="iwae"), "beta_vae": lambda: VAETwin(beta=4.0),
-            "gmvae": GMVAETwin, "ssvae": SSVAETwin, "fsvae": FSVAETwin}[name]()
+            "gmvae": GMVAETwin, "vamp": VampTwin, "ssvae": SSVAETwin, "fsvae": FSVAETwin}[name]()
 
 
 # ---- data ------------------------------------------------------------------------------------------
@@ -286,13 +306,16 @@ def speed(args):
 
 # ---- --check: the same weights and noise give the same first loss ----------------------------------
 
+PRIOR_PARAMS = {"prior.z_pre": "z_pre", "prior.pseudo_inputs": "w"}  # our name: the twin's attribute
+
+
 def load_weights(model, arrays):
     """Our parameters into the twin: net.l<i>.W [in, out] is nn.Linear's weight [out, in] transposed."""
     with torch.no_grad():
         for key in arrays.files:
             parts = key.split(".")
-            if key == "prior.z_pre":
-                model.z_pre.copy_(torch.from_numpy(arrays[key]))
+            if key in PRIOR_PARAMS:
+                getattr(model, PRIOR_PARAMS[key]).copy_(torch.from_numpy(arrays[key]))
             elif len(parts) == 3 and parts[1].startswith("l"):
                 layer = getattr(model, parts[0])[2 * (int(parts[1][1:]) - 1)]
                 value = torch.from_numpy(arrays[key]).float()
@@ -321,7 +344,7 @@ def check_one(name, path):
 
 def check(args):
     ok = True
-    for name in ("vae", "iwae", "beta_vae", "gmvae", "ssvae", "fsvae"):
+    for name in ("vae", "iwae", "beta_vae", "gmvae", "vamp", "ssvae", "fsvae"):
         path = os.path.join(args.check, name + ".npz")
         if not os.path.exists(path):
             continue
@@ -333,7 +356,7 @@ def check(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="vae", help="registry name: vae, iwae, beta_vae, gmvae, ssvae, fsvae (ppca, gmm: null)")
+    p.add_argument("--model", default="vae", help="registry name: vae, iwae, beta_vae, gmvae, vamp, ssvae, fsvae (ppca, gmm: null)")
     p.add_argument("--data", default="mnist", help="mnist (data/mnist), fashion-mnist, or an IDX folder")
     p.add_argument("--check", metavar="DIR", help="compare first-step losses with `zoo_step --dump-init DIR`")
     p.add_argument("--rounds", type=int, default=15)
