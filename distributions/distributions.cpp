@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/ops_fused_zoo.hpp"
 #include "autograd/path.hpp"
 
 namespace tz {
@@ -41,7 +42,12 @@ static Var<T> log_normal_components(const Var<T>& z, const Var<T>& m, const Var<
                                     shape_str(z.shape()), shape_str(m.shape()), shape_str(v.shape())));
   const auto n = static_cast<std::ptrdiff_t>(z.shape()[0]), d = static_cast<std::ptrdiff_t>(z.shape()[1]);
   const auto k = static_cast<std::ptrdiff_t>(m.shape()[0]);
-  return log_normal(reshape(z, {n, 1, d}), reshape(m, {1, k, d}), reshape(v, {1, k, d}));
+  if (textbook()) return log_normal(reshape(z, {n, 1, d}), reshape(m, {1, k, d}), reshape(v, {1, k, d}));
+  // Fast path: the same [n, k] table as one fused op, the square expanded so that its cross term
+  // Σ_d z_nd m_id / v_id is one gemm instead of [n, k, d] arrays built and summed back
+  // (autograd/ops_fused_zoo.cpp, log_normal_pairs: within float rounding of the line above, with
+  // the bound it states; tests/test_fast_paths_models.cpp).
+  return log_normal_pairs(z, m, v);
 }
 
 template <class T>
