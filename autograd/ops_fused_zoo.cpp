@@ -176,16 +176,14 @@ struct PairTerms {
   }
 };
 
+// Given G = ∂loss/∂y for the table y_ik = log N(z_i; m_k, v_k) of the node's inputs z, m, v (p
+// filled from them): gz, gm and gv as normal_pairs' row, and s_k = Σ_i G_ik.
 template <class T>
-void log_normal_pairs_backward(Tape<T>& t, Node<T>& nd) {
+void pairs_backward(Tape<T>& t, const Node<T>& nd, const PairTerms<T>& p, const T* G, std::vector<T>& s) {
   const Array<T>& z = t.val(nd.in[0]);
   const Array<T>& m = t.val(nd.in[1]);
-  const Array<T>& v = t.val(nd.in[2]);
   const std::size_t n = z.shape()[0], d = z.shape()[1], K = m.shape()[0];
-  const T* G = nd.grad.data();
-  thread_local PairTerms<T> p;
-  thread_local std::vector<T> s, nc, H, S;
-  p.fill(z, m, v);
+  thread_local std::vector<T> nc, H, S;
   // s_k = Σ_i G_ik
   s.assign(K, T(0));
   for (std::size_t i = 0; i < n; ++i)
@@ -267,14 +265,111 @@ Var<T> log_normal_pairs(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
           for (std::size_t k = 0; k < K; ++k) y[i * K + k] = T(-0.5) * p.ck[k];
         blas::gemm(false, true, n, K, 2 * d, T(-0.5), p.zc.data(), 2 * d, p.mc.data(), 2 * d, T(1), y, K);
       },
-      [](Tape<T>& t, Node<T>& nd) { log_normal_pairs_backward(t, nd); });
+      [](Tape<T>& t, Node<T>& nd) {
+        thread_local PairTerms<T> p;
+        thread_local std::vector<T> s;
+        p.fill(t.val(nd.in[0]), t.val(nd.in[1]), t.val(nd.in[2]));
+        pairs_backward(t, nd, p, nd.grad.data(), s);
+      });
+}
+
+// ---- the Gaussian mixture's log-density --------------------------------------------------------------
+
+namespace {
+
+// L_ik = log w_k + log N(z_i; m_k, v_k) into L [n, K] (p filled from z, m, v): −½ ck_k + log w_k,
+// then the gemm of normal_pairs.
+template <class T>
+void mixture_table(const PairTerms<T>& p, const T* log_w, std::size_t n, std::size_t d, std::size_t K, T* L) {
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < K; ++k) L[i * K + k] = T(-0.5) * p.ck[k] + log_w[k];
+  blas::gemm(false, true, n, K, 2 * d, T(-0.5), p.zc.data(), 2 * d, p.mc.data(), 2 * d, T(1), L, K);
+}
+
+// Σ_k e^(L_k − mx) over one row, xsimd's exp over whole batches, libm's on the tail.
+template <class T>
+T sum_exp(const T* L, std::size_t K, T mx) {
+  T s = 0;
+  std::size_t k = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  B acc(T(0));
+  for (; k + B::size <= K; k += B::size) acc += xsimd::exp(B::load_unaligned(L + k) - B(mx));
+  s = xsimd::hadd(acc);
+#endif
+  for (; k < K; ++k) s += std::exp(L[k] - mx);
+  return s;
+}
+
+// row_k ← g·e^(row_k − y), xsimd's exp over whole batches, libm's on the tail.
+template <class T>
+void scaled_exp(T* row, std::size_t K, T y, T g) {
+  std::size_t k = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  for (; k + B::size <= K; k += B::size) (B(g) * xsimd::exp(B::load_unaligned(row + k) - B(y))).store_unaligned(row + k);
+#endif
+  for (; k < K; ++k) row[k] = g * std::exp(row[k] - y);
+}
+
+}  // namespace
+
+// normal_mix: y_i = logsumexp_k [log w_k + log N(z_i; m_k, v_k)] (fused)   r_ik = e^(log w_k + log N(z_i; m_k, v_k) − y_i), then normal_pairs' with gy_ik = gy_i·r_ik; glog_w_k += Σ_i gy_i·r_ik
+// The textbook code it replaces: logsumexp(log_normal_pairs' composite + log w, 1), the
+// mixture's density log Σ_k w_k N(z; m_k, v_k) (log_normal_mixture). One node: the table L of
+// normal_pairs (one gemm), log w added, and a stable log-sum-exp per row, y_i = M_i +
+// log Σ_k e^(L_ik − M_i) with M_i = max_k L_ik, exponentials in xsimd batches. Nothing [n, K] is
+// kept on the tape: the backward takes the table again (one gemm) for the responsibilities
+// r_ik = e^(L_ik − y_i), then normal_pairs' products with G = gy·r. An all −inf row gives −inf
+// and no gradient, as logsumexp.
+template <class T>
+Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_w) {
+  if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape() ||
+      log_w.dim() != 1 || log_w.shape()[0] != m.shape()[0])
+    throw AutogradError(fmt::format("normal_mixture: expected z [n,d], m, v [K,d] and log w [K], got z {}, m {}, v {}, "
+                                    "log w {}", shape_str(z.shape()), shape_str(m.shape()), shape_str(v.shape()),
+                                    shape_str(log_w.shape())));
+  return record<T>(Op::normal_mix, {z, m, v, log_w},
+      [](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& zv = t.val(nd.in[0]);
+        const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
+        thread_local PairTerms<T> p;
+        thread_local std::vector<T> L;
+        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        L.resize(n * K);
+        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, L.data());
+        nd.value.resize(Shape{n});
+        for (std::size_t i = 0; i < n; ++i) {
+          const T* row = L.data() + i * K;
+          const T mx = *std::max_element(row, row + K);
+          nd.value(i) = std::isinf(mx) ? mx : mx + std::log(sum_exp(row, K, mx));
+        }
+      },
+      [](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& zv = t.val(nd.in[0]);
+        const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
+        thread_local PairTerms<T> p;
+        thread_local std::vector<T> G, s;
+        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        G.resize(n * K);
+        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, G.data());
+        // G_ik = gy_i·r_ik = gy_i·e^(L_ik − y_i), 0 for an all −inf row
+        for (std::size_t i = 0; i < n; ++i) {
+          const T y = nd.value(i), gy = nd.grad(i);
+          T* row = G.data() + i * K;
+          if (std::isinf(y)) std::fill(row, row + K, T(0));
+          else scaled_exp(row, K, y, gy);
+        }
+        pairs_backward(t, nd, p, G.data(), s);
+        detail::accumulate_loop(t, nd.in[3], [&](std::size_t k) { return s[k]; });  // glog_w_k += Σ_i G_ik
+      });
 }
 
 // ---- for float (training) and double (gradient checks): autograd/op_helpers.hpp -------------------
 // Every op of this file, once; a new op's address goes here too.
 template <class T>
 auto fused_zoo_ops() {
-  return std::tuple{&onehot_linear_elu<T>, &log_normal_pairs<T>};
+  return std::tuple{&onehot_linear_elu<T>, &log_normal_pairs<T>, &normal_mixture<T>};
 }
 template auto fused_zoo_ops<float>();
 template auto fused_zoo_ops<double>();

@@ -24,4 +24,12 @@ Var<T> onehot_linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b, cons
 template <class T>
 Var<T> log_normal_pairs(const Var<T>& z, const Var<T>& m, const Var<T>& v);
 
+// A Gaussian mixture's log-density (op normal_mix), y_i = log Σ_k w_k N(z_i; m_k, diag v_k) =
+// logsumexp_k [log w_k + log N(z_i; m_k, v_k)], z [n, d], m and v [K, d], log w [K] → [n]: the table
+// of log_normal_pairs and a stable log-sum-exp in one node, the backward through the
+// responsibilities r_ik = w_k N(z_i; m_k, v_k) / Σ_j w_j N(z_i; m_j, v_j), again as gemms.
+// The composite it replaces: logsumexp(log_normal_pairs' composite + log w, 1).
+template <class T>
+Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_w);
+
 }  // namespace tz

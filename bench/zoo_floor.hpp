@@ -1,11 +1,11 @@
-// bench/zoo_floor.hpp: the matrix products of a log_normal_pairs node (autograd/ops_fused_zoo.cpp),
-// for bench/zoo_step's GEMM floor. z [n, d] against K components, with zc = [z̃², z̃] [n, 2d] and
-// mc = [1/v, −2m̃/v] [K, 2d] its own scratch:
-//   forward  y [n, K] += −½ zc @ mcᵀ
-//   backward H [n, 2d] = G @ [1/v, m̃/v]   when z wants a gradient,
-//            S [K, 2d] = Gᵀ @ zc          when m or v does,
-// in the sweep's order (S, then H). The scratch operands get buffers of their own, keyed inside
-// the node so that they are distinct; the others are the buffers the floor keeps for y and G.
+// bench/zoo_floor.hpp: the matrix products of a normal_pairs or normal_mix node
+// (autograd/ops_fused_zoo.cpp), for bench/zoo_step's GEMM floor. z [n, d] against K components,
+// with zc = [z̃², z̃] [n, 2d] and mc = [1/v, −2m̃/v] [K, 2d] the op's own scratch:
+//   forward  y [n, K] += −½ zc @ mcᵀ        (normal_mix: its table L, scratch too)
+//   backward the same product again          (normal_mix only: it keeps no [n, K] table)
+//            S [K, 2d] = Gᵀ @ zc            when m or v wants a gradient,
+//            H [n, 2d] = G @ [1/v, m̃/v]     when z does,
+// in the sweep's order. Every operand gets a buffer of its own, keyed inside the node.
 #pragma once
 
 #include <cstddef>
@@ -33,9 +33,11 @@ void normal_pairs_floor(const Tape<float>& tape, std::uint32_t i, std::vector<Ge
   const char* key = reinterpret_cast<const char*>(&nd.saved);
   float* zc = buffer(key, n * d2);
   float* mc = buffer(key + 1, K * d2);
-  float* G = buffer(&nd.grad, n * K);
-  forward.push_back({false, true, n, K, d2, zc, d2, mc, d2, 1.0f, buffer(&tape.val(i), n * K), K});
+  float* G = buffer(key + 5, n * K);  // gy, or normal_mix's gy_i·r_ik (scratch)
+  float* y = buffer(key + 4, n * K);  // normal_pairs' value, or normal_mix's table L (scratch)
+  forward.push_back({false, true, n, K, d2, zc, d2, mc, d2, 1.0f, y, K});
   std::vector<Gemm> back;
+  if (nd.op == Op::normal_mix) back.push_back(forward.back());  // its backward takes L again
   if (tape.wants_grad(nd.in[1]) || tape.wants_grad(nd.in[2]))
     back.push_back({true, false, K, d2, n, G, K, zc, d2, 0.0f, buffer(key + 2, K * d2), d2});
   if (tape.wants_grad(nd.in[0]))

@@ -104,7 +104,7 @@ class GemmFloor {
     std::vector<Gemm> backward;
     for (std::uint32_t i = 0; i < tape.size(); ++i) {
       const Node<float>& nd = tape.node(i);
-      if (nd.op == Op::normal_pairs) tz::bench::normal_pairs_floor(tape, i, gemms_, backward, buffers_);
+      if (nd.op == Op::normal_pairs || nd.op == Op::normal_mix) tz::bench::normal_pairs_floor(tape, i, gemms_, backward, buffers_);
       if (!is_product(nd.op) || nd.in.size() < 2) continue;  // a product of constants has no inputs
       const std::uint32_t a = nd.in[0], b = nd.in[1];
       const auto& sa = tape.val(a).shape();

@@ -266,3 +266,41 @@ TEST_CASE("log_normal_pairs equals the broadcast log_normal within the expanded 
       CHECK(max_diff(a, b).first <= tol * static_cast<double>(std::max(n, K)) * 1.5 * each);
   }
 }
+
+TEST_CASE("log_normal_mixture: the fused normal_mix and the textbook composite agree, uniform and weighted") {
+  for (const PairsCase& pc : pairs_cases()) {
+    INFO(pc.what);
+    const std::size_t n = pc.z.shape()[0], K = pc.m.shape()[0], d = pc.z.shape()[1];
+    const Array<double> terms = expanded_terms(pc.z, pc.m, pc.v);
+    Rng rng(6);
+    Array<double> pi = rng.uniform<double>({K}, 0.1, 1.0);
+    pi /= xt::sum(pi)();
+    const Array<double> log_pi = xt::log(pi), w = rng.uniform<double>({n}, 0.5, 1.5);
+    for (bool weighted : {false, true}) {
+      Array<double> y[2], gz[2], gm[2], gv[2];
+      for (int book : {0, 1}) {
+        PathScope scope(book ? Path::textbook : Path::fast);
+        Tape<double> t;
+        Var<double> z = t.leaf(pc.z), m = t.leaf(pc.m), v = t.leaf(pc.v);
+        Var<double> yv = weighted ? log_normal_mixture(z, m, v, t.constant(log_pi)) : log_normal_mixture(z, m, v);
+        CHECK(recorded(t, "normal_mix") == !book);
+        t.backward(sum(yv * t.constant(w)));
+        y[book] = yv.value(), gz[book] = z.grad(), gm[book] = m.grad(), gv[book] = v.grad();
+      }
+      // log-sum-exp is 1-Lipschitz in the largest change of its inputs, so the tables' bound
+      // (previous test) carries over, plus the log-sum-exp's own rounding on each side, K + 3 terms.
+      const double eps = std::numeric_limits<double>::epsilon();
+      for (std::size_t i = 0; i < n; ++i) {
+        const double t_max = *std::max_element(&terms(i, 0), &terms(i, 0) + K);
+        CHECK(std::abs(y[0](i) - y[1](i)) <= (6.0 * static_cast<double>(d) + 8) * eps * t_max +
+                                                  2.0 * (K + 3) * eps * (1 + std::abs(y[1](i))));
+      }
+      // The gradients: the responsibilities differ by the values' change (≤ 1e-9 at these sizes),
+      // then the products of the previous test; 1e-7 of each array's largest entry holds both.
+      for (auto* g : {gz, gm, gv}) {
+        auto [diff, scale] = max_diff(g[0], g[1]);
+        CHECK(diff <= 1e-7 * (1 + scale));
+      }
+    }
+  }
+}

@@ -84,6 +84,18 @@ void add_fused_zoo_cases(std::map<Op, std::vector<OpCase>>& c) {
        [](const Vs& a) { return log_normal_pairs(a[0], a[1], a[2]); }},
       {"tiny variance 2e-3, z 1e-3 from the mean, one component", {A{{1.001, 2.0}}, A{{1.0, 2.0}}, A{{2e-3, 2e-3}}},
        [](const Vs& a) { return log_normal_pairs(a[0], a[1], a[2]); }}};
+  // normal_mix: the same points and components with weights, one of them −inf (π = 0: no gradient
+  // reaches it), z far from every component (the log-sum-exp's max shift matters), one component.
+  const A log_w = {std::log(0.2), std::log(0.5), std::log(0.3)};
+  c[Op::normal_mix] = {
+      {"z[3,2] against K = 3, weights 0.2, 0.5, 0.3", {z, m, v, log_w},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
+      {"a weight 0 (log w = −inf)", {z, m, v, A{std::log(0.4), -inf, std::log(0.6)}},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
+      {"z at ±30, far from every component", {far, m, A{{10.0, 50.0}, {100.0, 20.0}, {40.0, 10.0}}, log_w},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
+      {"one component", {A{{1.001, 2.0}, {0.0, 0.0}}, A{{1.0, 2.0}}, A{{2e-3, 0.5}}, A{0.0}},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }}};
 }
 
 std::map<Op, std::vector<OpCase>> make_cases() {
