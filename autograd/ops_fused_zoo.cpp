@@ -25,18 +25,22 @@ using detail::record;
 
 namespace {
 
-// h ← elu(h) in place: xsimd's expm1 over whole batches, libm's on the tail (as linear_elu).
+// h_j = elu(a_j + c_j), j < size, in one pass: xsimd's expm1 over whole batches and libm's on the
+// tail, as linear_elu.
 template <class T>
-void elu_in_place(T* h, std::size_t size) {
-  std::size_t i = 0;
+void add_elu(const T* a, const T* c, T* h, std::size_t size) {
+  std::size_t j = 0;
 #ifdef XTENSOR_USE_XSIMD
   using B = xsimd::batch<T>;
-  for (; i + B::size <= size; i += B::size) {
-    const B v = B::load_unaligned(h + i);
-    xsimd::select(v > B(T(0)), v, xsimd::expm1(v)).store_unaligned(h + i);
+  for (; j + B::size <= size; j += B::size) {
+    const B y = B::load_unaligned(a + j) + B::load_unaligned(c + j);
+    xsimd::select(y > B(T(0)), y, xsimd::expm1(y)).store_unaligned(h + j);
   }
 #endif
-  for (; i < size; ++i) h[i] = h[i] > T(0) ? h[i] : std::expm1(h[i]);
+  for (; j < size; ++j) {
+    const T y = a[j] + c[j];
+    h[j] = y > T(0) ? y : std::expm1(y);
+  }
 }
 
 template <class T>
@@ -82,17 +86,14 @@ Var<T> onehot_linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b, cons
         nd.saved.copies = rows / n;
         nd.value.resize(Shape{rows, out});
         T* h = nd.value.data();
-        // a_i = x_i W[:in] + b for the n distinct rows, into the first n rows of h
-        for (std::size_t i = 0; i < n; ++i) std::copy(bias, bias + out, h + i * out);
-        blas::gemm(false, false, n, out, in, T(1), xv.data(), in, w, out, T(1), h, out);
-        // h_r = a_(r mod n) + W[in + y_r], the first block last, since the others read it
-        for (std::size_t r = rows; r-- > 0;) {
-          const T* a = h + (r % n) * out;
-          const T* wy = w + (in + labels[r]) * out;
-          T* hr = h + r * out;
-          for (std::size_t j = 0; j < out; ++j) hr[j] = a[j] + wy[j];
-        }
-        elu_in_place(h, rows * out);
+        // a_i = x_i W[:in] + b for the n distinct rows: the bias copied in, then one gemm (beta = 1)
+        thread_local std::vector<T> a;
+        a.resize(n * out);
+        for (std::size_t i = 0; i < n; ++i) std::copy(bias, bias + out, a.data() + i * out);
+        blas::gemm(false, false, n, out, in, T(1), xv.data(), in, w, out, T(1), a.data(), out);
+        // h_r = elu(a_(r mod n) + W[in + y_r])
+        for (std::size_t r = 0; r < rows; ++r)
+          add_elu(a.data() + (r % n) * out, w + (in + labels[r]) * out, h + r * out, out);
       },
       [](Tape<T>& t, Node<T>& nd) {
         const Array<T>& xv = t.val(nd.in[0]);
