@@ -8,13 +8,12 @@
 //
 //   step_ms         the training step as models/train.cpp runs it: tape.clear, model.loss, then
 //                   backward with Adam fused into the sweep (adam.backward_step). Median ms.
-//   gemm_ms         the same step's matrix products alone, read off the tape of the last warm-up
-//                   step (every matmul, linear and linear_elu node: its forward product and its
-//                   backward products for the inputs that want a gradient, with the tape's shapes,
-//                   transposes and beta) and replayed through tz::blas::gemm on preallocated
-//                   buffers. Median ms: the step's GEMM floor. No step calls BLAS off the tape (Adam
-//                   and the batch code are loops). ssvae's tape depends on the batch: a batch with
-//                   labelled rows adds their encoder and decoder, a few more (small) products.
+//   gemm_ms         the step's matrix products alone, read off the tape of the last warm-up step
+//                   (matmul, linear, linear_elu, onehot_elu; normal_pairs by bench/zoo_floor.hpp:
+//                   each forward product and the backward ones for inputs that want a gradient,
+//                   with the tape's shapes, transposes and beta), replayed through tz::blas::gemm on
+//                   preallocated buffers. Median ms: the GEMM floor. No step calls BLAS off the tape
+//                   (Adam and the batch code are loops); an ssvae batch with labels adds a few products.
 //   gemms           how many products that is, and mflop their total work (2·m·n·k each).
 //   ms_per_iter     the whole iteration of `./zoo train`: next shuffled batch, gather_rows (and
 //                   labels), prepare_batch, set_iteration, the step, the logging window and the
@@ -56,6 +55,7 @@
 #include <fmt/format.h>
 
 #include "autograd/blas.hpp"
+#include "bench/zoo_floor.hpp"
 #include "datasets/batching.hpp"
 #include "io/json.hpp"
 #include "io/npz.hpp"
@@ -84,7 +84,7 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-bool is_product(Op op) { return op == Op::matmul || op == Op::linear || op == Op::linear_elu; }
+bool is_product(Op op) { return op == Op::matmul || op == Op::linear || op == Op::linear_elu || op == Op::onehot_elu; }
 
 // ---- the GEMM floor, read off a recorded tape ------------------------------------------------------
 
@@ -104,6 +104,7 @@ class GemmFloor {
     std::vector<Gemm> backward;
     for (std::uint32_t i = 0; i < tape.size(); ++i) {
       const Node<float>& nd = tape.node(i);
+      if (nd.op == Op::normal_pairs || nd.op == Op::normal_mix) tz::bench::normal_pairs_floor(tape, i, gemms_, backward, buffers_);
       if (!is_product(nd.op) || nd.in.size() < 2) continue;  // a product of constants has no inputs
       const std::uint32_t a = nd.in[0], b = nd.in[1];
       const auto& sa = tape.val(a).shape();

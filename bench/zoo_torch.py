@@ -14,7 +14,10 @@ Adam (lr 1e-3, PyTorch's defaults otherwise), dynamic binarization of every batc
             w [500, 784] a parameter initialised 0.05 + 0.01·N(0, 1)
   ssvae     M2: classifier 784-300-300-10 ReLU, encoder (784+10)-300-300-2·64 and decoder
             (64+10)-300-300-784 ELU; y enumerated for unlabelled rows (row c·n + i has label c),
-            −log p(y) = log 10 for labelled ones; + 100·CE on the 100-image labelled set
+            −log p(y) = log 10 for labelled ones; + 100·CE on the 100-image labelled set.
+            Written as a student writes M2: the encoder runs on cat([x repeated 10 times, y]).
+            It does not share x W_x among the 10 labels as tapezoo's fast path does
+            (models/ssvae.cpp, "the shared first layer"): the ratio includes that saving.
   fsvae     encoder (784+10)-300-300-20, decoder (10+10)-300-300-784, ELU; every row labelled
   ppca, gmm no twin: "torch": null with the reason
 

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/path.hpp"
 #include "coursework/checks/checks.hpp"
 #include "coursework/not_implemented.hpp"
 
@@ -104,6 +105,9 @@ bool wanted(const Task& t, const std::vector<std::string>& selected) {
 }
 
 TaskResult grade_task(const Task& t, const std::vector<Check>& checks, Hidden& hidden, bool regenerate) {
+  // Every check runs the textbook path: the task regions hold the textbook code, and a fast path
+  // beside a region (a fused op) would otherwise answer for a student's unwritten or wrong line.
+  PathScope textbook_path(Path::textbook);
   TaskResult r{&t, 0, "ok", "", 0, 0};
   Checker c(hidden, regenerate);
   for (const Check& ch : checks) {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/ops_fused_zoo.hpp"
 #include "autograd/path.hpp"
 
 namespace tz {
@@ -48,18 +49,28 @@ static Var<T> log_normal_components(const Var<T>& z, const Var<T>& m, const Var<
   return log_normal(reshape(z, {n, 1, d}), reshape(m, {1, k, d}), reshape(v, {1, k, d}));
 }
 
+// The fast path of both mixtures below: the same log-sum-exp over the same [n, k] table in one
+// fused node, the square expanded so that its cross term Σ_d z_nd m_id / v_id is one gemm, instead
+// of [n, k, d] arrays built and summed back (autograd/ops_fused_zoo.cpp, normal_mixture: within
+// float rounding of the composite, with the bound it states; tests/test_fast_paths_models.cpp).
+
 template <class T>
 Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
   // TASK 7.1 log_normal_mixture: the GMVAE's prior, log (1/k) Σ_i N(z; m_i, diag v_i), in log space   → [n]
   // log (1/k) Σ_i N(z; m_i, v_i) = log_mean_exp_i log N(z; m_i, v_i)
-  return log_mean_exp(log_normal_components(z, m, v), 1);
+  if (textbook()) return log_mean_exp(log_normal_components(z, m, v), 1);
   // END TASK
+  // Fast path: the same mixture with uniform weights log(1/k), one fused node (see above).
+  const std::size_t k = m.dim() == 2 ? m.shape()[0] : 0;
+  Array<T> log_w = xt::full_like(Array<T>::from_shape({k}), static_cast<T>(-std::log(static_cast<double>(k))));
+  return normal_mixture(z, m, v, z.tape().constant(std::move(log_w), "log(1/k)"));
 }
 
 template <class T>
 Var<T> log_normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_pi) {
   // log Σ_i π_i N(z; m_i, v_i) = logsumexp_i (log π_i + log N(z; m_i, v_i))
-  return logsumexp(log_normal_components(z, m, v) + log_pi, 1);
+  if (textbook() || log_pi.dim() != 1) return logsumexp(log_normal_components(z, m, v) + log_pi, 1);
+  return normal_mixture(z, m, v, log_pi);
 }
 
 template <class T>

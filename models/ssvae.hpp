@@ -80,6 +80,20 @@ class SSVAE : public Model<T> {
   // The logits of p(x|z,y), [n, x_dim].
   Var<T> decode(Tape<T>& tape, const Var<T>& z, const Var<T>& y) const;
 
+  // The labels of a batch of pairs (x, y) in the form each path reads (autograd/path.hpp): the
+  // one-hot constant [rows, K] the textbook's concat([x, y]) takes, or the label of each row for
+  // the fast path's shared first layer (models/ssvae.cpp, "the shared first layer").
+  struct PairLabels {
+    Var<T> onehot;                     // textbook path
+    std::vector<std::size_t> index;    // fast path
+  };
+  PairLabels pair_labels(Tape<T>& tape, const std::vector<int>& labels) const;
+  // q(z|x_(r mod n), y_r) for rows r of labels (copies = rows / n of each x): the textbook tiles x
+  // (x_k, its copies, given) and concatenates y; the fast path takes x W_x once per image.
+  Gaussian<T> encode(Tape<T>& tape, const Var<T>& x, const Var<T>& x_k, const PairLabels& y) const;
+  // The logits of p(x|z_r, y_r) for every row r of z, on either path.
+  Var<T> decode(Tape<T>& tape, const Var<T>& z, const PairLabels& y) const;
+
   // L(x,y) with ε [n, z] given, or drawn from rng.
   LabelledBound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& y, const Var<T>& eps) const;
   LabelledBound negative_elbo_bound(Tape<T>& tape, const Var<T>& x, const std::vector<int>& y, Rng& rng) const;

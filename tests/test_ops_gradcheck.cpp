@@ -8,6 +8,7 @@
 #include <map>
 
 #include "autograd/gradcheck.hpp"
+#include "autograd/ops_fused_zoo.hpp"
 
 using namespace tz;
 using A = Array<double>;
@@ -55,6 +56,47 @@ OpCase binary(std::string label, A a, A b, std::function<V(const V&, const V&)> 
 // Skip exact kinks (x == 0) where the derivative is a convention, not a limit; the convention is
 // tested on its own below.
 bool at_zero(const A& x, std::size_t k) { return x.data()[k] == 0.0; }
+
+// The model zoo's fused ops (autograd/ops_fused_zoo.cpp).
+void add_fused_zoo_cases(std::map<Op, std::vector<OpCase>>& c) {
+  // onehot_linear_elu: x [2,3] shared by 3 copies (labels 0, 2, 1 per copy, both rows of a copy
+  // alike and not), K = 3; pre-activations from about −30 (gradient e^−30) to +40; one copy, and
+  // a label that no row uses (its row of gW stays 0).
+  const std::vector<std::size_t> labels3{0, 0, 2, 1, 1, 2};
+  const A x23 = spread({2, 3}, -2, 3), W63 = spread({6, 4}, -1, 1);
+  c[Op::onehot_elu] = {
+      {"x[2,3], W[3+3,4], 3 copies", {x23, W63, A{-30.0, -0.5, 0.2, 40.0}},
+       [labels3](const Vs& v) { return onehot_linear_elu(v[0], v[1], v[2], labels3); }},
+      {"one copy, label 1 unused, bias [1,4]", {x23, W63, spread({1, 4}, -2, 2)},
+       [](const Vs& v) { return onehot_linear_elu(v[0], v[1], v[2], {2, 0}); }}};
+  // log_normal_pairs: variances from 1e-2 to 100, z at a mean; z far from every component (±30,
+  // against variances 10 to 100: farther or narrower and the central difference's rounding,
+  // ε·|y|/h, passes the tolerance); a tiny variance 2e-3 with z 1e-3 from the mean (smaller and
+  // the difference's truncation error, h²·∂³y/∂v³/6 ~ h²/v³, does); one component.
+  const A z = {{0.3, -1.0}, {-0.5, 0.25}, {1.0, 2.0}};
+  const A m = {{1.0, 2.0}, {-0.5, 0.25}, {3.0, -3.0}};
+  const A v = {{1e-2, 1.0}, {100.0, 0.5}, {2.0, 1e-1}};
+  const A far = {{30.0, -30.0}, {-30.0, 25.0}};
+  c[Op::normal_pairs] = {
+      {"z[3,2] against K = 3, v from 1e-2 to 100, z at a mean", {z, m, v},
+       [](const Vs& a) { return log_normal_pairs(a[0], a[1], a[2]); }},
+      {"z at ±30, far from every component", {far, m, A{{10.0, 50.0}, {100.0, 20.0}, {40.0, 10.0}}},
+       [](const Vs& a) { return log_normal_pairs(a[0], a[1], a[2]); }},
+      {"tiny variance 2e-3, z 1e-3 from the mean, one component", {A{{1.001, 2.0}}, A{{1.0, 2.0}}, A{{2e-3, 2e-3}}},
+       [](const Vs& a) { return log_normal_pairs(a[0], a[1], a[2]); }}};
+  // normal_mix: the same points and components with weights, one of them −inf (π = 0: no gradient
+  // reaches it), z far from every component (the log-sum-exp's max shift matters), one component.
+  const A log_w = {std::log(0.2), std::log(0.5), std::log(0.3)};
+  c[Op::normal_mix] = {
+      {"z[3,2] against K = 3, weights 0.2, 0.5, 0.3", {z, m, v, log_w},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
+      {"a weight 0 (log w = −inf)", {z, m, v, A{std::log(0.4), -inf, std::log(0.6)}},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
+      {"z at ±30, far from every component", {far, m, A{{10.0, 50.0}, {100.0, 20.0}, {40.0, 10.0}}, log_w},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
+      {"one component", {A{{1.001, 2.0}, {0.0, 0.0}}, A{{1.0, 2.0}}, A{{2e-3, 0.5}}, A{0.0}},
+       [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }}};
+}
 
 std::map<Op, std::vector<OpCase>> make_cases() {
   std::map<Op, std::vector<OpCase>> c;
@@ -211,6 +253,7 @@ std::map<Op, std::vector<OpCase>> make_cases() {
   c[Op::softmax].push_back(unary("±1000", big, [](const V& x) { return softmax(x, 1); }));
   c[Op::log_softmax].push_back(unary("±1000", big, [](const V& x) { return log_softmax(x, 1); }));
   c[Op::softmax].push_back(unary("-inf entries", row({-inf, 0.0, 1.0}), [](const V& x) { return softmax(x, 1); }));
+  add_fused_zoo_cases(c);
   return c;
 }
 

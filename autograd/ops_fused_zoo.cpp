@@ -1,0 +1,381 @@
+// tapezoo: the model zoo's fused ops (declared in autograd/ops_fused_zoo.hpp). Like the engine's
+// own (autograd/ops_fused.cpp), each computes what a composite of the table's plain ops computes,
+// its comment names that composite, and the callers choose between the two with tz::textbook():
+// the SSVAE's encoder and decoder record onehot_linear_elu or `elu(linear(concat(…)))`
+// (models/ssvae.cpp), log_normal_mixture records log_normal_pairs or the broadcast log_normal
+// (distributions/distributions.cpp). tests/test_fast_paths_models.cpp compares the two paths.
+// Each op: its kOps row as a one-line comment, then its forward, then its backward.
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+#include <vector>
+
+#ifdef XTENSOR_USE_XSIMD
+#include <xsimd/xsimd.hpp>
+#endif
+
+#include "autograd/blas.hpp"
+#include "autograd/op_helpers.hpp"
+#include "autograd/ops_fused_zoo.hpp"
+#include "distributions/constants.hpp"  // kLog2Pi
+
+namespace tz {
+
+using detail::record;
+
+namespace {
+
+// h_j = elu(a_j + c_j), j < size, in one pass: xsimd's expm1 over whole batches and libm's on the
+// tail, as linear_elu.
+template <class T>
+void add_elu(const T* a, const T* c, T* h, std::size_t size) {
+  std::size_t j = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  for (; j + B::size <= size; j += B::size) {
+    const B y = B::load_unaligned(a + j) + B::load_unaligned(c + j);
+    xsimd::select(y > B(T(0)), y, xsimd::expm1(y)).store_unaligned(h + j);
+  }
+#endif
+  for (; j < size; ++j) {
+    const T y = a[j] + c[j];
+    h[j] = y > T(0) ? y : std::expm1(y);
+  }
+}
+
+template <class T>
+void check_onehot_linear(const Var<T>& x, const Var<T>& W, const Var<T>& b, const std::vector<std::size_t>& labels) {
+  const bool shapes = x.dim() == 2 && W.dim() == 2 && W.shape()[0] > x.shape()[1] &&
+                      ((b.dim() == 1 && b.shape()[0] == W.shape()[1]) ||
+                       (b.dim() == 2 && b.shape()[0] == 1 && b.shape()[1] == W.shape()[1]));
+  const std::size_t n = x.dim() == 2 ? x.shape()[0] : 0;
+  if (!shapes || n == 0 || labels.empty() || labels.size() % n != 0)
+    throw AutogradError(fmt::format("onehot_linear_elu: expected x [n,in], W [in+K,out] (K ≥ 1), b [out] and a "
+                                    "multiple of n labels; got x {}, W {}, b {} and {} labels",
+                                    shape_str(x.shape()), shape_str(W.shape()), shape_str(b.shape()), labels.size()));
+  const std::size_t K = W.shape()[0] - x.shape()[1];
+  for (std::size_t r = 0; r < labels.size(); ++r)
+    if (labels[r] >= K)
+      throw AutogradError(fmt::format("onehot_linear_elu: label {} of row {} is outside [0, {}) (W has {} rows for "
+                                      "x's {} columns)", labels[r], r, K, W.shape()[0], x.shape()[1]));
+}
+
+}  // namespace
+
+// ---- a hidden ELU layer on [x, onehot(y)], x shared by its copies -----------------------------------
+
+// onehot_elu: h_r = elu(x_(r mod n) @ W[:in] + W[in + y_r] + b)   g = gh·(h > 0 ? 1 : h + 1); gx += Σ_copies g @ W[:in]ᵀ, gW[:in] += xᵀ @ Σ_copies g, gW[in + y_r] += g_r, gb += Σ_rows g
+// The textbook code it replaces: elu(linear(concat({tile(x, copies), onehot(y)}, 1), W, b)). With
+// [x, onehot(y)] W = x W[:in] + W[in + y] (a one-hot row picks one row of W's lower block), and
+// row c·n + i of the tiled batch holding x_i, the product x W[:in] is one [n, in] @ [in, out] gemm
+// for all copies; each row then adds its label's row of W and the bias. The backward sums the
+// copies' gradients before its two products, so those shrink by the same factor. Not bit for bit
+// the composite: the gemm sums over in terms, not in + K, in its own order (within the rounding
+// bound of linear, tests/test_fast_paths_models.cpp).
+template <class T>
+Var<T> onehot_linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b, const std::vector<std::size_t>& labels) {
+  check_onehot_linear(x, W, b, labels);
+  return record<T>(Op::onehot_elu, {x, W, b},
+      [&labels](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& xv = t.val(nd.in[0]);
+        const T* w = t.val(nd.in[1]).data();
+        const T* bias = t.val(nd.in[2]).data();
+        const std::size_t n = xv.shape()[0], in = xv.shape()[1], out = t.val(nd.in[1]).shape()[1];
+        const std::size_t rows = labels.size();
+        nd.saved.rows = labels;
+        nd.saved.copies = rows / n;
+        nd.value.resize(Shape{rows, out});
+        T* h = nd.value.data();
+        // a_i = x_i W[:in] + b for the n distinct rows: the bias copied in, then one gemm (beta = 1)
+        thread_local std::vector<T> a;
+        a.resize(n * out);
+        for (std::size_t i = 0; i < n; ++i) std::copy(bias, bias + out, a.data() + i * out);
+        blas::gemm(false, false, n, out, in, T(1), xv.data(), in, w, out, T(1), a.data(), out);
+        // h_r = elu(a_(r mod n) + W[in + y_r])
+        for (std::size_t r = 0; r < rows; ++r)
+          add_elu(a.data() + (r % n) * out, w + (in + labels[r]) * out, h + r * out, out);
+      },
+      [](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& xv = t.val(nd.in[0]);
+        const T* w = t.val(nd.in[1]).data();
+        const std::size_t n = xv.shape()[0], in = xv.shape()[1], out = t.val(nd.in[1]).shape()[1];
+        const std::size_t rows = nd.saved.rows.size(), copies = nd.saved.copies;
+        const T* gh = nd.grad.data();
+        const T* h = nd.value.data();
+        // g = gh·elu'(y), elu'(y) = h + 1 for y ≤ 0; then gA = Σ_copies g [n, out]
+        thread_local std::vector<T> g, ga;
+        g.resize(rows * out);
+        for (std::size_t i = 0; i < rows * out; ++i) g[i] = h[i] > T(0) ? gh[i] : gh[i] * (h[i] + T(1));
+        const T* gA = g.data();
+        if (copies > 1) {
+          ga.assign(g.begin(), g.begin() + static_cast<std::ptrdiff_t>(n * out));
+          for (std::size_t c = 1; c < copies; ++c)
+            for (std::size_t i = 0; i < n * out; ++i) ga[i] += g[c * n * out + i];
+          gA = ga.data();
+        }
+        T beta;
+        if (t.wants_grad(nd.in[0])) {  // gx [n,in] += gA @ W[:in]ᵀ
+          Array<T>& gx = t.grad_dest(nd.in[0], beta);
+          blas::gemm(false, true, n, in, out, T(1), gA, out, w, out, beta, gx.data(), in);
+        }
+        if (t.wants_grad(nd.in[1])) {  // gW[:in] += xᵀ @ gA,  gW[in + y_r] += g_r
+          Array<T>& gW = t.grad_dest(nd.in[1], beta);
+          blas::gemm(true, false, in, out, n, T(1), xv.data(), in, gA, out, beta, gW.data(), out);
+          T* gy_rows = gW.data() + in * out;
+          if (beta == T(0)) std::fill(gy_rows, gW.data() + gW.size(), T(0));
+          for (std::size_t r = 0; r < rows; ++r) {
+            T* dst = gy_rows + nd.saved.rows[r] * out;
+            for (std::size_t j = 0; j < out; ++j) dst[j] += g[r * out + j];
+          }
+        }
+        if (t.wants_grad(nd.in[2])) {  // gb += Σ_rows g
+          T* gb = t.grad_dest(nd.in[2], beta).data();
+          if (beta == T(0)) std::fill(gb, gb + out, T(0));
+          for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t j = 0; j < out; ++j) gb[j] += g[r * out + j];
+        }
+      });
+}
+
+// ---- the Gaussian log-density of every (point, component) pair -------------------------------------
+
+namespace {
+
+// The operands of the expanded square, shifted by c_j = mean_k m_kj (see log_normal_pairs):
+//   zc [n, 2d] = [z̃², z̃],   mc [K, 2d] = [1/v, −2 m̃/v],   ck [K] = Σ_j (log 2π + log v_kj + m̃_kj²/v_kj)
+// with z̃ = z − c and m̃ = m − c.
+template <class T>
+struct PairTerms {
+  std::vector<T> c, zc, mc, ck;
+  void fill(const Array<T>& z, const Array<T>& m, const Array<T>& v) {
+    const std::size_t n = z.shape()[0], d = z.shape()[1], K = m.shape()[0];
+    c.assign(d, T(0));
+    for (std::size_t j = 0; j < d; ++j) {
+      double s = 0;
+      for (std::size_t k = 0; k < K; ++k) s += m(k, j);
+      c[j] = static_cast<T>(s / static_cast<double>(K));
+    }
+    zc.resize(n * 2 * d);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) {
+        const T zt = z(i, j) - c[j];
+        zc[i * 2 * d + j] = zt * zt;
+        zc[i * 2 * d + d + j] = zt;
+      }
+    mc.resize(K * 2 * d);
+    ck.assign(K, T(0));
+    for (std::size_t k = 0; k < K; ++k) {
+      double s = 0;
+      for (std::size_t j = 0; j < d; ++j) {
+        const T p = T(1) / v(k, j), mt = m(k, j) - c[j];
+        mc[k * 2 * d + j] = p;
+        mc[k * 2 * d + d + j] = T(-2) * mt * p;
+        s += kLog2Pi + std::log(static_cast<double>(v(k, j))) + static_cast<double>(mt * mt * p);
+      }
+      ck[k] = static_cast<T>(s);
+    }
+  }
+};
+
+// Given G = ∂loss/∂y for the table y_ik = log N(z_i; m_k, v_k) of the node's inputs z, m, v (p
+// filled from them): gz, gm and gv as normal_pairs' row, and s_k = Σ_i G_ik.
+template <class T>
+void pairs_backward(Tape<T>& t, const Node<T>& nd, const PairTerms<T>& p, const T* G, std::vector<T>& s) {
+  const Array<T>& z = t.val(nd.in[0]);
+  const Array<T>& m = t.val(nd.in[1]);
+  const std::size_t n = z.shape()[0], d = z.shape()[1], K = m.shape()[0];
+  thread_local std::vector<T> nc, H, S;
+  // s_k = Σ_i G_ik
+  s.assign(K, T(0));
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < K; ++k) s[k] += G[i * K + k];
+  T beta;
+  if (t.wants_grad(nd.in[0])) {
+    // gz_ij = Σ_k G_ik (m̃_kj − z̃_ij)/v_kj = (G @ (m̃/v))_ij − z̃_ij (G @ (1/v))_ij: H = G @ [1/v, m̃/v]
+    nc.resize(K * 2 * d);
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < d; ++j) {
+        nc[k * 2 * d + j] = p.mc[k * 2 * d + j];
+        nc[k * 2 * d + d + j] = T(-0.5) * p.mc[k * 2 * d + d + j];
+      }
+    H.resize(n * 2 * d);
+    blas::gemm(false, false, n, 2 * d, K, T(1), G, K, nc.data(), 2 * d, T(0), H.data(), 2 * d);
+    T* gz = t.grad_dest(nd.in[0], beta).data();
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < d; ++j) {
+        const T g = H[i * 2 * d + d + j] - p.zc[i * 2 * d + d + j] * H[i * 2 * d + j];
+        gz[i * d + j] = beta != T(0) ? gz[i * d + j] + g : g;
+      }
+  }
+  if (!t.wants_grad(nd.in[1]) && !t.wants_grad(nd.in[2])) return;
+  // S = Gᵀ @ [z̃², z̃] [K, 2d]: Σ_i G_ik z̃_ij² and Σ_i G_ik z̃_ij
+  S.resize(K * 2 * d);
+  blas::gemm(true, false, K, 2 * d, n, T(1), G, K, p.zc.data(), 2 * d, T(0), S.data(), 2 * d);
+  auto at = [&](std::size_t k, std::size_t j, auto&& f) {
+    const T pk = p.mc[k * 2 * d + j], mt = m(k, j) - p.c[j];
+    return f(pk, mt, S[k * 2 * d + j], S[k * 2 * d + d + j]);
+  };
+  if (t.wants_grad(nd.in[1])) {  // gm_kj = (1/v_kj) [Σ_i G_ik z̃_ij − m̃_kj s_k]
+    T* gm = t.grad_dest(nd.in[1], beta).data();
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < d; ++j) {
+        const T g = at(k, j, [&](T pk, T mt, T, T sz) { return pk * (sz - mt * s[k]); });
+        gm[k * d + j] = beta != T(0) ? gm[k * d + j] + g : g;
+      }
+  }
+  if (t.wants_grad(nd.in[2])) {  // gv_kj = ½ (1/v²) Σ_i G_ik (z̃_ij − m̃_kj)² − ½ (1/v) s_k
+    T* gv = t.grad_dest(nd.in[2], beta).data();
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < d; ++j) {
+        const T g = at(k, j, [&](T pk, T mt, T sz2, T sz) {
+          return T(0.5) * pk * (pk * (sz2 - T(2) * mt * sz + mt * mt * s[k]) - s[k]);
+        });
+        gv[k * d + j] = beta != T(0) ? gv[k * d + j] + g : g;
+      }
+  }
+}
+
+}  // namespace
+
+// normal_pairs: y_ik = −½ Σ_d [log 2π + log v_kd + (z_id − m_kd)²/v_kd]   gz_i += Σ_k gy_ik (m_k − z_i)/v_k, gm_k += Σ_i gy_ik (z_i − m_k)/v_k, gv_k += Σ_i gy_ik ½[(z_i − m_k)²/v_k² − 1/v_k]
+// The textbook code it replaces: log_normal(reshape(z, {n,1,d}), reshape(m, {1,K,d}),
+// reshape(v, {1,K,d})), which builds [n, K, d] arrays in six nodes and sums them back. Expanding
+// the square, Σ_d (z − m)²/v = Σ_d z²/v − 2 Σ_d z m/v + Σ_d m²/v, makes the [n, K] table one gemm
+// [z², z] @ [1/v, −2m/v]ᵀ plus a per-component constant, and the backward two more: with G = gy,
+// gz = G @ (m/v) − z ⊙ (G @ 1/v) and, from Gᵀ @ [z², z], gm and gv. Precision: the expanded sum
+// loses what the direct (z − m)² keeps when |z − m| ≪ |z|: its rounding error is about
+// (2d + 3)·ε·Σ_d (|z̃_d| + |m̃_d|)²/v_d, not 3ε·Σ_d (z_d − m_d)²/v_d. To keep |z̃| and |m̃| small,
+// z and m are both shifted by the components' mean c = mean_k m_k first (z − m is unchanged, and
+// the result does not depend on c, so c needs no gradient). tests/test_fast_paths_models.cpp
+// checks the bound in float32 against float64.
+template <class T>
+Var<T> log_normal_pairs(const Var<T>& z, const Var<T>& m, const Var<T>& v) {
+  if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape())
+    throw AutogradError(fmt::format("log_normal_pairs: expected z [n,d] and m, v [K,d], got z {}, m {}, v {}",
+                                    shape_str(z.shape()), shape_str(m.shape()), shape_str(v.shape())));
+  return record<T>(Op::normal_pairs, {z, m, v},
+      [](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& zv = t.val(nd.in[0]);
+        const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
+        thread_local PairTerms<T> p;
+        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        nd.value.resize(Shape{n, K});
+        T* y = nd.value.data();
+        // y_ik = −½ ck_k, then y += −½ [z̃², z̃] @ [1/v, −2 m̃/v]ᵀ
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t k = 0; k < K; ++k) y[i * K + k] = T(-0.5) * p.ck[k];
+        blas::gemm(false, true, n, K, 2 * d, T(-0.5), p.zc.data(), 2 * d, p.mc.data(), 2 * d, T(1), y, K);
+      },
+      [](Tape<T>& t, Node<T>& nd) {
+        thread_local PairTerms<T> p;
+        thread_local std::vector<T> s;
+        p.fill(t.val(nd.in[0]), t.val(nd.in[1]), t.val(nd.in[2]));
+        pairs_backward(t, nd, p, nd.grad.data(), s);
+      });
+}
+
+// ---- the Gaussian mixture's log-density --------------------------------------------------------------
+
+namespace {
+
+// L_ik = log w_k + log N(z_i; m_k, v_k) into L [n, K] (p filled from z, m, v): −½ ck_k + log w_k,
+// then the gemm of normal_pairs.
+template <class T>
+void mixture_table(const PairTerms<T>& p, const T* log_w, std::size_t n, std::size_t d, std::size_t K, T* L) {
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t k = 0; k < K; ++k) L[i * K + k] = T(-0.5) * p.ck[k] + log_w[k];
+  blas::gemm(false, true, n, K, 2 * d, T(-0.5), p.zc.data(), 2 * d, p.mc.data(), 2 * d, T(1), L, K);
+}
+
+// Σ_k e^(L_k − mx) over one row, xsimd's exp over whole batches, libm's on the tail.
+template <class T>
+T sum_exp(const T* L, std::size_t K, T mx) {
+  T s = 0;
+  std::size_t k = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  B acc(T(0));
+  for (; k + B::size <= K; k += B::size) acc += xsimd::exp(B::load_unaligned(L + k) - B(mx));
+  s = xsimd::hadd(acc);
+#endif
+  for (; k < K; ++k) s += std::exp(L[k] - mx);
+  return s;
+}
+
+// row_k ← g·e^(row_k − y), xsimd's exp over whole batches, libm's on the tail.
+template <class T>
+void scaled_exp(T* row, std::size_t K, T y, T g) {
+  std::size_t k = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  for (; k + B::size <= K; k += B::size) (B(g) * xsimd::exp(B::load_unaligned(row + k) - B(y))).store_unaligned(row + k);
+#endif
+  for (; k < K; ++k) row[k] = g * std::exp(row[k] - y);
+}
+
+}  // namespace
+
+// normal_mix: y_i = logsumexp_k [log w_k + log N(z_i; m_k, v_k)] (fused)   r_ik = e^(log w_k + log N(z_i; m_k, v_k) − y_i), then normal_pairs' with gy_ik = gy_i·r_ik; glog_w_k += Σ_i gy_i·r_ik
+// The textbook code it replaces: logsumexp(log_normal_pairs' composite + log w, 1), the
+// mixture's density log Σ_k w_k N(z; m_k, v_k) (log_normal_mixture). One node: the table L of
+// normal_pairs (one gemm), log w added, and a stable log-sum-exp per row, y_i = M_i +
+// log Σ_k e^(L_ik − M_i) with M_i = max_k L_ik, exponentials in xsimd batches. Nothing [n, K] is
+// kept on the tape: the backward takes the table again (one gemm) for the responsibilities
+// r_ik = e^(L_ik − y_i), then normal_pairs' products with G = gy·r. An all −inf row gives −inf
+// and no gradient, as logsumexp.
+template <class T>
+Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_w) {
+  if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape() ||
+      log_w.dim() != 1 || log_w.shape()[0] != m.shape()[0])
+    throw AutogradError(fmt::format("normal_mixture: expected z [n,d], m, v [K,d] and log w [K], got z {}, m {}, v {}, "
+                                    "log w {}", shape_str(z.shape()), shape_str(m.shape()), shape_str(v.shape()),
+                                    shape_str(log_w.shape())));
+  return record<T>(Op::normal_mix, {z, m, v, log_w},
+      [](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& zv = t.val(nd.in[0]);
+        const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
+        thread_local PairTerms<T> p;
+        thread_local std::vector<T> L;
+        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        L.resize(n * K);
+        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, L.data());
+        nd.value.resize(Shape{n});
+        for (std::size_t i = 0; i < n; ++i) {
+          const T* row = L.data() + i * K;
+          const T mx = *std::max_element(row, row + K);
+          nd.value(i) = std::isinf(mx) ? mx : mx + std::log(sum_exp(row, K, mx));
+        }
+      },
+      [](Tape<T>& t, Node<T>& nd) {
+        const Array<T>& zv = t.val(nd.in[0]);
+        const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
+        thread_local PairTerms<T> p;
+        thread_local std::vector<T> G, s;
+        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        G.resize(n * K);
+        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, G.data());
+        // G_ik = gy_i·r_ik = gy_i·e^(L_ik − y_i), 0 for an all −inf row
+        for (std::size_t i = 0; i < n; ++i) {
+          const T y = nd.value(i), gy = nd.grad(i);
+          T* row = G.data() + i * K;
+          if (std::isinf(y)) std::fill(row, row + K, T(0));
+          else scaled_exp(row, K, y, gy);
+        }
+        pairs_backward(t, nd, p, G.data(), s);
+        detail::accumulate_loop(t, nd.in[3], [&](std::size_t k) { return s[k]; });  // glog_w_k += Σ_i G_ik
+      });
+}
+
+// ---- for float (training) and double (gradient checks): autograd/op_helpers.hpp -------------------
+// Every op of this file, once; a new op's address goes here too.
+template <class T>
+auto fused_zoo_ops() {
+  return std::tuple{&onehot_linear_elu<T>, &log_normal_pairs<T>, &normal_mixture<T>};
+}
+template auto fused_zoo_ops<float>();
+template auto fused_zoo_ops<double>();
+static_assert(std::tuple_size_v<decltype(fused_zoo_ops<float>())> == ops_in_groups({"fused_zoo"}),
+              "ops_fused_zoo.cpp: fused_zoo_ops() must list every op of the group 'fused_zoo' in kOps, once: add "
+              "the new op's address to it");
+
+}  // namespace tz
