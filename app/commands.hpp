@@ -13,3 +13,6 @@ void add_ops_command(CLI::App& app);
 
 // `tapezoo claims` (app/cmd_claims.cpp).
 void add_claims_command(CLI::App& app);
+
+// `tapezoo diagnose <model> …` (app/cmd_diagnose.cpp): argv as main() got it, argv[1] == "diagnose".
+int run_diagnose(int argc, char** argv);
