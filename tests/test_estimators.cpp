@@ -226,3 +226,77 @@ TEST_CASE("STL at k = 1 and DReG at k = 4 have the standard estimator's expectat
   CHECK(t_dreg4 < 4.5);
   CHECK(t_stl4 > 8);
 }
+
+TEST_CASE("gradient_snr: |mean| / sd of each parameter's gradient over the draws, against two passes by hand") {
+  Rng init(5);
+  VAE<double> vae(tiny_options(), init);
+  const Array<double> x = binary_rows(2, 6, 15);
+  const std::size_t k = 3, R = 50;
+  Rng rng(77);
+  const tz::models::GradientSNR s = tz::models::gradient_snr(vae, x, k, Estimator::dreg, R, rng);
+  // the same draws, in the same order: rng.normal for ε [k·n, z], then the gradient
+  Rng again(77);
+  std::vector<std::vector<double>> g;
+  for (std::size_t r = 0; r < R; ++r) g.push_back(estimator_grad(vae, x, k, again.normal<double>({k * 2, 2}), Estimator::dreg).g);
+  REQUIRE(s.snr.size() == g[0].size());
+  double err = 0;
+  std::vector<double> enc, dec;
+  for (std::size_t j = 0; j < s.snr.size(); ++j) {
+    double m = 0, v = 0;
+    for (std::size_t r = 0; r < R; ++r) m += g[r][j] / R;
+    for (std::size_t r = 0; r < R; ++r) v += (g[r][j] - m) * (g[r][j] - m) / (R - 1);
+    const double want = std::abs(m) / std::sqrt(v);
+    err = std::max(err, std::abs(s.snr[j] - want) / want);
+    (s.encoder[j] ? enc : dec).push_back(want);
+  }
+  CHECK(err < 1e-9);
+  CHECK(s.median_encoder == doctest::Approx(tz::models::median_of(enc)).epsilon(1e-9));
+  CHECK(s.median_decoder == doctest::Approx(tz::models::median_of(dec)).epsilon(1e-9));
+  CHECK_THROWS_AS(tz::models::gradient_snr(vae, x, k, Estimator::dreg, 1, rng), std::invalid_argument);
+}
+
+TEST_CASE("median_of, and the unit report by hand") {
+  CHECK(tz::models::median_of({3, 1, 2}) == 2);
+  CHECK(tz::models::median_of({4, 1, 3, 2}) == 2.5);
+  CHECK(std::isnan(tz::models::median_of({})));
+  // two rows, two units: m = [[0, 1], [0.4, 1]], v = [[1, 0.5], [0.25, 0.5]]
+  tz::models::GaussianCode c{Array<float>({{0.0f, 1.0f}, {0.4f, 1.0f}}), Array<float>({{1.0f, 0.5f}, {0.25f, 0.5f}})};
+  const tz::models::UnitReport u = tz::models::unit_report(c);
+  // A_0 = ((0 − 0.2)² + (0.4 − 0.2)²) / 2 = 0.04 > 0.01 (active);  A_1 = 0 (inactive)
+  CHECK(u.activity[0] == doctest::Approx(0.04).epsilon(1e-6));
+  CHECK(u.activity[1] == doctest::Approx(0.0));
+  CHECK(u.active == 1);
+  // KL_0 = ½ [(1 + 0 − 1 − 0) + (0.25 + 0.16 − 1 − log 0.25)] / 2;  KL_1 = ½ (0.5 + 1 − 1 − log 0.5)
+  CHECK(u.kl[0] == doctest::Approx(0.25 * (0.25 + 0.16 - 1 - std::log(0.25))).epsilon(1e-6));
+  CHECK(u.kl[1] == doctest::Approx(0.5 * (0.5 - std::log(0.5))).epsilon(1e-6));
+}
+
+TEST_CASE("--estimator: parsed, refused with the ELBO, saved in the checkpoint") {
+  using tz::models::Config;
+  const tz::models::ModelInfo& info = tz::models::find_model("vae");
+  CHECK(tz::models::parse_estimator("dreg") == Estimator::dreg);
+  try {
+    tz::models::parse_estimator("reinforce");
+    FAIL("no error");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()) == "--estimator: 'reinforce' is not one of standard, stl, dreg");
+  }
+  try {
+    tz::models::vae_options(Config::from(info.flags, {{"estimator", "stl"}}, "vae"));
+    FAIL("no error");
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::string(e.what()).rfind("--estimator stl: applies to --objective iwae only", 0) == 0);
+  }
+  // a checkpoint of a config from before the flag existed trains with the standard estimator
+  Config old = Config::from(info.flags, {{"objective", "iwae"}}, "vae");
+  CHECK(tz::models::vae_options(old).estimator == Estimator::standard);
+  const Config c = Config::from(info.flags, {{"objective", "iwae"}, {"estimator", "dreg"}, {"z", "2"}, {"hidden", "4"}}, "vae");
+  Rng rng(6);
+  std::unique_ptr<tz::models::Model<float>> m = info.make_float(c, rng);
+  const std::string path = (std::filesystem::temp_directory_path() / "tz_test_estimators_checkpoint.npz").string();
+  tz::models::save_checkpoint(path, info, c, *m);
+  const tz::models::Loaded loaded = tz::models::load_checkpoint(path);
+  CHECK(dynamic_cast<VAE<float>&>(*loaded.model).options().estimator == Estimator::dreg);
+  CHECK(loaded.config.str("estimator") == "dreg");
+  std::filesystem::remove(path);
+}
