@@ -193,7 +193,6 @@ int cmd_new_model(const std::string& name) {
 
 int run(int argc, char** argv) {
   const std::string sub = argc > 1 ? argv[1] : "";
-  if (sub == "diagnose") return run_diagnose(argc, argv);  // app/cmd_diagnose.cpp
   // train/eval/sample need the model's name first, to know its flags.
   if (sub == "train" || sub == "eval" || sub == "sample") {
     if (argc < 3 || argv[2][0] == '-') {
@@ -303,7 +302,6 @@ int run(int argc, char** argv) {
   app.add_subcommand("train", "train <model> [flags]: train a registered model");
   app.add_subcommand("eval", "eval <model> --checkpoint FILE: evaluate a saved model");
   app.add_subcommand("sample", "sample <model> --checkpoint FILE --out PNG: draw samples");
-  app.add_subcommand("diagnose", "diagnose <model> --checkpoint FILE --snr|--active-units: gradient SNR, active units");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -318,6 +316,7 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string(argv[1]) == "diagnose") return run_diagnose(argc, argv);  // app/cmd_diagnose.cpp
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tapezoo: error: %s\n", e.what());

@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
   t.step(1, "Data: {}, {} training images; the first {} test images, binarized once", data.name,
          data.train_x.shape()[0], n);
   const Array<float> x = zm::binarized_test_rows(zm::first_test_rows(data, static_cast<long>(n)));
-  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, t.pick(3000L, 150L), static_cast<long>(n));
+  const zm::TrainOptions opt = tz::tutorial::train_options(t, data_spec, t.pick(2000L, 400L), static_cast<long>(n));
 
   t.step(2, "A VAE with z = 2 trained on the ELBO: {} Adam steps of 100 images", opt.iters);
   const Scored elbo = train_and_score(t, "elbo", {{"objective", "elbo"}}, opt, x);
