@@ -32,13 +32,14 @@ using tz::test::binary_rows;
 
 namespace {
 
-VAEOptions tiny_options() {
-  VAEOptions o;
-  o.x_dim = 6;
-  o.hidden = 4;
-  o.z = 2;
-  return o;
-}
+// A VAE 6-4-4-2z / 2-4-4-6 drawn from its own seed, and n binary rows x [n, 6] drawn from seed + 10.
+struct Tiny {
+  Rng rng;
+  VAE<double> vae;
+  Array<double> x;
+  Tiny(std::uint64_t seed, std::size_t n)
+      : rng(seed), vae(VAEOptions{.x_dim = 6, .hidden = 4, .z = 2}, rng), x(binary_rows(n, 6, seed + 10)) {}
+};
 
 // Every parameter's gradient, flattened in params().all() order; the parameters' gradients are zeroed.
 struct Flat {
@@ -73,9 +74,8 @@ double max_abs(const std::vector<double>& v) {
 }  // namespace
 
 TEST_CASE("every estimator has the value −L_k, bit for bit") {
-  Rng rng(1);
-  VAE<double> vae(tiny_options(), rng);
-  const Array<double> x = binary_rows(3, 6, 11);
+  Tiny t(1, 3);
+  auto& [rng, vae, x] = t;
   const Array<double> eps = rng.normal<double>({4 * 3, 2});
   double v_std = 0, v_stl = 0, v_dreg = 0;
   estimator_grad(vae, x, 4, eps, Estimator::standard, &v_std);
@@ -86,10 +86,9 @@ TEST_CASE("every estimator has the value −L_k, bit for bit") {
 }
 
 TEST_CASE("k = 1: the standard gradient minus STL's is the score term, by hand") {
-  Rng rng(2);
-  VAE<double> vae(tiny_options(), rng);
   const std::size_t n = 3;
-  const Array<double> x = binary_rows(n, 6, 12);
+  Tiny t(2, n);
+  auto& [rng, vae, x] = t;
   const Array<double> eps = rng.normal<double>({n, 2});
   // the adjoints of m and v under each estimator, and the parameters' gradients
   Array<double> gm[2], gv[2];
@@ -135,10 +134,9 @@ TEST_CASE("k = 1: the standard gradient minus STL's is the score term, by hand")
 }
 
 TEST_CASE("DReG's surrogate equals its definition, by a hand loop over the samples") {
-  Rng rng(3);
-  VAE<double> vae(tiny_options(), rng);
   const std::size_t n = 3, k = 4;
-  const Array<double> x = binary_rows(n, 6, 13);
+  Tiny t(3, n);
+  auto& [rng, vae, x] = t;
   const Array<double> eps = rng.normal<double>({k * n, 2});
   const Flat dreg = estimator_grad(vae, x, k, eps, Estimator::dreg);
   const Flat standard = estimator_grad(vae, x, k, eps, Estimator::standard);
@@ -214,9 +212,8 @@ double largest_t(VAE<double>& vae, const Array<double>& x, std::size_t k, Estima
 }  // namespace
 
 TEST_CASE("STL at k = 1 and DReG at k = 4 have the standard estimator's expectation; STL at k = 4 does not") {
-  Rng rng(4);
-  VAE<double> vae(tiny_options(), rng);
-  const Array<double> x = binary_rows(2, 6, 14);
+  Tiny t(4, 2);
+  auto& [rng, vae, x] = t;
   // ~130 parameters: a true mean 0 gives |t| > 4.5 for any of them with probability ~130 · 7e-6 = 1e-3
   const double t_stl1 = largest_t(vae, x, 1, Estimator::stl, 2000, rng);
   const double t_dreg4 = largest_t(vae, x, 4, Estimator::dreg, 2000, rng);
@@ -228,9 +225,9 @@ TEST_CASE("STL at k = 1 and DReG at k = 4 have the standard estimator's expectat
 }
 
 TEST_CASE("gradient_snr: |mean| / sd of each parameter's gradient over the draws, against two passes by hand") {
-  Rng init(5);
-  VAE<double> vae(tiny_options(), init);
-  const Array<double> x = binary_rows(2, 6, 15);
+  Tiny t(5, 2);
+  auto& vae = t.vae;
+  const Array<double>& x = t.x;
   const std::size_t k = 3, R = 50;
   Rng rng(77);
   const tz::models::GradientSNR s = tz::models::gradient_snr(vae, x, k, Estimator::dreg, R, rng);
