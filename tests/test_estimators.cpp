@@ -7,11 +7,13 @@
 //     Σ_i w̃_i ∇_θ log w_i (decoder), by a hand loop over the samples with the score path cut;
 //   - STL at k = 1 and DReG at k = 4 have the standard estimator's expectation: paired over many ε,
 //     every parameter's mean difference is within 4.5 standard errors; STL at k = 4 is not (biased);
-//   - gradient_snr against a two-pass mean and standard deviation; the unit report by hand; the flag.
+//   - gradient_snr against a two-pass mean and standard deviation; the unit report by hand; the flag;
+//   - `tapezoo diagnose` prints gradient_snr's medians and unit_report's units, and refuses what it should.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -296,4 +298,57 @@ TEST_CASE("--estimator: parsed, refused with the ELBO, saved in the checkpoint")
   CHECK(dynamic_cast<VAE<float>&>(*loaded.model).options().estimator == Estimator::dreg);
   CHECK(loaded.config.str("estimator") == "dreg");
   std::filesystem::remove(path);
+}
+
+namespace {
+
+// The number after "key": in a JSON line.
+double json_number(const std::string& line, const std::string& key) {
+  const auto at = line.find("\"" + key + "\": ");
+  REQUIRE_MESSAGE(at != std::string::npos, key << " is not in " << line);
+  return std::strtod(line.c_str() + at + key.size() + 4, nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("tapezoo diagnose: the SNR and the units it prints are gradient_snr's and unit_report's") {
+  using tz::models::Config;
+  const tz::models::ModelInfo& info = tz::models::find_model("vae");
+  const Config c = Config::from(info.flags, {{"objective", "iwae"}, {"z", "2"}, {"hidden", "8"}}, "vae");
+  Rng init(8);
+  std::unique_ptr<tz::models::Model<float>> m = info.make_float(c, init);
+  tz::test::TempDir dir;
+  const std::string ckpt = dir / "checkpoint.npz";
+  tz::models::save_checkpoint(ckpt, info, c, *m);
+  const std::string cmd = tz::test::tapezoo_program().string() + " diagnose vae --data strokes --checkpoint " + ckpt;
+  // the same rows in-process: the strokes' test set (its own seed), binarized once
+  Rng data_rng(0);
+  const tz::models::Dataset data = tz::models::load_dataset(info, "strokes", data_rng);
+  auto& vae = dynamic_cast<VAE<float>&>(*m);
+
+  const std::string snr = tz::test::run(cmd + " --snr --k 1,10 --estimators standard,dreg --repeats 5 --batch 3 --json");
+  const Array<float> x = tz::models::rows_of(tz::models::binarized_test_rows(data), 0, 3);
+  for (auto [e, k] : {std::pair{Estimator::standard, 1}, std::pair{Estimator::dreg, 10}}) {
+    Rng rng(7);  // diagnose's draws: --seed 0 + 7, for every estimator and k
+    const tz::models::GradientSNR s = tz::models::gradient_snr(vae, x, k, e, 5, rng);
+    const std::string key = fmt::format("{}_k{}", tz::models::to_string(e), k);
+    CHECK(json_number(snr, "snr_encoder_" + key) == doctest::Approx(s.median_encoder).epsilon(1e-12));
+    CHECK(json_number(snr, "snr_decoder_" + key) == doctest::Approx(s.median_decoder).epsilon(1e-12));
+  }
+
+  const std::string units = tz::test::run(cmd + " --active-units --eval 64 --json");
+  const tz::models::UnitReport u = tz::models::unit_report(vae.gaussian_code(
+      tz::models::binarized_test_rows(tz::models::first_test_rows(data, 64))));
+  CHECK(json_number(units, "active_units") == static_cast<double>(u.active));
+  const auto list = units.find("\"unit_kl\": [");  // KL_0, the list's first number
+  REQUIRE(list != std::string::npos);
+  CHECK(std::strtod(units.c_str() + list + 12, nullptr) == doctest::Approx(u.kl[0]).epsilon(1e-12));
+
+  const auto [status, text] = tz::test::run_status(cmd);
+  CHECK(status != 0);
+  CHECK(tz::test::contains(text, "diagnose: nothing to do: give --snr, --active-units or both"));
+  const auto [status2, text2] = tz::test::run_status(tz::test::tapezoo_program().string() +
+                                                     " train vae --data strokes --iters 1 --estimator stl");
+  CHECK(status2 != 0);
+  CHECK(tz::test::contains(text2, "--estimator stl: applies to --objective iwae only"));
 }
