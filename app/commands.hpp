@@ -21,3 +21,6 @@ inline void add_coursework_commands(CLI::App& app) {
   add_exercise_command(app);
   add_grade_command(app);
 }
+
+// `tapezoo diagnose <model> …` (app/cmd_diagnose.cpp): argv as main() got it, argv[1] == "diagnose".
+int run_diagnose(int argc, char** argv);

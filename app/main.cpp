@@ -194,102 +194,104 @@ int cmd_new_model(const std::string& name) {
   return 0;
 }
 
-int run(int argc, char** argv) {
-  const std::string sub = argc > 1 ? argv[1] : "";
-  // train/eval/sample need the model's name first, to know its flags.
-  if (sub == "train" || sub == "eval" || sub == "sample") {
-    if (argc < 3 || argv[2][0] == '-') {
-      std::string names;
-      for (const ModelInfo& m : registry()) names += (names.empty() ? "" : ", ") + m.name;
-      std::fprintf(stderr, "usage: tapezoo %s <model> [flags]   (models: %s; `tapezoo %s <model> --help` lists the flags)\n",
-                   sub.c_str(), names.c_str(), sub.c_str());
-      return 2;
+// train, eval and sample: the model's name comes first, to know its flags.
+int run_model_command(const std::string& sub, int argc, char** argv) {
+  if (argc < 3 || argv[2][0] == '-') {
+    std::string names;
+    for (const ModelInfo& m : registry()) names += (names.empty() ? "" : ", ") + m.name;
+    std::fprintf(stderr, "usage: tapezoo %s <model> [flags]   (models: %s; `tapezoo %s <model> --help` lists the flags)\n",
+                 sub.c_str(), names.c_str(), sub.c_str());
+    return 2;
+  }
+  const ModelInfo& info = find_model(argv[2]);
+  TrainOptions opt;
+  std::map<std::string, std::string> given;
+  std::string checkpoint, png;
+  std::size_t n_samples = 100;
+  CLI::App cmd(fmt::format("tapezoo {} {}: {}", sub, info.name, info.description), "tapezoo " + sub + " " + info.name);
+  if (sub == "train") {
+    add_loop_flags(cmd, opt, true);
+    add_model_flags(cmd, info, given);
+  } else if (sub == "eval") {
+    add_loop_flags(cmd, opt, false);
+    cmd.add_option("--checkpoint", checkpoint, "a checkpoint.npz written by train --out")->required();
+    add_model_flags(cmd, info, given);  // evaluation settings such as --iwae override the stored ones
+  } else {
+    cmd.add_option("--checkpoint", checkpoint, "a checkpoint.npz written by train --out")->required();
+    cmd.add_option("--out", png, "the PNG to write")->required();
+    cmd.add_option("--n", n_samples, "number of samples")->capture_default_str()->check(flags::positive_integer());
+    cmd.add_option("--seed", opt.seed, "seed")->capture_default_str()->check(flags::nonnegative_integer());
+    add_path_flag(cmd);
+  }
+  try {
+    cmd.parse(argc - 2, argv + 2);
+  } catch (const CLI::ParseError& e) {
+    return cmd.exit(e);
+  }
+  blas::print_kernel_hint_once();
+  if (sub == "train") {
+    if (cmd.count("--lr") == 0) opt.lr = info.default_lr;
+    Config config = Config::from(info.flags, given, info.name);
+    if (!opt.resume.empty()) {  // the checkpoint's flags, and those typed again
+      ResumePlan plan = resume_options(info, opt, typed_flags(cmd), given);
+      config = plan.config;
+      opt = plan.opt;
     }
-    const ModelInfo& info = find_model(argv[2]);
-    TrainOptions opt;
-    std::map<std::string, std::string> given;
-    std::string checkpoint, png;
-    std::size_t n_samples = 100;
-    CLI::App cmd(fmt::format("tapezoo {} {}: {}", sub, info.name, info.description), "tapezoo " + sub + " " + info.name);
-    if (sub == "train") {
-      add_loop_flags(cmd, opt, true);
-      add_model_flags(cmd, info, given);
-    } else if (sub == "eval") {
-      add_loop_flags(cmd, opt, false);
-      cmd.add_option("--checkpoint", checkpoint, "a checkpoint.npz written by train --out")->required();
-      add_model_flags(cmd, info, given);  // evaluation settings such as --iwae override the stored ones
+    StopOnSignal stop;  // SIGINT, SIGTERM: finish the step, save the checkpoint, exit 128 + the signal
+    TrainResult r = train(info, config, opt);
+    if (r.stopped_by != 0) {
+      std::fprintf(stderr, "%s\n", interrupted_message(front_end(argv[0]), info, opt, r).c_str());
+      return 128 + r.stopped_by;
+    }
+    if (!opt.json) {
+      std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter, %s path)%s\n", info.name.c_str(), r.iters - r.first_iter,
+                  r.train_s, r.ms_per_iter, to_string(path()),
+                  r.first_iter > 0 ? fmt::format(", resumed at {}", r.first_iter).c_str() : "");
+      print_metrics(r.metrics);
+      if (!opt.out.empty()) std::printf("wrote %s/{checkpoint.npz, metrics.csv, curves.png, …}\n", opt.out.c_str());
     } else {
-      cmd.add_option("--checkpoint", checkpoint, "a checkpoint.npz written by train --out")->required();
-      cmd.add_option("--out", png, "the PNG to write")->required();
-      cmd.add_option("--n", n_samples, "number of samples")->capture_default_str()->check(flags::positive_integer());
-      cmd.add_option("--seed", opt.seed, "seed")->capture_default_str()->check(flags::nonnegative_integer());
-      add_path_flag(cmd);
+      std::printf("%s\n", result_json(info, opt, r).c_str());
     }
-    try {
-      cmd.parse(argc - 2, argv + 2);
-    } catch (const CLI::ParseError& e) {
-      return cmd.exit(e);
-    }
-    blas::print_kernel_hint_once();
-    if (sub == "train") {
-      if (cmd.count("--lr") == 0) opt.lr = info.default_lr;
-      Config config = Config::from(info.flags, given, info.name);
-      if (!opt.resume.empty()) {  // the checkpoint's flags, and those typed again
-        ResumePlan plan = resume_options(info, opt, typed_flags(cmd), given);
-        config = plan.config;
-        opt = plan.opt;
-      }
-      StopOnSignal stop;  // SIGINT, SIGTERM: finish the step, save the checkpoint, exit 128 + the signal
-      TrainResult r = train(info, config, opt);
-      if (r.stopped_by != 0) {
-        std::fprintf(stderr, "%s\n", interrupted_message(front_end(argv[0]), info, opt, r).c_str());
-        return 128 + r.stopped_by;
-      }
-      if (!opt.json) {
-        std::printf("%s: %ld iterations in %.1f s (%.2f ms/iter, %s path)%s\n", info.name.c_str(), r.iters - r.first_iter,
-                    r.train_s, r.ms_per_iter, to_string(path()),
-                    r.first_iter > 0 ? fmt::format(", resumed at {}", r.first_iter).c_str() : "");
-        print_metrics(r.metrics);
-        if (!opt.out.empty()) std::printf("wrote %s/{checkpoint.npz, metrics.csv, curves.png, …}\n", opt.out.c_str());
-      } else {
-        std::printf("%s\n", result_json(info, opt, r).c_str());
-      }
-      return 0;
-    }
-    if (sub == "sample") flags::check_output_file(png, "--out");  // before the work, not after it
-    Loaded loaded = load_checkpoint(checkpoint);
-    if (loaded.info != &info)
-      throw std::invalid_argument(fmt::format("--checkpoint {}: it holds a '{}' model, not '{}'", checkpoint,
-                                              loaded.info->name, info.name));
-    Rng rng(opt.seed + 1);
-    if (sub == "eval") {
-      if (!given.empty()) {  // rebuild with the overrides, then load the parameters again
-        Config c = loaded.config;
-        for (const auto& [k, v] : given) c.set(k, v);
-        Rng init(0);
-        loaded.model = info.make_float(c, init);
-        load_parameters(checkpoint, loaded.model->params());
-      }
-      use_threads(opt.threads);  // the evaluation's chunks on the pool (autograd/parallel.hpp)
-      Dataset data = first_test_rows(load_dataset(info, opt.data.empty() ? info.default_data : opt.data, rng), opt.eval);
-      Metrics m = loaded.model->evaluate(data, rng);
-      if (opt.json) {
-        JsonLine j;
-        j.add("model", info.name).add("checkpoint", checkpoint);
-        for (const auto& [k, v] : m) j.add(k, v);
-        std::printf("%s\n", j.str().c_str());
-      } else {
-        print_metrics(m);
-      }
-      return 0;
-    }
-    if (!loaded.model->can_sample())
-      throw std::invalid_argument(fmt::format("sample: model '{}' does not draw samples", info.name));
-    Array<float> x = loaded.model->sample(n_samples, rng);
-    save_image_grid(png, x, {.nrow = 10});
-    std::printf("wrote %s (%zu samples)\n", png.c_str(), n_samples);
     return 0;
   }
+  if (sub == "sample") flags::check_output_file(png, "--out");  // before the work, not after it
+  Loaded loaded = load_checkpoint(checkpoint);
+  if (loaded.info != &info)
+    throw std::invalid_argument(fmt::format("--checkpoint {}: it holds a '{}' model, not '{}'", checkpoint,
+                                            loaded.info->name, info.name));
+  Rng rng(opt.seed + 1);
+  if (sub == "eval") {
+    if (!given.empty()) {  // rebuild with the overrides, then load the parameters again
+      Config c = loaded.config;
+      for (const auto& [k, v] : given) c.set(k, v);
+      Rng init(0);
+      loaded.model = info.make_float(c, init);
+      load_parameters(checkpoint, loaded.model->params());
+    }
+    use_threads(opt.threads);  // the evaluation's chunks on the pool (autograd/parallel.hpp)
+    Dataset data = first_test_rows(load_dataset(info, opt.data.empty() ? info.default_data : opt.data, rng), opt.eval);
+    Metrics m = loaded.model->evaluate(data, rng);
+    if (opt.json) {
+      JsonLine j;
+      j.add("model", info.name).add("checkpoint", checkpoint);
+      for (const auto& [k, v] : m) j.add(k, v);
+      std::printf("%s\n", j.str().c_str());
+    } else {
+      print_metrics(m);
+    }
+    return 0;
+  }
+  if (!loaded.model->can_sample())
+    throw std::invalid_argument(fmt::format("sample: model '{}' does not draw samples", info.name));
+  Array<float> x = loaded.model->sample(n_samples, rng);
+  save_image_grid(png, x, {.nrow = 10});
+  std::printf("wrote %s (%zu samples)\n", png.c_str(), n_samples);
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  const std::string sub = argc > 1 ? argv[1] : "";
+  if (sub == "train" || sub == "eval" || sub == "sample") return run_model_command(sub, argc, argv);
 
   CLI::App app("tapezoo: a reverse-mode autodiff tape and a model zoo from MLE to variational inference", "tapezoo");
   app.require_subcommand(1);
@@ -301,7 +303,9 @@ int run(int argc, char** argv) {
   fit->require_subcommand(1);
   add_fit_gmm_command(*fit);
   add_ops_command(app);
-  add_claims_command(app); add_coursework_commands(app);  // the latter: exercise and grade (docs/teaching.md)
+  add_claims_command(app);
+  add_coursework_commands(app);  // exercise and grade (docs/teaching.md)
+  app.add_subcommand("diagnose", "diagnose <model> --checkpoint FILE [--snr] [--active-units]: gradient SNR, active units");
   app.add_subcommand("train", "train <model> [flags]: train a registered model");
   app.add_subcommand("eval", "eval <model> --checkpoint FILE: evaluate a saved model");
   app.add_subcommand("sample", "sample <model> --checkpoint FILE --out PNG: draw samples");
@@ -319,6 +323,7 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    if (argc > 1 && std::string(argv[1]) == "diagnose") return run_diagnose(argc, argv);  // app/cmd_diagnose.cpp
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tapezoo: error: %s\n", e.what());

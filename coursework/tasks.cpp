@@ -53,7 +53,7 @@ const std::vector<Task>& tasks() {
       // ---- 6. the VAE and the IWAE
       {"6.1", "VAE negative_elbo_bound: rec + KL per example", 4, {"models/vae.cpp"}, {"elbo_from"}, {"5.1", "5.5"}, "04_vae"},
       {"6.2", "VAE negative_iwae_bound: the log importance weights, −log (1/k) Σ_i w_i", 4, {"models/vae.cpp"},
-       {"log_importance_weights"}, {"5.1", "5.2", "5.4", "5.5"}, "05_iwae"},
+       {"log_weights_at"}, {"5.1", "5.2", "5.4", "5.5"}, "05_iwae"},
       // ---- 7. the GMVAE
       {"7.1", "the mixture prior: log (1/k) Σ_i N(z; m_i, diag v_i)", 3, {kDist}, {"log_normal_mixture"}, {"5.2", "5.4"},
        "07_gmvae"},

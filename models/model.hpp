@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -88,6 +89,11 @@ struct Loss {
 
 using Metrics = std::vector<std::pair<std::string, double>>;
 
+// q(z|x) = N(m, diag v) of n rows of x: m and v [n, z] (./zoo diagnose --active-units).
+struct GaussianCode {
+  Array<float> m, v;
+};
+
 template <class T>
 class Model {
  public:
@@ -119,6 +125,11 @@ class Model {
   // n samples from the model as rows (for `./zoo sample`); optional.
   virtual bool can_sample() const { return false; }
   virtual Array<float> sample(std::size_t /*n*/, Rng& /*rng*/) { return {}; }
+  // The Gaussian encoder's q(z|x) = N(m, diag v) of every row of x, without gradients, for the
+  // diagnostics of app/cmd_diagnose.cpp (active units, the KL of each unit); optional.
+  virtual GaussianCode gaussian_code(const Array<float>& /*x*/) {
+    throw std::invalid_argument("the model has no Gaussian encoder q(z|x) = N(m, diag v)");
+  }
 
  protected:
   nn::ParamSet<T> params_;

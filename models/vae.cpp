@@ -82,33 +82,81 @@ Var<T> VAE<T>::weighted_objective(const Bound& b, double beta) const {
 }
 
 template <class T>
-Var<T> VAE<T>::log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaussian<T>& q, std::size_t k,
-                                      const Var<T>& eps) const {
-  const std::size_t n = x.shape()[0];
-  if (eps.dim() != 2 || eps.shape()[0] != k * n || eps.shape()[1] != options_.z)
-    throw std::invalid_argument(fmt::format("log_importance_weights: ε must be [k·n, z] = [{}, {}], got {}", k * n,
-                                            options_.z, shape_str(eps.shape())));
-  // TASK 6.2 log_importance_weights: log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), z_i = m + √v ⊙ ε_i, as [k, n] (Burda et al. 2016)
-  // k copies of q(z|x) and of x: row i·n + j belongs to sample i of example j
-  Var<T> m = k == 1 ? q.m : duplicate(q.m, k);
-  Var<T> v = k == 1 ? q.v : duplicate(q.v, k);
-  Var<T> xk = k == 1 ? x : duplicate(x, k);
-  // z_i = m + √v ⊙ ε_i
-  Var<T> z = sample_gaussian(m, v, eps);
+Var<T> VAE<T>::log_weights_at(Tape<T>& tape, const Var<T>& xk, const Var<T>& z, const Var<T>& m,
+                              const Var<T>& v) const {
+  // TASK 6.2 log_weights_at: log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), z_i = m + √v ⊙ ε_i, one per row of z (Burda et al. 2016)
   // log p(x|z_i) = Σ_j [x_j l_ij − softplus(l_ij)]
   Var<T> log_px_z = log_bernoulli_with_logits(xk, decode(tape, z));
   // log p(z_i) = log N(z_i; 0, I) = −½ Σ_j (z_ij² + log 2π)
   Var<T> log_pz = -0.5 * (sum(square(z), -1) + kLog2Pi * static_cast<double>(options_.z));
   // log q(z_i|x) = log N(z_i; m, diag v)
   Var<T> log_qz = log_normal(z, m, v);
-  // log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x), as [k, n]
-  return reshape(log_px_z + log_pz - log_qz, {static_cast<std::ptrdiff_t>(k), static_cast<std::ptrdiff_t>(n)});
+  // log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x)
+  return log_px_z + log_pz - log_qz;
   // END TASK
+}
+
+// The three estimators of ∇ L_k, L_k = log (1/k) Σ_i w_i, all as one graph whose value is log w.
+// φ (the encoder) reaches log w_i two ways: through the sample z_i = m + √v ⊙ ε_i (the path), and
+// through the parameters (m, v) of log q(z_i|x) at a fixed z_i (the score):
+//   ∇_φ log w_i = ∂ log w_i/∂z_i · ∂z_i/∂φ − ∂ log q_φ(z_i|x)/∂φ |_{z_i}                         (1)
+// standard: the total derivative (1), ∇ L_k = Σ_i w̃_i ∇ log w_i (Burda et al. 2016, §3).
+// stl (Roeder et al. 2017): log q(z_i|x) with detach(m), detach(v) drops the score term of (1).
+//   At k = 1 its mean is E_q[∂ log q/∂φ] = ∫ ∂q/∂φ dz = 0, so STL is unbiased there, and at q = p(z|x)
+//   the path term is 0 for every ε ("sticking the landing"). For k > 1 the weights w̃_i depend on z_i
+//   and the dropped term's mean is not 0: STL is biased (Tucker et al. 2019).
+// dreg (Tucker et al. 2019, eq. 6): the score term's mean, E[Σ_i w̃_i ∂ log q/∂φ], is rewritten by
+//   the reparameterisation identity E_q[f(z) ∂ log q/∂φ] = E_ε[∂f/∂z · ∂z/∂φ] with f = w̃_i, and
+//   ∂w̃_i/∂z_i = (w̃_i − w̃_i²) ∂ log w_i/∂z_i, so that
+//     ∇_φ L_k = E[Σ_i (w̃_i − (w̃_i − w̃_i²)) ∂ log w_i/∂z_i · ∂z_i/∂φ] = E[Σ_i w̃_i² ∂ log w_i/∂z_i · ∂z_i/∂φ]
+//   while θ (the decoder) gets the standard Σ_i w̃_i ∇_θ log w_i.
+// On the tape, DReG is STL with the sample's gradient scaled by w̃_i on its way back to φ:
+//   z'_i = detach(z_i) + detach(w̃_i) · (z_i − detach(z_i))        value z_i exactly (z − detach(z) = 0)
+// so that −log_mean_exp(log w(z')) has the value −L_k, hands log w_i the adjoint −w̃_i (θ's gradient is
+// the standard one) and hands z_i the adjoint −w̃_i · w̃_i ∂ log w_i/∂z_i (φ's is eq. 6). The weights w̃_i
+// must be known before z' is recorded: one decoder pass without a tape computes them first.
+template <class T>
+Var<T> VAE<T>::log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaussian<T>& q, std::size_t k,
+                                      const Var<T>& eps, Estimator estimator) const {
+  const std::size_t n = x.shape()[0];
+  if (eps.dim() != 2 || eps.shape()[0] != k * n || eps.shape()[1] != options_.z)
+    throw std::invalid_argument(fmt::format("log_importance_weights: ε must be [k·n, z] = [{}, {}], got {}", k * n,
+                                            options_.z, shape_str(eps.shape())));
+  const std::vector<std::ptrdiff_t> kn = {static_cast<std::ptrdiff_t>(k), static_cast<std::ptrdiff_t>(n)};
+  // k copies of q(z|x) and of x: row i·n + j belongs to sample i of example j
+  Var<T> m = k == 1 ? q.m : duplicate(q.m, k);
+  Var<T> v = k == 1 ? q.v : duplicate(q.v, k);
+  Var<T> xk = k == 1 ? x : duplicate(x, k);
+  // z_i = m + √v ⊙ ε_i
+  Var<T> z = sample_gaussian(m, v, eps);
+  // standard: log w_i as [k, n], differentiated through z_i and through (m, v) of log q
+  if (estimator == Estimator::standard) return reshape(log_weights_at(tape, xk, z, m, v), kn);
+  // stl and dreg: log q(z_i|x) at detach(m), detach(v): no score term
+  const Var<T> m_cut = detach(m), v_cut = detach(v);
+  if (estimator == Estimator::stl) return reshape(log_weights_at(tape, xk, z, m_cut, v_cut), kn);
+  // dreg: w̃_i = softmax_i(log w_i), each example's k weights, from a pass that records nothing
+  Array<T> w_tilde;
+  {
+    NoGrad<T> no_grad(tape);
+    w_tilde = softmax(reshape(log_weights_at(tape, xk, z, m_cut, v_cut), kn), 0).value();
+  }
+  // z' = detach(z) + detach(w̃) · (z − detach(z)): the value z, φ's gradient through it scaled by w̃_i
+  Var<T> z_cut = detach(z);
+  w_tilde.reshape({k * n, 1});  // row i·n + j: w̃_i of example j, as z's rows
+  Var<T> scale = tape.constant(std::move(w_tilde), "w̃");
+  Var<T> z_scaled = z_cut + scale * (z - z_cut);
+  return reshape(log_weights_at(tape, xk, z_scaled, m_cut, v_cut), kn);
 }
 
 template <class T>
 Var<T> VAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, const Var<T>& eps) const {
-  Var<T> log_w = log_importance_weights(tape, x, encode(tape, x), k, eps);
+  return negative_iwae_bound(tape, x, k, eps, options_.estimator);
+}
+
+template <class T>
+Var<T> VAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, const Var<T>& eps,
+                                   Estimator estimator) const {
+  Var<T> log_w = log_importance_weights(tape, x, encode(tape, x), k, eps, estimator);
   // −L_k(x) = −log (1/k) Σ_i w_i      (Burda et al. 2016, eq. 8), per example
   return -log_mean_exp(log_w, 0);
 }
@@ -116,7 +164,7 @@ Var<T> VAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k
 template <class T>
 Var<T> VAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, Rng& rng) {
   Gaussian<T> q = encode(tape, x);
-  Var<T> log_w = log_importance_weights(tape, x, q, k, draw_eps(tape, k * x.shape()[0], rng));
+  Var<T> log_w = log_importance_weights(tape, x, q, k, draw_eps(tape, k * x.shape()[0], rng), options_.estimator);
   // −L_k(x) = −log (1/k) Σ_i w_i      (Burda et al. 2016, eq. 8), per example
   return -log_mean_exp(log_w, 0);
 }
@@ -175,6 +223,15 @@ void VAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
     if (i + 1 < n) x[i + 1] = static_cast<T>(static_cast<float>((bits >> 16) & 0xFFFFFF) < static_cast<float>(p[i + 1]) * two24);
   }
   std::swap(batch.x, xbin_);
+}
+
+template <class T>
+GaussianCode VAE<T>::gaussian_code(const Array<float>& x) {
+  // m and v of q(z|x) = N(m, diag v), 1000 rows at a time
+  GaussianCode c;
+  c.m = map_rows<T>(x, options_.z, [&](Tape<T>& tape, const Var<T>& xc) { return encode(tape, xc).m.value(); });
+  c.v = map_rows<T>(x, options_.z, [&](Tape<T>& tape, const Var<T>& xc) { return encode(tape, xc).v.value(); });
+  return c;
 }
 
 template class VAE<float>;

@@ -29,6 +29,21 @@
 // with --objective iwae --k K. log w is around −100 on MNIST: it is never exponentiated, the mean
 // is log_mean_exp (docs/pitfalls.md#logsumexp), whose gradient weights each sample by w_i / Σ_j w_j.
 //
+// Gradient estimators of L_k (--estimator; log w_i = log p(x, z_i) − log q(z_i|x), z_i = m + √v ⊙ ε_i,
+// w̃_i = w_i / Σ_j w_j; derived in models/vae.cpp above log_importance_weights):
+//   standard  ∇ L_k = Σ_i w̃_i ∇ log w_i, the total derivative: through z_i and through q's (m, v)
+//             (Burda et al. 2016, §3).
+//   stl       "sticking the landing" (Roeder, Wu & Duvenaud 2017): log q(z_i|x) is evaluated
+//             with detach(m), detach(v), so the score term −∂ log q/∂φ at fixed z is dropped and only
+//             the path through z_i stays. Unbiased at k = 1 (the score has mean 0), biased for k > 1
+//             (Tucker et al. 2019).
+//   dreg      doubly reparameterised (Tucker, Lawson, Gu & Maddison 2019, eq. 6): the encoder gets
+//             Σ_i w̃_i² ∂ log w_i/∂z_i · ∂z_i/∂φ (unbiased for every k), the decoder the standard
+//             Σ_i w̃_i ∇_θ log w_i.
+// Every estimator has the same value, −L_k: only the gradient differs. --objective elbo takes only
+// --estimator standard: its KL is in closed form, with no sampled log q to detach (for STL at k = 1
+// use --objective iwae --k 1 --estimator stl).
+//
 //   tz::models::VAE<float> vae({.z = 10}, rng);
 //   tz::Tape<float> tape;
 //   auto b = vae.negative_elbo_bound(tape, tape.constant(x), rng);   // per example: nelbo, kl, rec [n]
@@ -54,7 +69,10 @@ namespace tz::models {
 
 enum class Objective { elbo, iwae };
 enum class AnnealShape { linear, cyclic };
+enum class Estimator { standard, stl, dreg };
 Objective parse_objective(const std::string& name);       // "elbo" or "iwae"
+Estimator parse_estimator(const std::string& name);       // "standard", "stl" or "dreg"
+const char* to_string(Estimator e);                       // the flag's value: "standard", "stl", "dreg"
 AnnealShape parse_anneal_shape(const std::string& name);  // "linear" or "cyclic"
 
 // The KL weight's schedule, a fraction in [0, 1] at iteration t = 0, 1, …:
@@ -72,6 +90,7 @@ struct VAEOptions {
   AnnealShape anneal_shape = AnnealShape::linear;
   Objective objective = Objective::elbo;
   std::size_t k = 1;                    // importance samples of the IWAE objective
+  Estimator estimator = Estimator::standard;  // the gradient estimator of L_k (--objective iwae)
   std::vector<long> iwae = {1, 10, 100};  // k of the reported −IWAE_k bounds
   std::size_t eval_rows = 4096;         // rows decoded at once when evaluating −IWAE_k
 };
@@ -100,11 +119,16 @@ class VAE : public Model<T> {
 
   // log w_i = log p(x|z_i) + log p(z_i) − log q(z_i|x) for k samples per example, shape [k, n]
   // (row i holds sample i of every example). eps is [k·n, z], its row i·n + j is sample i of x_j.
+  // The value is the same for every estimator; the graph behind it is the estimator's, so that
+  // the gradient of −log_mean_exp_i log w_i is the estimator of ∇(−L_k) (models/vae.cpp).
   Var<T> log_importance_weights(Tape<T>& tape, const Var<T>& x, const Gaussian<T>& q, std::size_t k,
-                                const Var<T>& eps) const;
+                                const Var<T>& eps, Estimator estimator = Estimator::standard) const;
   // −L_k(x) = −log_mean_exp_i log w_i per example [n], on the tape (differentiable: the IWAE
-  // objective). With k = 1 and the same ε it is the one-sample ELBO with a Monte-Carlo KL.
+  // objective), its gradient by options().estimator, or by the estimator given. With k = 1 and the
+  // same ε it is the one-sample ELBO with a Monte-Carlo KL.
   Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, const Var<T>& eps) const;
+  Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, const Var<T>& eps,
+                             Estimator estimator) const;
   Var<T> negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t k, Rng& rng);
 
   // −L_k(x) for every row of x, without gradients, decoding at most options().eval_rows samples at
@@ -144,6 +168,8 @@ class VAE : public Model<T> {
   Array<float> decode_means(const Array<float>& z);
   // E_q[z|x] = m for every row of x: [n, z] (active units, traversals, reconstructions).
   Array<float> posterior_means(const Array<float>& x);
+  // q(z|x) = N(m, diag v) for every row of x (./zoo diagnose --active-units: models/model.hpp).
+  GaussianCode gaussian_code(const Array<float>& x) override;
 
   const VAEOptions& options() const { return options_; }
   long iteration() const { return iteration_; }
@@ -157,6 +183,8 @@ class VAE : public Model<T> {
   // f(b, g, log_w) for the groups of 100 rows [b, b + g) of x, with log_w [k, g] their log weights.
   template <class F>
   void for_each_group(const Array<T>& x, std::size_t k, Rng& rng, std::size_t max_rows, F&& f);
+  // log w for samples z [k·n, z] of q = N(m, v) (m, v, x already k copies), as [k·n].
+  Var<T> log_weights_at(Tape<T>& tape, const Var<T>& xk, const Var<T>& z, const Var<T>& m, const Var<T>& v) const;
   // ε ~ N(0, I) of shape [rows, z], drawn into eps_ and recorded as a constant.
   Var<T> draw_eps(Tape<T>& tape, std::size_t rows, Rng& rng);
 

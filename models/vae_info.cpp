@@ -18,6 +18,17 @@ Objective parse_objective(const std::string& name) {
   throw std::invalid_argument(fmt::format("--objective: '{}' is not one of elbo, iwae", name));
 }
 
+Estimator parse_estimator(const std::string& name) {
+  if (name == "standard") return Estimator::standard;
+  if (name == "stl") return Estimator::stl;
+  if (name == "dreg") return Estimator::dreg;
+  throw std::invalid_argument(fmt::format("--estimator: '{}' is not one of standard, stl, dreg", name));
+}
+
+const char* to_string(Estimator e) {
+  return e == Estimator::stl ? "stl" : e == Estimator::dreg ? "dreg" : "standard";
+}
+
 AnnealShape parse_anneal_shape(const std::string& name) {
   if (name == "linear") return AnnealShape::linear;
   if (name == "cyclic") return AnnealShape::cyclic;
@@ -35,6 +46,12 @@ VAEOptions vae_options(const Config& c) {
   o.anneal_shape = parse_anneal_shape(c.str("anneal-shape"));
   o.objective = parse_objective(c.str("objective"));
   o.k = count_flag(c, "k");
+  // checkpoints written before --estimator existed hold no value for it: they trained with standard
+  o.estimator = c.has("estimator") ? parse_estimator(c.str("estimator")) : Estimator::standard;
+  if (o.objective == Objective::elbo && o.estimator != Estimator::standard)
+    throw std::invalid_argument(fmt::format(
+        "--estimator {}: applies to --objective iwae only (the ELBO's KL is in closed form, with no sampled "
+        "log q to detach; for STL at k = 1 use --objective iwae --k 1 --estimator stl)", to_string(o.estimator)));
   o.iwae = c.integers("iwae");
   for (long k : o.iwae)
     if (k < 1) throw std::invalid_argument(fmt::format("--iwae: every k must be at least 1, got {}", k));
@@ -61,6 +78,8 @@ ModelInfo vae_info_with(std::string name, std::string description, std::map<std:
       {"anneal-shape", "linear", "annealing schedule: linear (once) or cyclic (every --anneal iterations)"},
       {"objective", "elbo", "training objective: elbo, or iwae (the importance-weighted bound with --k samples)"},
       {"k", "5", "importance samples of the IWAE objective (with --objective iwae)"},
+      {"estimator", "standard", "gradient estimator of the IWAE objective: standard, stl (Roeder et al. 2017) or dreg "
+                                "(Tucker et al. 2019); --objective iwae only"},
       {"iwae", "1,10,100", "k of the reported test bounds test_niwae_<k>, e.g. 1,10,100,1000"},
   };
   for (auto& f : m.flags)
