@@ -5,8 +5,9 @@
 //       each k and each estimator (--estimators standard,stl,dreg), over --repeats draws of ε for one
 //       fixed batch: the first --batch binarized test images (Rainforth et al. 2018)
 //   tapezoo diagnose vae --checkpoint … --active-units
-//       active units Cov_x(E_q[z_j|x]) > 0.01 (Burda et al. 2016) and the KL of each unit to N(0, 1), on
-//       the first --eval binarized test images; any model with a Gaussian encoder
+//       active units Cov_x(E_q[z_j|x]) > 0.01 (Burda et al. 2016) and the KL of each unit to the prior's
+//       marginal p(z_j) (N(0, 1), or a 1-D mixture for gmvae and vamp), on the first --eval binarized
+//       test images; any model with a Gaussian encoder
 //       (Model::gaussian_code in models/model.hpp)
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -92,8 +93,13 @@ void diagnose_units(const std::string& model, Model<float>& m, const Dataset& da
   if (o.json) return;
   double kl = 0;
   for (double a : u.kl) kl += a;
-  std::printf("active units (Cov_x E_q[z_j|x] > 0.01, %zu test images): %zu of %zu; KL to N(0, I) %.3f nats\n"
-              "%6s %14s %12s\n", x.shape()[0], u.active, u.kl.size(), kl, "unit", "Cov_x(E[z_j])", "KL_j");
+  if (u.mixture_prior)  // models/estimators.hpp: a mixture does not factorise, so Σ_j KL_j is not the bound's KL
+    std::printf("active units (Cov_x E_q[z_j|x] > 0.01, %zu test images): %zu of %zu; KL_j to the mixture prior's "
+                "marginal p(z_j), summed %.3f nats\n", x.shape()[0], u.active, u.kl.size(), kl);
+  else
+    std::printf("active units (Cov_x E_q[z_j|x] > 0.01, %zu test images): %zu of %zu; KL to N(0, I) %.3f nats\n",
+                x.shape()[0], u.active, u.kl.size(), kl);
+  std::printf("%6s %14s %12s\n", "unit", "Cov_x(E[z_j])", "KL_j");
   for (std::size_t i = 0; i < u.kl.size(); ++i)
     std::printf("%6zu %14.4g %12.4f%s\n", i, u.activity[i], u.kl[i], u.activity[i] > 1e-2 ? "   active" : "");
 }

@@ -1,6 +1,8 @@
 // tapezoo: gradient SNR, active units and the KL of each unit (the formulas are in models/estimators.hpp).
 #include "models/estimators.hpp"
 
+#include "autograd/parallel.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -67,18 +69,68 @@ GradientSNR gradient_snr(VAE<T>& vae, const Array<T>& x, std::size_t k, Estimato
   return out;
 }
 
+double kl_to_mixture_marginal(double m, double v, const std::vector<double>& mu, const std::vector<double>& var) {
+  if (mu.empty() || mu.size() != var.size())
+    throw std::invalid_argument(fmt::format("kl_to_mixture_marginal: {} means and {} variances (need K ≥ 1 of each)",
+                                            mu.size(), var.size()));
+  constexpr double kHalfLog2Pi = 0.91893853320467274178;  // ½ log 2π
+  constexpr double kU = 8;
+  const double s = std::sqrt(v), log_k = std::log(static_cast<double>(mu.size()));
+  // the step h = min(1/16, r/8), r = min_k σ_k / √v: log p(t) bends on the scale of the narrowest
+  // component, and h in units of q's sd must resolve it (at most 8,193 points: h ≥ 1/512)
+  double r = INFINITY;
+  for (double vk : var) r = std::min(r, std::sqrt(vk) / s);
+  const double h = std::max(1.0 / 512, std::min(1.0 / 16, r / 8));
+  // a_k = c_k − ½ (t − μ_k)² / σ²_k,  c_k = −½ log 2π − ½ log σ²_k
+  std::vector<double> a(mu.size()), c(mu.size());
+  for (std::size_t k = 0; k < mu.size(); ++k) c[k] = -kHalfLog2Pi - 0.5 * std::log(var[k]);
+  double e_log_p = 0, weight = 0;
+  const long steps = std::lround(2 * kU / h);
+  for (long i = 0; i <= steps; ++i) {
+    const double u = -kU + static_cast<double>(i) * (2 * kU / static_cast<double>(steps)), t = m + s * u;
+    // log p(t) = log Σ_k e^{a_k} − log K,  a_k = log N(t; μ_k, σ²_k)   (log-sum-exp: shift by the largest a_k)
+    double top = -INFINITY;
+    for (std::size_t k = 0; k < mu.size(); ++k) {
+      const double d = t - mu[k];
+      a[k] = c[k] - 0.5 * d * d / var[k];
+      top = std::max(top, a[k]);
+    }
+    double sum = 0;
+    for (double ak : a) sum += std::exp(ak - top);
+    // the trapezoid's weight φ(u) (h cancels below; the end points' φ(±8) / 2 ≈ 5e-15 is not halved)
+    const double w = std::exp(-0.5 * u * u - kHalfLog2Pi);
+    e_log_p += w * (top + std::log(sum) - log_k);
+    weight += w;
+  }
+  // −H(q) = −½ log(2πe v);  divided by Σ w (= 1/h up to 1e-15) so that a constant log p is integrated exactly
+  return -0.5 * std::log(2 * M_PI * M_E * v) - e_log_p / weight;
+}
+
 UnitReport unit_report(const GaussianCode& code, double threshold) {
   UnitReport u;
   u.activity = unit_activities(code.m);
   const std::size_t n = code.m.shape()[0], d = code.m.shape()[1];
+  u.mixture_prior = code.prior_m.dimension() != 0;  // a default xarray is a 0-D scalar: no prior given
+  if (u.mixture_prior && (code.prior_m.dimension() != 2 || code.prior_m.shape()[1] != d ||
+                          code.prior_v.shape() != code.prior_m.shape()))
+    throw std::invalid_argument(fmt::format("unit_report: the prior's means {} and variances {} must be [K, {}]",
+                                            shape_str(code.prior_m.shape()), shape_str(code.prior_v.shape()), d));
   u.kl.assign(d, 0.0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < d; ++j) {
+  // unit j's marginal prior p(z_j) = (1/K) Σ_k N(μ_kj, σ²_kj), as lists (empty: N(0, 1))
+  const std::size_t K = u.mixture_prior ? code.prior_m.shape()[0] : 0;
+  std::vector<std::vector<double>> mu(d, std::vector<double>(K)), var(d, std::vector<double>(K));
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t j = 0; j < d; ++j) mu[j][k] = code.prior_m(k, j), var[j][k] = code.prior_v(k, j);
+  // one unit per chunk: each chunk writes only its own u.kl[j], so every thread count gives the same sums
+  parallel_for(d, [&](std::size_t j) {
+    double sum = 0;
+    for (std::size_t i = 0; i < n; ++i) {
       const double m = code.m(i, j), v = code.v(i, j);
-      // KL(N(m, v) ‖ N(0, 1)) = ½ (v + m² − 1 − log v), unit j of row i
-      u.kl[j] += 0.5 * (v + m * m - 1 - std::log(v));
+      // N(0, 1): KL(N(m, v) ‖ N(0, 1)) = ½ (v + m² − 1 − log v), unit j of row i
+      sum += K == 0 ? 0.5 * (v + m * m - 1 - std::log(v)) : kl_to_mixture_marginal(m, v, mu[j], var[j]);
     }
-  for (double& a : u.kl) a /= static_cast<double>(std::max<std::size_t>(n, 1));
+    u.kl[j] = sum / static_cast<double>(std::max<std::size_t>(n, 1));
+  });
   for (double a : u.activity) u.active += a > threshold;
   return u;
 }

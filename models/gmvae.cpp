@@ -206,6 +206,21 @@ void GMVAE<T>::write_pictures(const std::string& dir, const Dataset& data, Rng& 
   });
 }
 
+template <class T>
+GaussianCode GMVAE<T>::gaussian_code(const Array<float>& x) {
+  // m and v of q(z|x) = N(m, diag v), 1000 rows at a time; the prior's components from prior(), so that
+  // the VampPrior's are its pseudo-inputs' posteriors
+  GaussianCode c;
+  c.m = map_rows<T>(x, options_.z, [&](Tape<T>& tape, const Var<T>& xc) { return encode(tape, xc).m.value(); });
+  c.v = map_rows<T>(x, options_.z, [&](Tape<T>& tape, const Var<T>& xc) { return encode(tape, xc).v.value(); });
+  Tape<T> tape;
+  NoGrad<T> no_grad(tape);
+  const Gaussian<T> p = prior(tape);
+  c.prior_m = xt::cast<float>(p.m.value());
+  c.prior_v = xt::cast<float>(p.v.value());
+  return c;
+}
+
 template class GMVAE<float>;
 template class GMVAE<double>;
 

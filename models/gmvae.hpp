@@ -98,6 +98,8 @@ class GMVAE : public Model<T> {
   Array<T> sample_prior(std::size_t n, Rng& rng);
   // z ~ N(μ_i, σ_i²) [n, z] for the given component i of each row.
   Array<T> sample_latent(const std::vector<std::size_t>& components, Rng& rng);
+  // q(z|x) = N(m, diag v) of every row of x, with the prior's (μ, σ²) [K, z] (./zoo diagnose --active-units).
+  GaussianCode gaussian_code(const Array<float>& x) override;
 
   const GMVAEOptions& options() const { return options_; }
 

@@ -89,9 +89,12 @@ struct Loss {
 
 using Metrics = std::vector<std::pair<std::string, double>>;
 
-// q(z|x) = N(m, diag v) of n rows of x: m and v [n, z] (./zoo diagnose --active-units).
+// q(z|x) = N(m, diag v) of n rows of x: m and v [n, z] (./zoo diagnose --active-units), and the
+// prior p(z) the KL is taken against: N(0, I) when prior_m is left default (0-D), else the mixture
+// (1/K) Σ_k N(z; prior_m[k], diag prior_v[k]) with prior_m and prior_v [K, z] (GMVAE, VampPrior).
 struct GaussianCode {
   Array<float> m, v;
+  Array<float> prior_m, prior_v;
 };
 
 template <class T>

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +32,7 @@ using tz::models::Estimator;
 using tz::models::VAE;
 using tz::models::VAEOptions;
 using tz::test::binary_rows;
+using tz::test::log_n;
 
 namespace {
 
@@ -259,7 +261,7 @@ TEST_CASE("median_of, and the unit report by hand") {
   CHECK(tz::models::median_of({4, 1, 3, 2}) == 2.5);
   CHECK(std::isnan(tz::models::median_of({})));
   // two rows, two units: m = [[0, 1], [0.4, 1]], v = [[1, 0.5], [0.25, 0.5]]
-  tz::models::GaussianCode c{Array<float>({{0.0f, 1.0f}, {0.4f, 1.0f}}), Array<float>({{1.0f, 0.5f}, {0.25f, 0.5f}})};
+  tz::models::GaussianCode c{Array<float>({{0.0f, 1.0f}, {0.4f, 1.0f}}), Array<float>({{1.0f, 0.5f}, {0.25f, 0.5f}}), {}, {}};
   const tz::models::UnitReport u = tz::models::unit_report(c);
   // A_0 = ((0 − 0.2)² + (0.4 − 0.2)²) / 2 = 0.04 > 0.01 (active);  A_1 = 0 (inactive)
   CHECK(u.activity[0] == doctest::Approx(0.04).epsilon(1e-6));
@@ -351,4 +353,66 @@ TEST_CASE("tapezoo diagnose: the SNR and the units it prints are gradient_snr's 
                                                      " train vae --data strokes --iters 1 --estimator stl");
   CHECK(status2 != 0);
   CHECK(tz::test::contains(text2, "--estimator stl: applies to --objective iwae only"));
+}
+
+TEST_CASE("the KL of a unit to a mixture prior's marginal: closed forms, and a brute-force integral") {
+  using tz::models::kl_to_mixture_marginal;
+  // KL(N(m, v) ‖ N(μ, σ²)) = ½ [log(σ²/v) + (v + (m − μ)²)/σ² − 1]
+  const auto closed = [](double m, double v, double mu, double s2) {
+    return 0.5 * (std::log(s2 / v) + (v + (m - mu) * (m - mu)) / s2 - 1);
+  };
+  // one component: the Gaussian closed form, from a tiny to a wide q, near and far from the component
+  for (auto [m, v, mu, s2] : {std::array{0.0, 1.0, 0.0, 1.0}, std::array{3.0, 25.0, 0.0, 1.0},
+                              std::array{-1.0, 1e-4, 2.0, 0.5}, std::array{0.4, 0.3, 0.7, 0.09}}) {
+    CAPTURE(m); CAPTURE(v); CAPTURE(mu); CAPTURE(s2);
+    CHECK(kl_to_mixture_marginal(m, v, {mu}, {s2}) == doctest::Approx(closed(m, v, mu, s2)).epsilon(1e-9));
+    // K equal components are the one component: log K cancels against the K terms of the sum
+    CHECK(kl_to_mixture_marginal(m, v, {mu, mu, mu}, {s2, s2, s2}) ==
+          doctest::Approx(closed(m, v, mu, s2)).epsilon(1e-9));
+  }
+  // two components, and three narrow ones (σ_k = 0.1 √v): against the midpoint rule on ±40 sd with
+  // 400,001 points, written here separately; its own error is about 1e-9
+  const auto brute = [](double m, double v, const std::vector<double>& mu, const std::vector<double>& var) {
+    const std::size_t n = 400001;
+    const double lo = m - 40 * std::sqrt(v), dt = 80 * std::sqrt(v) / static_cast<double>(n);
+    double e = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const double t = lo + (static_cast<double>(i) + 0.5) * dt;
+      // in log space: far out both densities underflow, and 0 · log 0 would be NaN
+      std::vector<double> a(mu.size());
+      for (std::size_t k = 0; k < mu.size(); ++k) a[k] = log_n(t, mu[k], var[k]);
+      const double top = *std::max_element(a.begin(), a.end());
+      double p = 0;
+      for (double ak : a) p += std::exp(ak - top);
+      const double log_q = log_n(t, m, v);
+      e += std::exp(log_q) * (log_q - top - std::log(p / static_cast<double>(mu.size()))) * dt;
+    }
+    return e;
+  };
+  CHECK(kl_to_mixture_marginal(0.3, 0.8, {-2, 1.5}, {0.5, 2}) ==
+        doctest::Approx(brute(0.3, 0.8, {-2, 1.5}, {0.5, 2})).epsilon(1e-8));
+  CHECK(kl_to_mixture_marginal(0.0, 1.0, {-1, 0.2, 1}, {0.01, 0.01, 0.01}) ==
+        doctest::Approx(brute(0.0, 1.0, {-1, 0.2, 1}, {0.01, 0.01, 0.01})).epsilon(1e-7));
+  CHECK_THROWS_AS(kl_to_mixture_marginal(0, 1, {0, 1}, {1}), std::invalid_argument);
+}
+
+TEST_CASE("unit_report against a mixture prior: each unit's KL is kl_to_mixture_marginal's, averaged over rows") {
+  // two rows, two units; the prior has K = 2 components [2, 2]
+  tz::models::GaussianCode c{Array<float>({{0.0f, 1.0f}, {0.4f, 1.0f}}), Array<float>({{1.0f, 0.5f}, {0.25f, 0.5f}}),
+                             Array<float>({{-1.0f, 0.0f}, {1.0f, 2.0f}}), Array<float>({{0.5f, 1.0f}, {0.5f, 4.0f}})};
+  const tz::models::UnitReport u = tz::models::unit_report(c);
+  CHECK(u.mixture_prior);
+  CHECK(u.active == 1);  // the activities do not depend on the prior: as in the N(0, I) case above
+  using tz::models::kl_to_mixture_marginal;
+  const double kl0 = (kl_to_mixture_marginal(0.0, 1.0, {-1, 1}, {0.5, 0.5}) +
+                      kl_to_mixture_marginal(0.4, 0.25, {-1, 1}, {0.5, 0.5})) / 2;
+  CHECK(u.kl[0] == doctest::Approx(kl0).epsilon(1e-6));
+  CHECK(u.kl[1] == doctest::Approx(kl_to_mixture_marginal(1.0, 0.5, {0, 2}, {1, 4})).epsilon(1e-6));
+  // one standard-normal component is the N(0, I) report
+  tz::models::GaussianCode n01{c.m, c.v, Array<float>({{0.0f, 0.0f}}), Array<float>({{1.0f, 1.0f}})};
+  const tz::models::UnitReport u1 = tz::models::unit_report(n01), u0 = tz::models::unit_report({c.m, c.v, {}, {}});
+  CHECK(!u0.mixture_prior);
+  for (std::size_t j = 0; j < 2; ++j) CHECK(u1.kl[j] == doctest::Approx(u0.kl[j]).epsilon(1e-9));
+  tz::models::GaussianCode bad{c.m, c.v, Array<float>({{0.0f, 0.0f, 0.0f}}), Array<float>({{1.0f, 1.0f, 1.0f}})};
+  CHECK_THROWS_WITH_AS(tz::models::unit_report(bad), doctest::Contains("must be [K, 2]"), std::invalid_argument);
 }

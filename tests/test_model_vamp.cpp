@@ -6,6 +6,7 @@
 // parameters are the pseudo-inputs alone; the pictures include pseudo_inputs.png.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -219,4 +220,38 @@ TEST_CASE("vamp: the pictures include pseudo_inputs.png, ten pseudo-inputs to a 
   const auto png = tz::read_png(dir / "pseudo_inputs.png");
   CHECK(png.width == 92);
   CHECK(png.height == 32);
+}
+
+TEST_CASE("vamp and gmvae: gaussian_code is q(z|x) with the prior's components, for diagnose --active-units") {
+  Rng rng(6);
+  VampPrior<double> model(small(4), rng);
+  spread_pseudo_inputs(model, 3);
+  const Array<double> x = binary_rows(7, 16, 2);
+  const tz::models::GaussianCode c = model.gaussian_code(xt::cast<float>(x));
+  // the components are the encoder at u_k = hardtanh(w_k), by hand as in the KL test above
+  Array<double> u = model.params()["prior.pseudo_inputs"].value;
+  for (double& p : u) p = std::min(std::max(p, 0.0), 1.0);
+  Tape<double> tape;
+  auto [pm, pv] = model.encode(tape, tape.constant(u));
+  auto [m, v] = model.encode(tape, tape.constant(x));
+  REQUIRE(c.prior_m.shape() == std::vector<std::size_t>{4, 3});
+  REQUIRE(c.m.shape() == std::vector<std::size_t>{7, 3});
+  for (std::size_t k = 0; k < 4; ++k)
+    for (std::size_t j = 0; j < 3; ++j) {
+      CHECK(c.prior_m(k, j) == doctest::Approx(pm.value()(k, j)).epsilon(1e-6));
+      CHECK(c.prior_v(k, j) == doctest::Approx(pv.value()(k, j)).epsilon(1e-6));
+    }
+  for (std::size_t i = 0; i < 7; ++i)
+    for (std::size_t j = 0; j < 3; ++j) {
+      CHECK(c.m(i, j) == doctest::Approx(m.value()(i, j)).epsilon(1e-6));
+      CHECK(c.v(i, j) == doctest::Approx(v.value()(i, j)).epsilon(1e-6));
+    }
+  // the GMVAE's components are its free parameters: μ = z_pre[0:K], σ² = softplus(z_pre[K:2K]) + 1e-8
+  tz::models::GMVAE<double> gmvae(small(2), rng);
+  const Array<double>& zp = gmvae.params()["prior.z_pre"].value;
+  const tz::models::GaussianCode g = gmvae.gaussian_code(xt::cast<float>(x));
+  for (std::size_t j = 0; j < 3; ++j) {
+    CHECK(g.prior_m(1, j) == doctest::Approx(zp(1, j)).epsilon(1e-6));
+    CHECK(g.prior_v(1, j) == doctest::Approx(softplus(zp(3, j)) + 1e-8).epsilon(1e-6));
+  }
 }
