@@ -150,19 +150,21 @@ Metrics FSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
-  // Σ_x of −ELBO(x|y), KL and rec, 500 rows at a time
-  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, 500, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
-    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), rng);
+  // Σ_x of −ELBO(x|y), KL and rec, 500 rows at a time, the chunks on the pool of --threads, each
+  // drawing its ε from its own generator (models/evaluate.hpp: the same bits for every thread count)
+  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, 500, rng, [&](Tape<T>& tape, Rng& r, std::size_t b, std::size_t e) {
+    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), labels_of(data.test_y, b, e), r);
     return std::array{bound.nelbo, bound.kl, bound.rec};
   });
   Metrics out = {{"test_nelbo", nelbo / nd}, {"test_kl", kl / nd}, {"test_rec", rec / nd}};
   // Σ_x −L_k(x|y) in chunks of about 5000 rows of z
   for (long k_flag : options_.iwae) {
     const std::size_t k = static_cast<std::size_t>(k_flag);
-    const auto [niwae] = sum_over_chunks<T>(n, iwae_chunk_rows(k, 5000), [&](Tape<T>& tape, std::size_t b, std::size_t e) {
-      Var<T> x = tape.constant(rows_as<T>(x_test, b, e));
-      return std::array{negative_iwae_bound(tape, x, labels_of(data.test_y, b, e), k, rng)};
-    });
+    const auto [niwae] =
+        sum_over_chunks<T>(n, iwae_chunk_rows(k, 5000), rng, [&](Tape<T>& tape, Rng& r, std::size_t b, std::size_t e) {
+          Var<T> x = tape.constant(rows_as<T>(x_test, b, e));
+          return std::array{negative_iwae_bound(tape, x, labels_of(data.test_y, b, e), k, r)};
+        });
     out.emplace_back(fmt::format("test_niwae_{}", k), niwae / nd);
   }
   return out;

@@ -120,9 +120,10 @@ Metrics GMVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
-  // Σ_x of −ELBO(x), KL and rec, 500 rows at a time
-  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, 500, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
-    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), rng);
+  // Σ_x of −ELBO(x), KL and rec, 500 rows at a time, the chunks on the pool of --threads, each
+  // drawing its ε from its own generator (models/evaluate.hpp: the same bits for every thread count)
+  const auto [nelbo, kl, rec] = sum_over_chunks<T>(n, 500, rng, [&](Tape<T>& tape, Rng& r, std::size_t b, std::size_t e) {
+    Bound bound = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), r);
     return std::array{bound.nelbo, bound.kl, bound.rec};
   });
   Metrics out = {{"test_nelbo", nelbo / nd}, {"test_kl", kl / nd}, {"test_rec", rec / nd}};
@@ -130,9 +131,10 @@ Metrics GMVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   // Σ_x −L_k(x) in chunks of about 1000 rows of z (the mixture density alone is [rows, K, z])
   for (long k_flag : options_.iwae) {
     const std::size_t k = static_cast<std::size_t>(k_flag);
-    const auto [niwae] = sum_over_chunks<T>(n, iwae_chunk_rows(k, 1000), [&](Tape<T>& tape, std::size_t b, std::size_t e) {
-      return std::array{negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), k, rng)};
-    });
+    const auto [niwae] =
+        sum_over_chunks<T>(n, iwae_chunk_rows(k, 1000), rng, [&](Tape<T>& tape, Rng& r, std::size_t b, std::size_t e) {
+          return std::array{negative_iwae_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), k, r)};
+        });
     out.emplace_back(fmt::format("test_niwae_{}", k), niwae / nd);
   }
   return out;

@@ -20,7 +20,9 @@
 
 #include "autograd/blas.hpp"
 #include "autograd/parallel.hpp"
+#include "models/fsvae.hpp"
 #include "models/gmm.hpp"
+#include "models/vamp.hpp"
 #include "models/ssvae.hpp"
 #include "models/train.hpp"
 #include "models/vae.hpp"
@@ -284,4 +286,53 @@ TEST_CASE("the SSVAE's predictions are the same for 1, 2 and 3 threads") {
   for (int c : pred[0]) outside += c < 0 || c >= 4;
   CHECK(outside == 0);
   CHECK(std::count(pred[0].begin(), pred[0].end(), pred[0][0]) < 2500);
+}
+
+namespace {
+
+// evaluate(data) of a fresh model at 1, 2 and 3 threads, each from the same generator state.
+template <class M>
+std::vector<tz::models::Metrics> metrics_by_threads(M& model, const tz::models::Dataset& data) {
+  std::vector<tz::models::Metrics> out;
+  for (int n : {1, 2, 3}) {
+    Threads threads(n);
+    Rng rng(21);
+    out.push_back(model.evaluate(data, rng));
+  }
+  return out;
+}
+
+void check_same_metrics(const std::vector<tz::models::Metrics>& m, std::size_t expected) {
+  REQUIRE(m[0].size() == expected);
+  for (int n : {2, 3}) {
+    CAPTURE(n);
+    for (std::size_t i = 0; i < m[0].size(); ++i) {
+      CAPTURE(m[0][i].first);
+      CHECK(m[n - 1][i].first == m[0][i].first);
+      CHECK(std::isfinite(m[0][i].second));
+      CHECK(same_bits(m[n - 1][i].second, m[0][i].second));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the GMVAE's, the VampPrior's and the FSVAE's test metrics are the same bits for 1, 2 and 3 threads") {
+  // 1,100 images: three ELBO chunks of 500 (the last short) and, at k = 4 and k = 40, 5 and 42 IWAE chunks
+  tz::models::Dataset data;
+  data.test_x = tz::test::binary_rows(1100, 12, 5);
+  for (std::size_t i = 0; i < 1100; ++i) data.test_y.push_back(static_cast<int>(i % 3));
+  const tz::models::GMVAEOptions g{.x_dim = 12, .hidden = 8, .z = 3, .components = 5, .iwae = {1, 4, 40}};
+  Rng init(4);
+  tz::models::GMVAE<float> gmvae(g, init);
+  tz::models::VampPrior<float> vamp(g, init);
+  tz::models::FSVAE<float> fsvae({.x_dim = 12, .hidden = 8, .z = 3, .classes = 3, .iwae = {1, 4, 40}}, init);
+  const auto mg = metrics_by_threads(gmvae, data), mv = metrics_by_threads(vamp, data),
+             mf = metrics_by_threads(fsvae, data);
+  check_same_metrics(mg, 6);  // test_nelbo, test_kl, test_rec, test_niwae_1, _4, _40
+  check_same_metrics(mv, 6);
+  check_same_metrics(mf, 6);
+  // and they are bounds of the same models: −L_40 below −L_1 on average over 1,100 images
+  CHECK(mg[0][5].second < mg[0][3].second);
+  CHECK(mf[0][5].second < mf[0][3].second);
 }
