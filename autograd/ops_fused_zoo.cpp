@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #ifdef XTENSOR_USE_XSIMD
@@ -141,36 +142,56 @@ Var<T> onehot_linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b, cons
 
 namespace {
 
+// log v_i for i < size into out. Float (training): xsimd's log over whole batches, libm's on the
+// tail; its error, an ε or two of |log v|, is inside the bound log_normal_pairs states. Double
+// (gradient checks): libm's throughout.
+template <class T>
+void log_into(const T* v, T* out, std::size_t size) {
+  std::size_t i = 0;
+#ifdef XTENSOR_USE_XSIMD
+  if constexpr (std::is_same_v<T, float>) {
+    using B = xsimd::batch<float>;
+    for (; i + B::size <= size; i += B::size) xsimd::log(B::load_unaligned(v + i)).store_unaligned(out + i);
+  }
+#endif
+  for (; i < size; ++i) out[i] = std::log(v[i]);
+}
+
 // The operands of the expanded square, shifted by c_j = mean_k m_kj (see log_normal_pairs):
 //   zc [n, 2d] = [z̃², z̃],   mc [K, 2d] = [1/v, −2 m̃/v],   ck [K] = Σ_j (log 2π + log v_kj + m̃_kj²/v_kj)
 // with z̃ = z − c and m̃ = m − c.
 template <class T>
 struct PairTerms {
-  std::vector<T> c, zc, mc, ck;
-  void fill(const Array<T>& z, const Array<T>& m, const Array<T>& v) {
-    const std::size_t n = z.shape()[0], d = z.shape()[1], K = m.shape()[0];
-    c.assign(d, T(0));
-    for (std::size_t j = 0; j < d; ++j) {
-      double s = 0;
-      for (std::size_t k = 0; k < K; ++k) s += m(k, j);
-      c[j] = static_cast<T>(s / static_cast<double>(K));
-    }
+  std::vector<T> c, zc, mc, ck, logv;
+  std::vector<double> sum;
+  // Raw row-major pointers: xarray's (k, j) indexing costs a stride product per element.
+  void fill(const Array<T>& z_, const Array<T>& m_, const Array<T>& v_) {
+    const std::size_t n = z_.shape()[0], d = z_.shape()[1], K = m_.shape()[0];
+    const T *z = z_.data(), *m = m_.data(), *v = v_.data();
+    // c_j = mean_k m_kj, summed in double row by row
+    sum.assign(d, 0.0);
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < d; ++j) sum[j] += static_cast<double>(m[k * d + j]);
+    c.resize(d);
+    for (std::size_t j = 0; j < d; ++j) c[j] = static_cast<T>(sum[j] / static_cast<double>(K));
     zc.resize(n * 2 * d);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < d; ++j) {
-        const T zt = z(i, j) - c[j];
+        const T zt = z[i * d + j] - c[j];
         zc[i * 2 * d + j] = zt * zt;
         zc[i * 2 * d + d + j] = zt;
       }
+    logv.resize(K * d);
+    log_into(v, logv.data(), K * d);
     mc.resize(K * 2 * d);
-    ck.assign(K, T(0));
+    ck.resize(K);
     for (std::size_t k = 0; k < K; ++k) {
       double s = 0;
       for (std::size_t j = 0; j < d; ++j) {
-        const T p = T(1) / v(k, j), mt = m(k, j) - c[j];
+        const T p = T(1) / v[k * d + j], mt = m[k * d + j] - c[j];
         mc[k * 2 * d + j] = p;
         mc[k * 2 * d + d + j] = T(-2) * mt * p;
-        s += kLog2Pi + std::log(static_cast<double>(v(k, j))) + static_cast<double>(mt * mt * p);
+        s += kLog2Pi + static_cast<double>(logv[k * d + j]) + static_cast<double>(mt * mt * p);
       }
       ck[k] = static_cast<T>(s);
     }
@@ -287,6 +308,26 @@ void mixture_table(const PairTerms<T>& p, const T* log_w, std::size_t n, std::si
   blas::gemm(false, true, n, K, 2 * d, T(-0.5), p.zc.data(), 2 * d, p.mc.data(), 2 * d, T(1), L, K);
 }
 
+// max_k L_k over one row (K ≥ 1), xsimd's max over whole batches: a scalar max is one long chain
+// of dependent maxss, slower than the exponentials that follow it.
+template <class T>
+T row_max(const T* L, std::size_t K) {
+  T mx = L[0];
+  std::size_t k = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  if (K >= B::size) {
+    B acc = B::load_unaligned(L);
+    for (k = B::size; k + B::size <= K; k += B::size) acc = xsimd::max(acc, B::load_unaligned(L + k));
+    alignas(64) T lanes[B::size];
+    acc.store_aligned(lanes);
+    mx = *std::max_element(lanes, lanes + B::size);
+  }
+#endif
+  for (; k < K; ++k) mx = std::max(mx, L[k]);
+  return mx;
+}
+
 // Σ_k e^(L_k − mx) over one row, xsimd's exp over whole batches, libm's on the tail.
 template <class T>
 T sum_exp(const T* L, std::size_t K, T mx) {
@@ -342,7 +383,7 @@ Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const V
         nd.value.resize(Shape{n});
         for (std::size_t i = 0; i < n; ++i) {
           const T* row = L.data() + i * K;
-          const T mx = *std::max_element(row, row + K);
+          const T mx = row_max(row, K);
           nd.value(i) = std::isinf(mx) ? mx : mx + std::log(sum_exp(row, K, mx));
         }
       },
