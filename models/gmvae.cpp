@@ -110,7 +110,8 @@ Loss<T> GMVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
 
 template <class T>
 void GMVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
-  batch.x = rng.bernoulli(batch.x);
+  // x ~ Bernoulli(intensities), fresh every batch, two pixels per 64-bit draw (models/vae_common.hpp)
+  binarize_batch(batch, xbin_, rng);
 }
 
 // ---- evaluation and pictures ---------------------------------------------------------------------
