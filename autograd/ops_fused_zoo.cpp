@@ -356,14 +356,36 @@ void scaled_exp(T* row, std::size_t K, T y, T g) {
 
 }  // namespace
 
+namespace {
+
+// The table of the last normal_mix forward on this thread, kept for that node's backward: the
+// node's saved.c holds the stamp it was filled under (stamps count from 1; 0 is none).
+template <class T>
+struct MixtureTable {
+  double stamp = 0;
+  double next_stamp = 1;
+  PairTerms<T> p;
+  std::vector<T> L;  // L_ik = log w_k + log N(z_i; m_k, v_k), [n, K]
+};
+template <class T>
+MixtureTable<T>& last_mixture_table() {
+  thread_local MixtureTable<T> table;
+  return table;
+}
+
+}  // namespace
+
 // normal_mix: y_i = logsumexp_k [log w_k + log N(z_i; m_k, v_k)] (fused)   r_ik = e^(log w_k + log N(z_i; m_k, v_k) − y_i), then normal_pairs' with gy_ik = gy_i·r_ik; glog_w_k += Σ_i gy_i·r_ik
 // The textbook code it replaces: logsumexp(log_normal_pairs' composite + log w, 1), the
 // mixture's density log Σ_k w_k N(z; m_k, v_k) (log_normal_mixture). One node: the table L of
 // normal_pairs (one gemm), log w added, and a stable log-sum-exp per row, y_i = M_i +
 // log Σ_k e^(L_ik − M_i) with M_i = max_k L_ik, exponentials in xsimd batches. Nothing [n, K] is
-// kept on the tape: the backward takes the table again (one gemm) for the responsibilities
-// r_ik = e^(L_ik − y_i), then normal_pairs' products with G = gy·r. An all −inf row gives −inf
-// and no gradient, as logsumexp.
+// kept on the tape. The backward needs L again for the responsibilities r_ik = e^(L_ik − y_i),
+// then normal_pairs' products with G = gy·r: it finds L in the thread's copy of the last forward's
+// table when that forward was its own (the stamp in saved.c; in a training step the mixture is the
+// last one recorded, so it always is), and otherwise takes the table again (one gemm). Either way
+// the same numbers, since a node's inputs never change (docs/pitfalls.md#saved-values). An all
+// −inf row gives −inf and no gradient, as logsumexp.
 template <class T>
 Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_w) {
   if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape() ||
@@ -375,14 +397,14 @@ Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const V
       [](Tape<T>& t, Node<T>& nd) {
         const Array<T>& zv = t.val(nd.in[0]);
         const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
-        thread_local PairTerms<T> p;
-        thread_local std::vector<T> L;
-        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
-        L.resize(n * K);
-        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, L.data());
+        MixtureTable<T>& tab = last_mixture_table<T>();
+        tab.p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        tab.L.resize(n * K);
+        mixture_table(tab.p, t.val(nd.in[3]).data(), n, d, K, tab.L.data());
+        tab.stamp = nd.saved.c = tab.next_stamp++;
         nd.value.resize(Shape{n});
         for (std::size_t i = 0; i < n; ++i) {
-          const T* row = L.data() + i * K;
+          const T* row = tab.L.data() + i * K;
           const T mx = row_max(row, K);
           nd.value(i) = std::isinf(mx) ? mx : mx + std::log(sum_exp(row, K, mx));
         }
@@ -390,19 +412,23 @@ Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const V
       [](Tape<T>& t, Node<T>& nd) {
         const Array<T>& zv = t.val(nd.in[0]);
         const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
-        thread_local PairTerms<T> p;
-        thread_local std::vector<T> G, s;
-        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
-        G.resize(n * K);
-        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, G.data());
+        MixtureTable<T>& tab = last_mixture_table<T>();
+        if (tab.stamp != nd.saved.c) {  // another forward came since this node's: the table again
+          tab.p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+          tab.L.resize(n * K);
+          mixture_table(tab.p, t.val(nd.in[3]).data(), n, d, K, tab.L.data());
+        }
+        tab.stamp = 0;  // G takes L's place
         // G_ik = gy_i·r_ik = gy_i·e^(L_ik − y_i), 0 for an all −inf row
+        T* G = tab.L.data();
         for (std::size_t i = 0; i < n; ++i) {
           const T y = nd.value(i), gy = nd.grad(i);
-          T* row = G.data() + i * K;
+          T* row = G + i * K;
           if (std::isinf(y)) std::fill(row, row + K, T(0));
           else scaled_exp(row, K, y, gy);
         }
-        pairs_backward(t, nd, p, G.data(), s);
+        thread_local std::vector<T> s;
+        pairs_backward(t, nd, tab.p, G, s);
         detail::accumulate_loop(t, nd.in[3], [&](std::size_t k) { return s[k]; });  // glog_w_k += Σ_i G_ik
       });
 }
