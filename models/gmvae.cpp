@@ -108,7 +108,7 @@ Var<T> GMVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t
 
 template <class T>
 Loss<T> GMVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
-  Var<T> x = tape.constant(batch.x, "x");
+  Var<T> x = tape.constant_view(batch.x, "x");  // read in place: no copy of the batch per step (Model::loss)
   Bound b = negative_elbo_bound(tape, x, rng);
   // the batch mean of −ELBO(x); the terms are batch means too
   Var<T> nelbo = mean(b.nelbo);

@@ -1,8 +1,9 @@
-// The GMVAE's fast paths against their textbook twins (docs/fast-paths.md): the prior's variances
-// σ² = softplus(z_pre[K:2K]) + 1e-8 as one softplus_rows node (autograd/ops_fused_gmvae.cpp)
-// against softplus(narrow(…)) + 1e-8, and the whole bound on both paths; with them the two loops
-// of the engine and the optimizer that the GMVAE's step leans on, narrow's backward (block copies)
-// and Adam's update (blocks with prefetches), checked against numbers by hand.
+// The GMVAE's fast paths against their textbook twins (docs/fast-paths.md): the variances
+// σ² = softplus(h) + 1e-8 of the prior (z_pre[K:2K]) and of every encoder (gaussian_parameters) as
+// one softplus_rows node (autograd/ops_fused_gmvae.cpp) against softplus(narrow(…)) + 1e-8, the
+// whole bound on both paths, and normal_mix's backward with and without its forward's kept table;
+// with them the two loops of the engine and the optimizer that the GMVAE's step leans on, narrow's
+// backward (block copies) and Adam's update (blocks with prefetches), checked against hand values.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include "autograd/ops_fused_gmvae.hpp"
 #include "autograd/ops_fused_zoo.hpp"
 #include "autograd/path.hpp"
+#include "distributions/distributions.hpp"
 #include "models/gmvae.hpp"
 #include "nn/optim.hpp"
 #include "test_helpers.hpp"
@@ -123,6 +125,28 @@ TEST_CASE("softplus_rows: a slice outside the axis and a negative floor are erro
   CHECK_THROWS_WITH_AS(softplus_rows(x, 0, 3, 2, 1e-8), "softplus_rows: [3, 5) is outside axis 0 of [4,3] (length 4)",
                        AutogradError);
   CHECK_THROWS_WITH_AS(softplus_rows(x, 1, 0, 3, -1.0), "softplus_rows: the floor c = -1 must be 0 or more", AutogradError);
+}
+
+TEST_CASE("gaussian_parameters on both paths: m bit for bit, v = softplus(h[:, d:]) + 1e-8 within 8ε, float and double") {
+  // The encoders of every VAE-family model read q(z|x) through it; its fast path is softplus_rows.
+  auto check = [](auto tag) {
+    using T = decltype(tag);
+    const Array<T> h = spread<T>({6, 8}, -20, 20);
+    std::vector<Array<T>> m, v;
+    for (const Path path : {Path::fast, Path::textbook}) {
+      PathScope scope(path);
+      Tape<T> t;
+      const Gaussian<T> q = gaussian_parameters(t.constant(h));
+      CHECK(recorded(t, "softplus_rows") == (path == Path::fast));
+      m.push_back(q.m.value());
+      v.push_back(q.v.value());
+    }
+    CHECK(m[0] == m[1]);
+    for (std::size_t i = 0; i < v[1].size(); ++i)
+      CHECK(std::abs(v[0].data()[i] - v[1].data()[i]) <= 8 * std::numeric_limits<T>::epsilon() * v[1].data()[i]);
+  };
+  check(0.0f);
+  check(0.0);
 }
 
 // ---- the GMVAE's prior and bound on both paths -----------------------------------------------------
