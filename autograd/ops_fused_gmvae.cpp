@@ -1,7 +1,8 @@
 // tapezoo: the GMVAE's fused op (declared in autograd/ops_fused_gmvae.hpp). Like the engine's own
 // (autograd/ops_fused.cpp), it computes what a composite of the table's plain ops computes, its
 // comment names that composite, and its caller chooses between the two with tz::textbook():
-// GMVAE::prior (models/gmvae.cpp) records softplus_rows or `softplus(narrow(…)) + 1e-8`.
+// GMVAE::prior (models/gmvae.cpp) and gaussian_parameters (distributions/distributions.cpp)
+// record softplus_rows or `softplus(narrow(…)) + 1e-8`.
 // tests/test_fast_paths_gmvae.cpp compares the two paths. The op: its kOps row as a one-line
 // comment, then its forward, then its backward. Float is vectorised with xsimd batches when the
 // build defines XTENSOR_USE_XSIMD, with libm on the tail; double (gradient checks) is libm's alone.
