@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #ifdef XTENSOR_USE_XSIMD
@@ -141,36 +142,56 @@ Var<T> onehot_linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b, cons
 
 namespace {
 
+// log v_i for i < size into out. Float (training): xsimd's log over whole batches, libm's on the
+// tail; its error, an ε or two of |log v|, is inside the bound log_normal_pairs states. Double
+// (gradient checks): libm's throughout.
+template <class T>
+void log_into(const T* v, T* out, std::size_t size) {
+  std::size_t i = 0;
+#ifdef XTENSOR_USE_XSIMD
+  if constexpr (std::is_same_v<T, float>) {
+    using B = xsimd::batch<float>;
+    for (; i + B::size <= size; i += B::size) xsimd::log(B::load_unaligned(v + i)).store_unaligned(out + i);
+  }
+#endif
+  for (; i < size; ++i) out[i] = std::log(v[i]);
+}
+
 // The operands of the expanded square, shifted by c_j = mean_k m_kj (see log_normal_pairs):
 //   zc [n, 2d] = [z̃², z̃],   mc [K, 2d] = [1/v, −2 m̃/v],   ck [K] = Σ_j (log 2π + log v_kj + m̃_kj²/v_kj)
 // with z̃ = z − c and m̃ = m − c.
 template <class T>
 struct PairTerms {
-  std::vector<T> c, zc, mc, ck;
-  void fill(const Array<T>& z, const Array<T>& m, const Array<T>& v) {
-    const std::size_t n = z.shape()[0], d = z.shape()[1], K = m.shape()[0];
-    c.assign(d, T(0));
-    for (std::size_t j = 0; j < d; ++j) {
-      double s = 0;
-      for (std::size_t k = 0; k < K; ++k) s += m(k, j);
-      c[j] = static_cast<T>(s / static_cast<double>(K));
-    }
+  std::vector<T> c, zc, mc, ck, logv;
+  std::vector<double> sum;
+  // Raw row-major pointers: xarray's (k, j) indexing costs a stride product per element.
+  void fill(const Array<T>& z_, const Array<T>& m_, const Array<T>& v_) {
+    const std::size_t n = z_.shape()[0], d = z_.shape()[1], K = m_.shape()[0];
+    const T *z = z_.data(), *m = m_.data(), *v = v_.data();
+    // c_j = mean_k m_kj, summed in double row by row
+    sum.assign(d, 0.0);
+    for (std::size_t k = 0; k < K; ++k)
+      for (std::size_t j = 0; j < d; ++j) sum[j] += static_cast<double>(m[k * d + j]);
+    c.resize(d);
+    for (std::size_t j = 0; j < d; ++j) c[j] = static_cast<T>(sum[j] / static_cast<double>(K));
     zc.resize(n * 2 * d);
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < d; ++j) {
-        const T zt = z(i, j) - c[j];
+        const T zt = z[i * d + j] - c[j];
         zc[i * 2 * d + j] = zt * zt;
         zc[i * 2 * d + d + j] = zt;
       }
+    logv.resize(K * d);
+    log_into(v, logv.data(), K * d);
     mc.resize(K * 2 * d);
-    ck.assign(K, T(0));
+    ck.resize(K);
     for (std::size_t k = 0; k < K; ++k) {
       double s = 0;
       for (std::size_t j = 0; j < d; ++j) {
-        const T p = T(1) / v(k, j), mt = m(k, j) - c[j];
+        const T p = T(1) / v[k * d + j], mt = m[k * d + j] - c[j];
         mc[k * 2 * d + j] = p;
         mc[k * 2 * d + d + j] = T(-2) * mt * p;
-        s += kLog2Pi + std::log(static_cast<double>(v(k, j))) + static_cast<double>(mt * mt * p);
+        s += kLog2Pi + static_cast<double>(logv[k * d + j]) + static_cast<double>(mt * mt * p);
       }
       ck[k] = static_cast<T>(s);
     }
@@ -287,6 +308,26 @@ void mixture_table(const PairTerms<T>& p, const T* log_w, std::size_t n, std::si
   blas::gemm(false, true, n, K, 2 * d, T(-0.5), p.zc.data(), 2 * d, p.mc.data(), 2 * d, T(1), L, K);
 }
 
+// max_k L_k over one row (K ≥ 1), xsimd's max over whole batches: a scalar max is one long chain
+// of dependent maxss, slower than the exponentials that follow it.
+template <class T>
+T row_max(const T* L, std::size_t K) {
+  T mx = L[0];
+  std::size_t k = 0;
+#ifdef XTENSOR_USE_XSIMD
+  using B = xsimd::batch<T>;
+  if (K >= B::size) {
+    B acc = B::load_unaligned(L);
+    for (k = B::size; k + B::size <= K; k += B::size) acc = xsimd::max(acc, B::load_unaligned(L + k));
+    alignas(64) T lanes[B::size];
+    acc.store_aligned(lanes);
+    mx = *std::max_element(lanes, lanes + B::size);
+  }
+#endif
+  for (; k < K; ++k) mx = std::max(mx, L[k]);
+  return mx;
+}
+
 // Σ_k e^(L_k − mx) over one row, xsimd's exp over whole batches, libm's on the tail.
 template <class T>
 T sum_exp(const T* L, std::size_t K, T mx) {
@@ -315,14 +356,36 @@ void scaled_exp(T* row, std::size_t K, T y, T g) {
 
 }  // namespace
 
+namespace {
+
+// The table of the last normal_mix forward on this thread, kept for that node's backward: the
+// node's saved.c holds the stamp it was filled under (stamps count from 1; 0 is none).
+template <class T>
+struct MixtureTable {
+  double stamp = 0;
+  double next_stamp = 1;
+  PairTerms<T> p;
+  std::vector<T> L;  // L_ik = log w_k + log N(z_i; m_k, v_k), [n, K]
+};
+template <class T>
+MixtureTable<T>& last_mixture_table() {
+  thread_local MixtureTable<T> table;
+  return table;
+}
+
+}  // namespace
+
 // normal_mix: y_i = logsumexp_k [log w_k + log N(z_i; m_k, v_k)] (fused)   r_ik = e^(log w_k + log N(z_i; m_k, v_k) − y_i), then normal_pairs' with gy_ik = gy_i·r_ik; glog_w_k += Σ_i gy_i·r_ik
 // The textbook code it replaces: logsumexp(log_normal_pairs' composite + log w, 1), the
 // mixture's density log Σ_k w_k N(z; m_k, v_k) (log_normal_mixture). One node: the table L of
 // normal_pairs (one gemm), log w added, and a stable log-sum-exp per row, y_i = M_i +
 // log Σ_k e^(L_ik − M_i) with M_i = max_k L_ik, exponentials in xsimd batches. Nothing [n, K] is
-// kept on the tape: the backward takes the table again (one gemm) for the responsibilities
-// r_ik = e^(L_ik − y_i), then normal_pairs' products with G = gy·r. An all −inf row gives −inf
-// and no gradient, as logsumexp.
+// kept on the tape. The backward needs L again for the responsibilities r_ik = e^(L_ik − y_i),
+// then normal_pairs' products with G = gy·r: it finds L in the thread's copy of the last forward's
+// table when that forward was its own (the stamp in saved.c; in a training step the mixture is the
+// last one recorded, so it always is), and otherwise takes the table again (one gemm). Either way
+// the same numbers, since a node's inputs never change (docs/pitfalls.md#saved-values). An all
+// −inf row gives −inf and no gradient, as logsumexp.
 template <class T>
 Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_w) {
   if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape() ||
@@ -334,34 +397,38 @@ Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const V
       [](Tape<T>& t, Node<T>& nd) {
         const Array<T>& zv = t.val(nd.in[0]);
         const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
-        thread_local PairTerms<T> p;
-        thread_local std::vector<T> L;
-        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
-        L.resize(n * K);
-        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, L.data());
+        MixtureTable<T>& tab = last_mixture_table<T>();
+        tab.p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+        tab.L.resize(n * K);
+        mixture_table(tab.p, t.val(nd.in[3]).data(), n, d, K, tab.L.data());
+        tab.stamp = nd.saved.c = tab.next_stamp++;
         nd.value.resize(Shape{n});
         for (std::size_t i = 0; i < n; ++i) {
-          const T* row = L.data() + i * K;
-          const T mx = *std::max_element(row, row + K);
+          const T* row = tab.L.data() + i * K;
+          const T mx = row_max(row, K);
           nd.value(i) = std::isinf(mx) ? mx : mx + std::log(sum_exp(row, K, mx));
         }
       },
       [](Tape<T>& t, Node<T>& nd) {
         const Array<T>& zv = t.val(nd.in[0]);
         const std::size_t n = zv.shape()[0], d = zv.shape()[1], K = t.val(nd.in[1]).shape()[0];
-        thread_local PairTerms<T> p;
-        thread_local std::vector<T> G, s;
-        p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
-        G.resize(n * K);
-        mixture_table(p, t.val(nd.in[3]).data(), n, d, K, G.data());
+        MixtureTable<T>& tab = last_mixture_table<T>();
+        if (tab.stamp != nd.saved.c) {  // another forward came since this node's: the table again
+          tab.p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
+          tab.L.resize(n * K);
+          mixture_table(tab.p, t.val(nd.in[3]).data(), n, d, K, tab.L.data());
+        }
+        tab.stamp = 0;  // G takes L's place
         // G_ik = gy_i·r_ik = gy_i·e^(L_ik − y_i), 0 for an all −inf row
+        T* G = tab.L.data();
         for (std::size_t i = 0; i < n; ++i) {
           const T y = nd.value(i), gy = nd.grad(i);
-          T* row = G.data() + i * K;
+          T* row = G + i * K;
           if (std::isinf(y)) std::fill(row, row + K, T(0));
           else scaled_exp(row, K, y, gy);
         }
-        pairs_backward(t, nd, p, G.data(), s);
+        thread_local std::vector<T> s;
+        pairs_backward(t, nd, tab.p, G, s);
         detail::accumulate_loop(t, nd.in[3], [&](std::size_t k) { return s[k]; });  // glog_w_k += Σ_i G_ik
       });
 }

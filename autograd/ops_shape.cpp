@@ -1,6 +1,7 @@
 // tapezoo: shape ops. They move values; their backward moves gradients back to where each value
 // came from (and adds, where one value went to several places). Each op: its kOps row as a one-line
 // comment, then its forward, then its backward.
+#include <algorithm>
 #include <cstring>
 #include <tuple>
 
@@ -150,14 +151,24 @@ Var<T> narrow(const Var<T>& x, int axis, std::size_t start, std::size_t length) 
                       length * v.inner * sizeof(T));
       },
       [](Tape<T>& t, Node<T>& n) {
+        if (!t.wants_grad(n.in[0])) return;
         const T* gy = n.grad.data();
         const AxisView v = axis_view_at(t.val(n.in[0]).shape(), n.saved.axis);
-        const std::size_t start = n.saved.start, len = n.saved.length;
-        GradOf gx(t, n.in[0]);
-        gx += at_each([&](std::size_t q) {
-          const std::size_t j = q % v.inner, i = (q / v.inner) % v.n, a = q / (v.n * v.inner);
-          return (i >= start && i < start + len) ? gy[(a * len + i - start) * v.inner + j] : T(0);
-        });
+        const std::size_t start = n.saved.start, len = n.saved.length, block = len * v.inner;
+        T beta;
+        T* gx = t.grad_dest(n.in[0], beta).data();
+        // block a of gx: rows [start, start+len) receive gy's block a; the rest is 0 on the first contribution
+        for (std::size_t a = 0; a < v.outer; ++a) {
+          T* g = gx + (a * v.n + start) * v.inner;
+          const T* src = gy + a * block;
+          if (beta == T(0)) {
+            std::fill(gx + a * v.n * v.inner, g, T(0));
+            std::copy(src, src + block, g);
+            std::fill(g + block, gx + (a + 1) * v.n * v.inner, T(0));
+          } else {
+            for (std::size_t q = 0; q < block; ++q) g[q] += src[q];
+          }
+        }
       });
 }
 

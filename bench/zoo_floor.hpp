@@ -2,7 +2,9 @@
 // (autograd/ops_fused_zoo.cpp), for bench/zoo_step's GEMM floor. z [n, d] against K components,
 // with zc = [z̃², z̃] [n, 2d] and mc = [1/v, −2m̃/v] [K, 2d] the op's own scratch:
 //   forward  y [n, K] += −½ zc @ mcᵀ        (normal_mix: its table L, scratch too)
-//   backward the same product again          (normal_mix only: it keeps no [n, K] table)
+//   backward the same product again          (normal_mix only, and only when another normal_mix
+//                                             was recorded after it: the last one's backward finds
+//                                             its forward's table still there)
 //            S [K, 2d] = Gᵀ @ zc            when m or v wants a gradient,
 //            H [n, 2d] = G @ [1/v, m̃/v]     when z does,
 // in the sweep's order. Every operand gets a buffer of its own, keyed inside the node.
@@ -37,7 +39,9 @@ void normal_pairs_floor(const Tape<float>& tape, std::uint32_t i, std::vector<Ge
   float* y = buffer(key + 4, n * K);  // normal_pairs' value, or normal_mix's table L (scratch)
   forward.push_back({false, true, n, K, d2, zc, d2, mc, d2, 1.0f, y, K});
   std::vector<Gemm> back;
-  if (nd.op == Op::normal_mix) back.push_back(forward.back());  // its backward takes L again
+  bool later_mix = false;
+  for (std::uint32_t j = i + 1; j < tape.size(); ++j) later_mix = later_mix || tape.node(j).op == Op::normal_mix;
+  if (nd.op == Op::normal_mix && later_mix) back.push_back(forward.back());  // its backward takes L again
   if (tape.wants_grad(nd.in[1]) || tape.wants_grad(nd.in[2]))
     back.push_back({true, false, K, d2, n, G, K, zc, d2, 0.0f, buffer(key + 2, K * d2), d2});
   if (tape.wants_grad(nd.in[0]))

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "autograd/ops_fused_gmvae.hpp"
 #include "autograd/ops_fused_zoo.hpp"
 #include "autograd/path.hpp"
 
@@ -136,7 +137,10 @@ Gaussian<T> gaussian_parameters(const Var<T>& h) {
   if (h.dim() != 2 || h.shape()[1] % 2 != 0)
     throw AutogradError(fmt::format("gaussian_parameters: expected h [n, 2d], got {}", shape_str(h.shape())));
   const std::size_t d = h.shape()[1] / 2;
-  return {narrow(h, 1, 0, d), softplus(narrow(h, 1, d, d)) + 1e-8};
+  if (textbook()) return {narrow(h, 1, 0, d), softplus(narrow(h, 1, d, d)) + 1e-8};
+  // Fast path: v in one node that reads h's second half in place (softplus_rows,
+  // autograd/ops_fused_gmvae.cpp; within a few ε, tests/test_fast_paths_gmvae.cpp).
+  return {narrow(h, 1, 0, d), softplus_rows(h, 1, d, d, 1e-8)};
 }
 
 template <class T>

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "autograd/ops_fused_gmvae.hpp"
+#include "autograd/path.hpp"
 #include "io/png.hpp"
 #include "models/evaluate.hpp"
 #include "models/vae_common.hpp"
@@ -55,7 +57,12 @@ Gaussian<T> GMVAE<T>::prior(Tape<T>& tape) const {
   // μ = z_pre[0:K],  σ² = softplus(z_pre[K:2K]) + 1e-8   (gaussian_parameters along axis 0)
   const std::size_t K = options_.components;
   Var<T> z_pre = tape.param(*z_pre_);
-  return {narrow(z_pre, 0, 0, K), softplus(narrow(z_pre, 0, K, K)) + 1e-8};
+  if (tz::textbook()) return {narrow(z_pre, 0, 0, K), softplus(narrow(z_pre, 0, K, K)) + 1e-8};
+  // Fast path: σ² = softplus(z_pre[K:2K]) + 1e-8 as one node that reads the rows in place
+  // (softplus_rows, autograd/ops_fused_gmvae.cpp) instead of a copy, softplus and the floor,
+  // three nodes of [K, z] each way; μ is the same narrow. Within a few ε of the textbook σ², the
+  // gradient likewise (tests/test_fast_paths_gmvae.cpp).
+  return {narrow(z_pre, 0, 0, K), softplus_rows(z_pre, 0, K, K, 1e-8)};
 }
 
 template <class T>
@@ -101,7 +108,7 @@ Var<T> GMVAE<T>::negative_iwae_bound(Tape<T>& tape, const Var<T>& x, std::size_t
 
 template <class T>
 Loss<T> GMVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
-  Var<T> x = tape.constant(batch.x, "x");
+  Var<T> x = tape.constant_view(batch.x, "x");  // read in place: no copy of the batch per step (Model::loss)
   Bound b = negative_elbo_bound(tape, x, rng);
   // the batch mean of −ELBO(x); the terms are batch means too
   Var<T> nelbo = mean(b.nelbo);
@@ -110,7 +117,8 @@ Loss<T> GMVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
 
 template <class T>
 void GMVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
-  batch.x = rng.bernoulli(batch.x);
+  // x ~ Bernoulli(intensities), fresh every batch, two pixels per 64-bit draw (models/vae_common.hpp)
+  binarize_batch(batch, xbin_, rng);
 }
 
 // ---- evaluation and pictures ---------------------------------------------------------------------

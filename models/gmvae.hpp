@@ -113,6 +113,7 @@ class GMVAE : public Model<T> {
   std::string name_;
   nn::MLP<T> encoder_, decoder_;
   Param<T>* z_pre_ = nullptr;  // [2K, z]: the prior's means, then its pre-softplus variances
+  Array<T> xbin_;              // the binarized batch, swapped with batch.x (prepare_batch)
 };
 
 // The registry entry (models/registry.cpp): flags z, components, hidden, iwae.

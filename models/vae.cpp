@@ -207,22 +207,9 @@ void VAE<T>::prepare_data(Dataset& data, Rng& /*rng*/) {
 
 template <class T>
 void VAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
-  // x ~ Bernoulli(intensities), fresh every time a batch is seen (Burda et al. 2016, §5):
-  // x_j = [u_j < p_j] with u_j uniform on [0, 1) from 24 random bits, two per 64-bit draw. (This is
-  // binarize_dynamic at a quarter of its cost, which matters in a step this short: bench/vae_step's
-  // prepare_ms; P(x_j = 1) = p_j to within 2⁻²⁴.)
-  if (!std::equal(batch.x.shape().begin(), batch.x.shape().end(), xbin_.shape().begin(), xbin_.shape().end()))
-    xbin_.resize(batch.x.shape());
-  const T* p = batch.x.data();
-  T* x = xbin_.data();
-  const std::size_t n = batch.x.size();
-  constexpr float two24 = 16777216.0f;  // 2²⁴
-  for (std::size_t i = 0; i < n; i += 2) {
-    const std::uint64_t bits = rng.next_u64();
-    x[i] = static_cast<T>(static_cast<float>(bits >> 40) < static_cast<float>(p[i]) * two24);
-    if (i + 1 < n) x[i + 1] = static_cast<T>(static_cast<float>((bits >> 16) & 0xFFFFFF) < static_cast<float>(p[i + 1]) * two24);
-  }
-  std::swap(batch.x, xbin_);
+  // x ~ Bernoulli(intensities), fresh every time a batch is seen (Burda et al. 2016, §5), two
+  // pixels per 64-bit draw (models/vae_common.hpp)
+  binarize_batch(batch, xbin_, rng);
 }
 
 template <class T>

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "autograd/gradcheck.hpp"
+#include "autograd/ops_fused_gmvae.hpp"
 #include "autograd/ops_fused_zoo.hpp"
 
 using namespace tz;
@@ -96,6 +97,21 @@ void add_fused_zoo_cases(std::map<Op, std::vector<OpCase>>& c) {
        [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
       {"one component", {A{{1.001, 2.0}, {0.0, 0.0}}, A{{1.0, 2.0}}, A{{2e-3, 0.5}}, A{0.0}},
        [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }}};
+}
+
+// The GMVAE's fused op (autograd/ops_fused_gmvae.cpp). softplus_rows: the prior's rows [K, 2K)
+// of a [2K, z] parameter (axis 0, K = 2) with x from −30 to 30 and the floor 1e-8; an encoder's
+// second half (axis 1) at ±1000 and 0, where σ(x) is 0, ½ and 1; the middle axis of a 3-D array,
+// floor 0; the whole axis (a slice of everything).
+void add_fused_gmvae_cases(std::map<Op, std::vector<OpCase>>& c) {
+  c[Op::softplus_rows] = {
+      unary("axis 0, rows [2, 4) of [4, 3], x from −30 to 30", spread({4, 3}, -30, 30),
+            [](const V& x) { return softplus_rows(x, 0, 2, 2, 1e-8); }),
+      unary("axis 1, columns [2, 4) of [2, 4] at ±1000 and 0", A{{0.5, -1.0, -1e3, 0.0}, {2.0, 3.0, 1e3, -2.5}},
+            [](const V& x) { return softplus_rows(x, 1, 2, 2, 1e-8); }),
+      unary("axis 1 of [2, 3, 4], [1, 3), floor 0", spread({2, 3, 4}, -4, 4),
+            [](const V& x) { return softplus_rows(x, 1, 1, 2, 0.0); }),
+      unary("the whole last axis", spread({2, 3}, -2, 3), [](const V& x) { return softplus_rows(x, -1, 0, 3, 1e-8); })};
 }
 
 std::map<Op, std::vector<OpCase>> make_cases() {
@@ -254,6 +270,7 @@ std::map<Op, std::vector<OpCase>> make_cases() {
   c[Op::log_softmax].push_back(unary("±1000", big, [](const V& x) { return log_softmax(x, 1); }));
   c[Op::softmax].push_back(unary("-inf entries", row({-inf, 0.0, 1.0}), [](const V& x) { return softmax(x, 1); }));
   add_fused_zoo_cases(c);
+  add_fused_gmvae_cases(c);
   return c;
 }
 
