@@ -130,7 +130,8 @@ Loss<T> FSVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
   const std::size_t n = batch.x.shape()[0];
   if (batch.y.size() != n || std::any_of(batch.y.begin(), batch.y.end(), [](int y) { return y < 0; }))
     throw std::invalid_argument("fsvae: every example needs its label (the FSVAE is trained on labelled data only)");
-  Bound b = negative_elbo_bound(tape, tape.constant(batch.x, "x"), batch.y, rng);
+  // read in place: no copy of the batch per step (Model::loss)
+  Bound b = negative_elbo_bound(tape, tape.constant_view(batch.x, "x"), batch.y, rng);
   // the batch mean of −ELBO(x|y); the terms are batch means too
   Var<T> nelbo = mean(b.nelbo);
   return {nelbo, {{"nelbo", nelbo.item()}, {"kl", batch_mean(b.kl)}, {"rec", batch_mean(b.rec)}}};
@@ -138,7 +139,8 @@ Loss<T> FSVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
 
 template <class T>
 void FSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
-  batch.x = rng.bernoulli(batch.x);
+  // dynamic binarization, x ~ Bernoulli(pixel intensities), as the VAE's (models/vae_common.hpp)
+  binarize_batch(batch, xbin_, rng);
 }
 
 // ---- evaluation and pictures ---------------------------------------------------------------------

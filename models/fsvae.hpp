@@ -99,6 +99,7 @@ class FSVAE : public Model<T> {
   FSVAEOptions options_;
   nn::MLP<T> encoder_, decoder_;
   Param<T>* prior_ = nullptr;  // [K, 2z]: μ_y, then the pre-softplus σ_y²; only with learned_prior
+  Array<T> xbin_;              // the binarized batch, swapped with batch.x (prepare_batch)
   // Codes z = μ_y + σ_y ⊙ ε of the prior p(z|y) of each label, from ε ~ N(0, I) [n, z] (z = ε when standard).
   Array<T> prior_codes(Array<T> eps, const std::vector<int>& y) const;
 };
