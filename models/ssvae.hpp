@@ -82,7 +82,7 @@ class SSVAE : public Model<T> {
 
   // The labels of a batch of pairs (x, y) in the form each path reads (autograd/path.hpp): the
   // one-hot constant [rows, K] the textbook's concat([x, y]) takes, or the label of each row for
-  // the fast path's shared first layer (models/ssvae.cpp, "the shared first layer").
+  // the fast path's shared first layer (models/ssvae_fast.cpp, "the shared first layer").
   struct PairLabels {
     Var<T> onehot;                     // textbook path
     std::vector<std::size_t> index;    // fast path

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "autograd/gradcheck.hpp"
+#include "autograd/ops_fused_ssvae.hpp"
 #include "autograd/ops_fused_zoo.hpp"
 
 using namespace tz;
@@ -96,6 +97,19 @@ void add_fused_zoo_cases(std::map<Op, std::vector<OpCase>>& c) {
        [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }},
       {"one component", {A{{1.001, 2.0}, {0.0, 0.0}}, A{{1.0, 2.0}}, A{{2e-3, 0.5}}, A{0.0}},
        [](const Vs& a) { return normal_mixture(a[0], a[1], a[2], a[3]); }}};
+}
+
+// The SSVAE's fused ops (autograd/ops_fused_ssvae.cpp).
+void add_fused_ssvae_cases(std::map<Op, std::vector<OpCase>>& c) {
+  // gaussian_variance: h [3, 2·11] (d = 11: whole SIMD batches and a tail) from −30 to 30, with
+  // −1e3 (σ = 0), 0 and 1e3 (σ = 1) in the variance half and in the mean half (which gets 0); d = 1.
+  A h = spread({3, 22}, -30, 30);
+  for (std::size_t j : {0, 11, 12}) h(0, j) = -1e3;
+  h(1, 13) = 0.0;
+  for (std::size_t j : {5, 14}) h(2, j) = 1e3;
+  c[Op::gauss_var] = {
+      unary("h [3, 2·11] with ±1e3 and 0", h, [](const V& x) { return gaussian_variance(x); }),
+      unary("d = 1", A{{-2.0, 0.5}, {1e3, -1e3}}, [](const V& x) { return gaussian_variance(x); })};
 }
 
 std::map<Op, std::vector<OpCase>> make_cases() {
@@ -254,6 +268,7 @@ std::map<Op, std::vector<OpCase>> make_cases() {
   c[Op::log_softmax].push_back(unary("±1000", big, [](const V& x) { return log_softmax(x, 1); }));
   c[Op::softmax].push_back(unary("-inf entries", row({-inf, 0.0, 1.0}), [](const V& x) { return softmax(x, 1); }));
   add_fused_zoo_cases(c);
+  add_fused_ssvae_cases(c);
   return c;
 }
 
