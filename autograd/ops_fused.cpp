@@ -19,43 +19,20 @@
 #endif
 
 #include "autograd/op_helpers.hpp"
+#include "autograd/simd_softplus.hpp"  // softplus_simd, softplus_scalar
 
 namespace tz {
 
 using detail::record;
 using detail::reduced_shape;
+using detail::softplus_scalar;
+#ifdef XTENSOR_USE_XSIMD
+using detail::softplus_simd;
+#endif
 
 // ---- the Bernoulli log-likelihood from logits ------------------------------------------------------
 
 namespace {
-
-#ifdef XTENSOR_USE_XSIMD
-// log(1 + e) for e = e^−|l| in (0, 1], float: 2·atanh(s) with s = e / (2 + e) in (0, 1/3],
-//   log(1 + e) = 2s·(1 + s²/3 + s⁴/5 + … + s¹²/13) + R,  |R| < 2s·(s²)⁷/15·(9/8) ≤ 2s·1.6e−8,
-// a quarter of float rounding (ε/2 = 6e−8): one division and six FMAs where xsimd's general
-// log1p (any argument, special cases) costs three times as many operations, and the forward is
-// mostly this log (bench/zoo_step: the IWAE's [500, 784] logits). Relative error a few ε
-// (the division, Horner's rounding); double keeps xsimd's log1p (the series would need 17 terms).
-inline xsimd::batch<float> log1p_unit(const xsimd::batch<float>& e) {
-  using B = xsimd::batch<float>;
-  const B s = e / (B(2.0f) + e), t = s * s;
-  B p(1.0f / 13);
-  for (const float c : {1.0f / 11, 1.0f / 9, 1.0f / 7, 1.0f / 5, 1.0f / 3, 1.0f}) p = xsimd::fma(p, t, B(c));
-  return (s + s) * p;
-}
-inline xsimd::batch<double> log1p_unit(const xsimd::batch<double>& e) { return xsimd::log1p(e); }
-
-template <class T>
-xsimd::batch<T> softplus_simd(const xsimd::batch<T>& l) {
-  using B = xsimd::batch<T>;
-  return xsimd::max(l, B(T(0))) + log1p_unit(xsimd::exp(-xsimd::abs(l)));
-}
-#endif
-
-template <class T>
-T softplus_scalar(T l) {
-  return std::max(l, T(0)) + std::log1p(std::exp(-std::abs(l)));
-}
 
 // y_r = Σ_j [x_rj·l_rj − softplus(l_rj)]: one vectorised pass per row.
 template <class T>
@@ -116,7 +93,7 @@ void log_bernoulli_grad_logits(const T* gy, const T* px, const T* pl, std::size_
 // gl += gy_r·(x_rj − σ(l_rj)), gx += gy_r·l_rj.
 // The textbook code it replaces: sum(x * l - softplus(l), -1), four nodes (mul, softplus, sub,
 // sum_axis) and five [n, d] arrays, each pass reading and writing all of them; this op is one pass
-// each way, and it calls xsimd's exp (and log1p_unit) in batches where xtensor 0.24 calls the
+// each way, and it calls xsimd's exp (and log1p_unit, autograd/simd_softplus.hpp) in batches where xtensor 0.24 calls the
 // scalar log1pf per element. Not bit for bit the composite: the lanes sum in T before the row sum
 // in double (the composite sums in double), the gradient is gy·(x − σ(l)) where the composite adds
 // gy·x and −gy/(1 + e^−l), and log1p(e^−|l|) comes from log1p_unit where softplus calls libm's;

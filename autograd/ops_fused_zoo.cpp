@@ -1,9 +1,7 @@
-// tapezoo: the model zoo's fused ops (declared in autograd/ops_fused_zoo.hpp). Like the engine's
-// own (autograd/ops_fused.cpp), each computes what a composite of the table's plain ops computes,
-// its comment names that composite, and the callers choose between the two with tz::textbook():
-// the SSVAE's encoder and decoder record onehot_linear_elu or `elu(linear(concat(…)))`
-// (models/ssvae.cpp), log_normal_mixture records log_normal_pairs or the broadcast log_normal
-// (distributions/distributions.cpp). tests/test_fast_paths_models.cpp compares the two paths.
+// tapezoo: the model zoo's fused ops (declared in autograd/ops_fused_zoo.hpp). Like the engine's own
+// (autograd/ops_fused.cpp), each computes what a composite of plain ops computes, its comment names
+// that composite, and the caller picks one with tz::textbook(): models/ssvae_fast.cpp and
+// distributions/distributions.cpp; tests/test_fast_paths_models.cpp compares the two paths.
 // Each op: its kOps row as a one-line comment, then its forward, then its backward.
 #include <algorithm>
 #include <cmath>
@@ -42,6 +40,19 @@ void add_elu(const T* a, const T* c, T* h, std::size_t size) {
     const T y = a[j] + c[j];
     h[j] = y > T(0) ? y : std::expm1(y);
   }
+}
+
+// g_j = gh_j·elu'(y_j) from h = elu(y): gh_j where h_j > 0, else gh_j·(h_j + 1) (e^y = h + 1); a
+// plain loop, which g++ -O3 vectorises with masks (no expm1 to call).
+template <class T>
+void elu_grad(const T* gh, const T* h, T* g, std::size_t size) {
+  for (std::size_t j = 0; j < size; ++j) g[j] = h[j] > T(0) ? gh[j] : gh[j] * (h[j] + T(1));
+}
+
+// dst_j += src_j, j < size.
+template <class T>
+void add_to(const T* src, T* dst, std::size_t size) {
+  for (std::size_t j = 0; j < size; ++j) dst[j] += src[j];
 }
 
 template <class T>
@@ -87,54 +98,49 @@ Var<T> onehot_linear_elu(const Var<T>& x, const Var<T>& W, const Var<T>& b, cons
         nd.saved.copies = rows / n;
         nd.value.resize(Shape{rows, out});
         T* h = nd.value.data();
-        // a_i = x_i W[:in] + b for the n distinct rows: the bias copied in, then one gemm (beta = 1)
-        thread_local std::vector<T> a;
-        a.resize(n * out);
-        for (std::size_t i = 0; i < n; ++i) std::copy(bias, bias + out, a.data() + i * out);
-        blas::gemm(false, false, n, out, in, T(1), xv.data(), in, w, out, T(1), a.data(), out);
-        // h_r = elu(a_(r mod n) + W[in + y_r])
+        // a_i = x_i W[:in] + b for the n distinct rows: the bias copied in, then one gemm (beta = 1),
+        // into h itself when there is one copy (the decoder), else into n rows of scratch
+        thread_local std::vector<T> scratch;
+        if (rows != n) scratch.resize(n * out);
+        T* a = rows == n ? h : scratch.data();
+        for (std::size_t i = 0; i < n; ++i) std::copy(bias, bias + out, a + i * out);
+        blas::gemm(false, false, n, out, in, T(1), xv.data(), in, w, out, T(1), a, out);
+        // h_r = elu(a_(r mod n) + W[in + y_r])   (in place when a is h: each element reads only itself)
         for (std::size_t r = 0; r < rows; ++r)
-          add_elu(a.data() + (r % n) * out, w + (in + labels[r]) * out, h + r * out, out);
+          add_elu(a + (r % n) * out, w + (in + labels[r]) * out, h + r * out, out);
       },
       [](Tape<T>& t, Node<T>& nd) {
         const Array<T>& xv = t.val(nd.in[0]);
         const T* w = t.val(nd.in[1]).data();
         const std::size_t n = xv.shape()[0], in = xv.shape()[1], out = t.val(nd.in[1]).shape()[1];
-        const std::size_t rows = nd.saved.rows.size(), copies = nd.saved.copies;
+        const std::size_t rows = nd.saved.rows.size();
+        // One pass over the rows: g_r = gh_r·elu'(y_r) (elu'(y) = h + 1 for y ≤ 0), added in row
+        // order to gA = Σ_copies g [n, out] (the first copy assigns), to gW[in + y_r] and to gb.
+        // The row g_r is in L1 while it is added three times; the [rows, out] g is never stored.
+        T beta_W = 0, beta_b = 0;
+        T* gW = t.wants_grad(nd.in[1]) ? t.grad_dest(nd.in[1], beta_W).data() : nullptr;
+        T* gb = t.wants_grad(nd.in[2]) ? t.grad_dest(nd.in[2], beta_b).data() : nullptr;
+        if (gW && beta_W == T(0)) std::fill(gW + in * out, gW + t.val(nd.in[1]).size(), T(0));  // gW[in:], the label rows
+        if (gb && beta_b == T(0)) std::fill(gb, gb + out, T(0));
+        thread_local std::vector<T> ga, row;
+        ga.resize(n * out);
+        row.resize(out);
         const T* gh = nd.grad.data();
         const T* h = nd.value.data();
-        // g = gh·elu'(y), elu'(y) = h + 1 for y ≤ 0; then gA = Σ_copies g [n, out]
-        thread_local std::vector<T> g, ga;
-        g.resize(rows * out);
-        for (std::size_t i = 0; i < rows * out; ++i) g[i] = h[i] > T(0) ? gh[i] : gh[i] * (h[i] + T(1));
-        const T* gA = g.data();
-        if (copies > 1) {
-          ga.assign(g.begin(), g.begin() + static_cast<std::ptrdiff_t>(n * out));
-          for (std::size_t c = 1; c < copies; ++c)
-            for (std::size_t i = 0; i < n * out; ++i) ga[i] += g[c * n * out + i];
-          gA = ga.data();
+        for (std::size_t r = 0; r < rows; ++r) {
+          T* g = r < n ? ga.data() + r * out : row.data();
+          elu_grad(gh + r * out, h + r * out, g, out);
+          if (r >= n) add_to(g, ga.data() + (r % n) * out, out);
+          if (gW) add_to(g, gW + (in + nd.saved.rows[r]) * out, out);
+          if (gb) add_to(g, gb, out);
         }
         T beta;
         if (t.wants_grad(nd.in[0])) {  // gx [n,in] += gA @ W[:in]ᵀ
           Array<T>& gx = t.grad_dest(nd.in[0], beta);
-          blas::gemm(false, true, n, in, out, T(1), gA, out, w, out, beta, gx.data(), in);
+          blas::gemm(false, true, n, in, out, T(1), ga.data(), out, w, out, beta, gx.data(), in);
         }
-        if (t.wants_grad(nd.in[1])) {  // gW[:in] += xᵀ @ gA,  gW[in + y_r] += g_r
-          Array<T>& gW = t.grad_dest(nd.in[1], beta);
-          blas::gemm(true, false, in, out, n, T(1), xv.data(), in, gA, out, beta, gW.data(), out);
-          T* gy_rows = gW.data() + in * out;
-          if (beta == T(0)) std::fill(gy_rows, gW.data() + gW.size(), T(0));
-          for (std::size_t r = 0; r < rows; ++r) {
-            T* dst = gy_rows + nd.saved.rows[r] * out;
-            for (std::size_t j = 0; j < out; ++j) dst[j] += g[r * out + j];
-          }
-        }
-        if (t.wants_grad(nd.in[2])) {  // gb += Σ_rows g
-          T* gb = t.grad_dest(nd.in[2], beta).data();
-          if (beta == T(0)) std::fill(gb, gb + out, T(0));
-          for (std::size_t r = 0; r < rows; ++r)
-            for (std::size_t j = 0; j < out; ++j) gb[j] += g[r * out + j];
-        }
+        if (gW)  // gW[:in] += xᵀ @ gA
+          blas::gemm(true, false, in, out, n, T(1), xv.data(), in, ga.data(), out, beta_W, gW, out);
       });
 }
 
@@ -353,10 +359,6 @@ void scaled_exp(T* row, std::size_t K, T y, T g) {
 #endif
   for (; k < K; ++k) row[k] = g * std::exp(row[k] - y);
 }
-
-}  // namespace
-
-namespace {
 
 // The table of the last normal_mix forward on this thread, kept for that node's backward: the
 // node's saved.c holds the stamp it was filled under (stamps count from 1; 0 is none).

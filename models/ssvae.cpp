@@ -8,9 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "autograd/ops_fused_zoo.hpp"
 #include "autograd/parallel.hpp"
-#include "autograd/path.hpp"
 #include "datasets/batching.hpp"
 #include "io/png.hpp"
 #include "models/evaluate.hpp"
@@ -65,81 +63,9 @@ Var<T> SSVAE<T>::decode(Tape<T>& tape, const Var<T>& z, const Var<T>& y) const {
   return decoder_(tape, concat<T>({z, y}, 1));
 }
 
-// ---- the shared first layer (the fast path) ------------------------------------------------------
-//
-// The unlabelled bound U(x) enumerates y: its encoder sees each image K = 10 times, as the pairs
-// (x_i, y = c), rows c·n + i of the batch [x_k, y] [K·n, 784 + K]. The encoder's first layer is
-//   h = elu([x, y] W + b),   W = [W_x; W_y],  W_x [784, 300],  W_y [K, 300],
-// and since y is one-hot, [x, y] W = x W_x + y W_y = x W_x + W_y[c], the row of W_y for label c.
-// The product x_i W_x is the same for every c: computed once per image, it is an [n, 784] @
-// [784, 300] product instead of [K·n, 794] @ [794, 300], and each of the K·n rows adds its label's
-// row of W_y and b. The backward does the same: with g_r = ∂loss/∂(row r's pre-activation),
-//   ∂/∂x_i W_x gets Σ_c g_(c·n+i),  so  gW_x = xᵀ (Σ_c g_c)   and   gx = (Σ_c g_c) W_xᵀ,
-//   gW_y[c] = Σ_(rows r with label c) g_r,   gb = Σ_r g_r,
-// again products of n rows, not K·n. This was the step's largest product: enumeration costs K
-// times the work only after the first layer. The textbook path (tz::textbook()) records the
-// formula as it reads, concat([tile(x, K), onehot(y)]) then the layer; the fast path records one
-// onehot_linear_elu node (autograd/ops_fused_zoo.cpp). tests/test_fast_paths_models.cpp shows
-// that the two give the same bounds and gradients.
-//
-// Where the saving applies and where it does not:
-//   - q(z|x,y), first layer: the x part is shared by the K copies: saved (above).
-//   - q(z|x,y), later layers: their input elu(x W_x + W_y[c] + b) differs with c: no saving.
-//   - p(x|y,z), first layer on [z, y]: z differs for every pair (each has its own ε and q(z|x,y)),
-//     so z W_z is a product of K·n distinct rows: nothing to share. The same op still takes
-//     [z, y] W as z W_z + W_y[c] (copies = 1), which spares the concat and K columns of zeros.
-//   - q(y|x), the classifier: it sees each image once already (q(y|x) is computed before y is
-//     enumerated): nothing to save.
-//   - the labelled bound L(x, y): one y per image, copies = 1: only the concat is spared.
-//   - the IWAE (models/vae.cpp): its encoder sees x once and duplicate(m, k), duplicate(v, k)
-//     come after it, so the k copies of x never pass through a layer; its decoder sees k
-//     different z: there is nothing to share there either.
-//   - the FSVAE (models/fsvae.cpp) knows each image's y: its step tiles nothing; its IWAE bound
-//     encodes x once and tiles y only beside k different z, into the decoder: nothing to share.
-
-template <class T>
-typename SSVAE<T>::PairLabels SSVAE<T>::pair_labels(Tape<T>& tape, const std::vector<int>& labels) const {
-  PairLabels p;
-  if (tz::textbook()) {
-    p.onehot = tape.constant(one_hot<T>(labels, options_.classes), "y");
-    return p;
-  }
-  p.index.resize(labels.size());
-  for (std::size_t r = 0; r < labels.size(); ++r) {
-    if (labels[r] < 0 || static_cast<std::size_t>(labels[r]) >= options_.classes)
-      throw std::invalid_argument(fmt::format("ssvae: label {} at row {} is outside [0, {})", labels[r], r,
-                                              options_.classes));
-    p.index[r] = static_cast<std::size_t>(labels[r]);
-  }
-  return p;
-}
-
-namespace {
-
-// An MLP of ELU hidden layers on [x, onehot(y)], its first layer as onehot_linear_elu (x W_x once
-// for the copies of each x), the others as nn::MLP records them on the fast path.
-template <class T>
-Var<T> shared_first_layer(Tape<T>& tape, const nn::MLP<T>& net, const Var<T>& x, const std::vector<std::size_t>& y) {
-  const auto& layers = net.layers();
-  Var<T> h = onehot_linear_elu(x, tape.param(layers[0].W()), tape.param(layers[0].b()), y);
-  for (std::size_t i = 1; i < layers.size(); ++i)
-    h = i + 1 < layers.size() ? layers[i].linear_elu(tape, h) : layers[i](tape, h);
-  return h;
-}
-
-}  // namespace
-
-template <class T>
-Gaussian<T> SSVAE<T>::encode(Tape<T>& tape, const Var<T>& x, const Var<T>& x_k, const PairLabels& y) const {
-  if (tz::textbook()) return encode(tape, x_k, y.onehot);  // encoder(concat([x_k, y]))
-  return gaussian_parameters(shared_first_layer(tape, encoder_, x, y.index));
-}
-
-template <class T>
-Var<T> SSVAE<T>::decode(Tape<T>& tape, const Var<T>& z, const PairLabels& y) const {
-  if (tz::textbook()) return decode(tape, z, y.onehot);  // decoder(concat([z, y]))
-  return shared_first_layer(tape, decoder_, z, y.index);
-}
+// ---- the fast path ------------------------------------------------------------------------------
+// pair_labels and encode/decode on PairLabels, the shared first layer and q(z|x,y)'s heads read in
+// place, with their derivation: models/ssvae_fast.cpp.
 
 // ---- the bounds ----------------------------------------------------------------------------------
 
@@ -246,7 +172,7 @@ Loss<T> SSVAE<T>::loss(Tape<T>& tape, const Batch<T>& batch, Rng& rng) {
         labels.push_back(y);
       }
     }
-    Var<T> x = tape.constant(batch.x, "x");
+    Var<T> x = tape.constant_view(batch.x, "x");  // read in place: no copy of the batch per step (Model::loss)
     Var<T> sum_l = tape.scalar(0);
     if (!unlabelled.empty()) {
       UnlabelledBound u = negative_elbo_bound(tape, labelled.empty() ? x : gather_rows(x, unlabelled), rng);
@@ -318,7 +244,8 @@ void SSVAE<T>::prepare_data(Dataset& data, Rng& rng) {
 
 template <class T>
 void SSVAE<T>::prepare_batch(Batch<T>& batch, Rng& rng) {
-  batch.x = rng.bernoulli(batch.x);
+  // dynamic binarization, x ~ Bernoulli(pixel intensities), as the VAE's (models/vae_common.hpp)
+  binarize_batch(batch, xbin_, rng);
 }
 
 // ---- evaluation and pictures ---------------------------------------------------------------------
@@ -361,11 +288,13 @@ Metrics SSVAE<T>::evaluate(const Dataset& data, Rng& rng) {
   // U(x) on the binarized test images
   const Array<float> x_test = binarized_test_rows(data);
   const std::size_t n = x_test.shape()[0];
-  // Σ_x of U(x) and its terms, 100 rows (K·100 pairs (x, y)) at a time
-  const auto [nelbo, kl_y, kl_z, rec] = sum_over_chunks<T>(n, 100, [&](Tape<T>& tape, std::size_t b, std::size_t e) {
-    UnlabelledBound u = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), rng);
-    return std::array{u.nelbo, u.kl_y, u.kl_z, u.rec};
-  });
+  // Σ_x of U(x) and its terms, 100 rows (K·100 pairs (x, y)) at a time, the chunks on the pool of
+  // --threads, each drawing its ε from its own generator (models/evaluate.hpp: the same bits for every N)
+  const auto [nelbo, kl_y, kl_z, rec] =
+      sum_over_chunks<T>(n, 100, rng, [&](Tape<T>& tape, Rng& r, std::size_t b, std::size_t e) {
+        UnlabelledBound u = negative_elbo_bound(tape, tape.constant(rows_as<T>(x_test, b, e)), r);
+        return std::array{u.nelbo, u.kl_y, u.kl_z, u.rec};
+      });
   const double nd = static_cast<double>(std::max<std::size_t>(n, 1));
   out.emplace_back("test_nelbo", nelbo / nd);
   out.emplace_back("test_kl_y", kl_y / nd);

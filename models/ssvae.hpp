@@ -82,7 +82,7 @@ class SSVAE : public Model<T> {
 
   // The labels of a batch of pairs (x, y) in the form each path reads (autograd/path.hpp): the
   // one-hot constant [rows, K] the textbook's concat([x, y]) takes, or the label of each row for
-  // the fast path's shared first layer (models/ssvae.cpp, "the shared first layer").
+  // the fast path's shared first layer (models/ssvae_fast.cpp, "the shared first layer").
   struct PairLabels {
     Var<T> onehot;                     // textbook path
     std::vector<std::size_t> index;    // fast path
@@ -138,6 +138,7 @@ class SSVAE : public Model<T> {
   nn::MLP<T> classifier_, encoder_, decoder_;
   Array<T> xl_;             // labelled images [L, x_dim], grey levels
   std::vector<int> yl_;     // their labels
+  Array<T> xbin_;           // the binarized batch, swapped with batch.x (prepare_batch)
 };
 
 // The registry entry: flags z, hidden, gw, cw, labels, labelled_batch.

@@ -104,6 +104,11 @@ void add_fused_zoo_cases(std::map<Op, std::vector<OpCase>>& c) {
 // second half (axis 1) at ±1000 and 0, where σ(x) is 0, ½ and 1; the middle axis of a 3-D array,
 // floor 0; the whole axis (a slice of everything).
 void add_fused_gmvae_cases(std::map<Op, std::vector<OpCase>>& c) {
+  // the SSVAE's q(z|x,y) head at d = 11 with −1e3 (σ = 0), 0 and 1e3 (σ = 1) in both halves
+  A wide = spread({3, 22}, -30, 30);
+  for (std::size_t j : {0, 11, 12}) wide(0, j) = -1e3;
+  wide(1, 13) = 0.0;
+  for (std::size_t j : {5, 14}) wide(2, j) = 1e3;
   c[Op::softplus_rows] = {
       unary("axis 0, rows [2, 4) of [4, 3], x from −30 to 30", spread({4, 3}, -30, 30),
             [](const V& x) { return softplus_rows(x, 0, 2, 2, 1e-8); }),
@@ -111,7 +116,9 @@ void add_fused_gmvae_cases(std::map<Op, std::vector<OpCase>>& c) {
             [](const V& x) { return softplus_rows(x, 1, 2, 2, 1e-8); }),
       unary("axis 1 of [2, 3, 4], [1, 3), floor 0", spread({2, 3, 4}, -4, 4),
             [](const V& x) { return softplus_rows(x, 1, 1, 2, 0.0); }),
-      unary("the whole last axis", spread({2, 3}, -2, 3), [](const V& x) { return softplus_rows(x, -1, 0, 3, 1e-8); })};
+      unary("the whole last axis", spread({2, 3}, -2, 3), [](const V& x) { return softplus_rows(x, -1, 0, 3, 1e-8); }),
+      unary("an encoder's variance half [11, 22) of [3, 22]: whole SIMD batches and a tail, ±1e3 and 0", wide,
+            [](const V& x) { return softplus_rows(x, 1, 11, 11, 1e-8); })};
 }
 
 std::map<Op, std::vector<OpCase>> make_cases() {

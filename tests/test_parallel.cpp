@@ -317,8 +317,9 @@ void check_same_metrics(const std::vector<tz::models::Metrics>& m, std::size_t e
 
 }  // namespace
 
-TEST_CASE("the GMVAE's, the VampPrior's and the FSVAE's test metrics are the same bits for 1, 2 and 3 threads") {
-  // 1,100 images: three ELBO chunks of 500 (the last short) and, at k = 4 and k = 40, 5 and 42 IWAE chunks
+TEST_CASE("the GMVAE's, the VampPrior's, the FSVAE's and the SSVAE's test metrics are the same bits for 1, 2 and 3 threads") {
+  // 1,100 images: three ELBO chunks of 500 (the last short), at k = 4 and k = 40 several IWAE chunks, and
+  // the SSVAE's 11 chunks of 100
   tz::models::Dataset data;
   data.test_x = tz::test::binary_rows(1100, 12, 5);
   for (std::size_t i = 0; i < 1100; ++i) data.test_y.push_back(static_cast<int>(i % 3));
@@ -327,11 +328,13 @@ TEST_CASE("the GMVAE's, the VampPrior's and the FSVAE's test metrics are the sam
   tz::models::GMVAE<float> gmvae(g, init);
   tz::models::VampPrior<float> vamp(g, init);
   tz::models::FSVAE<float> fsvae({.x_dim = 12, .hidden = 8, .z = 3, .classes = 3, .iwae = {1, 4, 40}}, init);
+  tz::models::SSVAE<float> ssvae({.x_dim = 12, .hidden = 8, .z = 3, .classes = 3, .labels = 99}, init);
   const auto mg = metrics_by_threads(gmvae, data), mv = metrics_by_threads(vamp, data),
-             mf = metrics_by_threads(fsvae, data);
+             mf = metrics_by_threads(fsvae, data), ms = metrics_by_threads(ssvae, data);
   check_same_metrics(mg, 6);  // test_nelbo, test_kl, test_rec, test_niwae_1, _4, _40
   check_same_metrics(mv, 6);
   check_same_metrics(mf, 6);
+  check_same_metrics(ms, 5);  // test_accuracy, and U(x)'s test_nelbo, test_kl_y, test_kl_z, test_rec
   // and they are bounds of the same models: −L_40 below −L_1 on average over 1,100 images
   CHECK(mg[0][5].second < mg[0][3].second);
   CHECK(mf[0][5].second < mf[0][3].second);
