@@ -4,6 +4,7 @@
 // distributions/distributions.cpp; tests/test_fast_paths_models.cpp compares the two paths.
 // Each op: its kOps row as a one-line comment, then its forward, then its backward.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <tuple>
 #include <type_traits>
@@ -360,12 +361,12 @@ void scaled_exp(T* row, std::size_t K, T y, T g) {
   for (; k < K; ++k) row[k] = g * std::exp(row[k] - y);
 }
 
-// The table of the last normal_mix forward on this thread, kept for that node's backward: the
-// node's saved.c holds the stamp it was filled under (stamps count from 1; 0 is none).
+// The last normal_mix forward's table on this thread, for that node's backward. saved.c holds its stamp,
+// unique in the process (0 is none): a backward on another thread never takes this one's table as its own.
+std::atomic<std::uint64_t> mixture_stamps{1};
 template <class T>
 struct MixtureTable {
   double stamp = 0;
-  double next_stamp = 1;
   PairTerms<T> p;
   std::vector<T> L;  // L_ik = log w_k + log N(z_i; m_k, v_k), [n, K]
 };
@@ -384,10 +385,9 @@ MixtureTable<T>& last_mixture_table() {
 // log Σ_k e^(L_ik − M_i) with M_i = max_k L_ik, exponentials in xsimd batches. Nothing [n, K] is
 // kept on the tape. The backward needs L again for the responsibilities r_ik = e^(L_ik − y_i),
 // then normal_pairs' products with G = gy·r: it finds L in the thread's copy of the last forward's
-// table when that forward was its own (the stamp in saved.c; in a training step the mixture is the
-// last one recorded, so it always is), and otherwise takes the table again (one gemm). Either way
-// the same numbers, since a node's inputs never change (docs/pitfalls.md#saved-values). An all
-// −inf row gives −inf and no gradient, as logsumexp.
+// table when that forward was its own (the stamp in saved.c; in a training step the mixture is the last one
+// recorded, so it always is), and otherwise takes the table again (one gemm). Either way the same numbers,
+// since a node's inputs never change (docs/pitfalls.md#saved-values). An all −inf row gives −inf, no gradient.
 template <class T>
 Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const Var<T>& log_w) {
   if (z.dim() != 2 || m.dim() != 2 || v.dim() != 2 || m.shape()[1] != z.shape()[1] || v.shape() != m.shape() ||
@@ -403,7 +403,7 @@ Var<T> normal_mixture(const Var<T>& z, const Var<T>& m, const Var<T>& v, const V
         tab.p.fill(zv, t.val(nd.in[1]), t.val(nd.in[2]));
         tab.L.resize(n * K);
         mixture_table(tab.p, t.val(nd.in[3]).data(), n, d, K, tab.L.data());
-        tab.stamp = nd.saved.c = tab.next_stamp++;
+        tab.stamp = nd.saved.c = static_cast<double>(mixture_stamps.fetch_add(1, std::memory_order_relaxed));
         nd.value.resize(Shape{n});
         for (std::size_t i = 0; i < n; ++i) {
           const T* row = tab.L.data() + i * K;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "autograd/ops_fused_gmvae.hpp"
@@ -320,4 +321,34 @@ TEST_CASE("normal_mix's backward: from its forward's kept table, or with the tab
   }
   for (std::size_t k = 0; k < 4; ++k) CHECK(grads[0][k] == grads[1][k]);
   CHECK(xt::amax(xt::abs(grads[0][1]))() > 0);  // the gradients are not all 0
+}
+
+TEST_CASE("normal_mix's backward on another thread than its forward never takes that thread's table") {
+  // The forward runs on a fresh thread A, the backward on a fresh thread B after B recorded a mixture
+  // of its own, of the same shapes but other values. Stamps counted per thread would be equal (each
+  // thread's first), and B's table would answer for A's node; stamps unique in the process make the
+  // backward take the table again. The gradients must be those of forward and backward on one thread.
+  const Array<double> z0 = {{0.3, -1.0}, {-0.5, 0.25}, {1.0, 2.0}}, m0 = {{1.0, 2.0}, {-0.5, 0.25}, {3.0, -3.0}};
+  const Array<double> v0 = {{1e-2, 1.0}, {100.0, 0.5}, {2.0, 1e-1}}, w0 = {std::log(0.2), std::log(0.5), std::log(0.3)};
+  const Array<double> gy = {1.0, -2.0, 0.5};
+  auto run = [&](bool split) {
+    Tape<double> t;
+    Var<double> z = t.leaf(z0), m = t.leaf(m0), v = t.leaf(v0), w = t.leaf(w0);
+    Var<double> y;
+    std::thread a([&] { y = normal_mixture(z, m, v, w); });
+    a.join();
+    std::thread b([&] {
+      if (split) {
+        Tape<double> other;
+        normal_mixture(other.constant(Array<double>(m0 * 2.0)), other.constant(Array<double>(z0 - 1.0)),
+                       other.constant(Array<double>(v0 + 3.0)), other.constant(w0));
+      }
+      t.backward(sum(y * t.constant(gy)));
+    });
+    b.join();
+    return std::vector<Array<double>>{z.grad(), m.grad(), v.grad(), w.grad()};
+  };
+  const std::vector<Array<double>> alone = run(false), split = run(true);
+  for (std::size_t k = 0; k < 4; ++k) CHECK(split[k] == alone[k]);
+  CHECK(xt::amax(xt::abs(alone[0]))() > 0);
 }
