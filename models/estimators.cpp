@@ -73,6 +73,8 @@ double kl_to_mixture_marginal(double m, double v, const std::vector<double>& mu,
   if (mu.empty() || mu.size() != var.size())
     throw std::invalid_argument(fmt::format("kl_to_mixture_marginal: {} means and {} variances (need K ≥ 1 of each)",
                                             mu.size(), var.size()));
+  if (!(v > 0) || std::any_of(var.begin(), var.end(), [](double s2) { return !(s2 > 0); }))
+    throw std::invalid_argument(fmt::format("kl_to_mixture_marginal: every variance must be positive (v = {})", v));
   constexpr double kHalfLog2Pi = 0.91893853320467274178;  // ½ log 2π
   constexpr double kU = 8;
   const double s = std::sqrt(v), log_k = std::log(static_cast<double>(mu.size()));

@@ -394,6 +394,9 @@ TEST_CASE("the KL of a unit to a mixture prior's marginal: closed forms, and a b
   CHECK(kl_to_mixture_marginal(0.0, 1.0, {-1, 0.2, 1}, {0.01, 0.01, 0.01}) ==
         doctest::Approx(brute(0.0, 1.0, {-1, 0.2, 1}, {0.01, 0.01, 0.01})).epsilon(1e-7));
   CHECK_THROWS_AS(kl_to_mixture_marginal(0, 1, {0, 1}, {1}), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(kl_to_mixture_marginal(0, 0, {0}, {1}), doctest::Contains("every variance must be positive"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(kl_to_mixture_marginal(0, 1, {0, 1}, {1, 0}), std::invalid_argument);
 }
 
 TEST_CASE("unit_report against a mixture prior: each unit's KL is kl_to_mixture_marginal's, averaged over rows") {
