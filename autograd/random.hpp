@@ -9,14 +9,19 @@
 // Normals use the Box-Muller transform; uniforms take the top 53 bits.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+#ifdef XTENSOR_USE_XSIMD
+#include <xsimd/xsimd.hpp>
+#endif
 
 namespace tz {
 
@@ -143,9 +148,17 @@ class Rng {
     return a;
   }
 
+  // a_i = mean + std·N(0, 1), the draws in normal()'s order. For float (training's ε) the pairs are
+  // drawn the same way, a block at a time, and transformed together (box_muller below): the same
+  // numbers, since only the rounding of log, cos and sin in double can differ, far below float's.
   template <class A>
   void fill_normal(A& a, typename A::value_type mean = 0, typename A::value_type std = 1) {
-    for (auto& v : a) v = static_cast<typename A::value_type>(mean + std * normal());
+    using T = typename A::value_type;
+    if constexpr (std::is_same_v<T, float>) {
+      fill_normal_float(a.data(), a.size(), mean, std);
+    } else {
+      for (auto& v : a) v = static_cast<T>(mean + std * normal());
+    }
   }
   template <class A>
   void fill_uniform(A& a, typename A::value_type lo = 0, typename A::value_type hi = 1) {
@@ -153,6 +166,59 @@ class Rng {
   }
 
  private:
+  // normal()'s draws for n values: the kept value first, then pairs (u1 > 0, u2), the block's pairs
+  // drawn one after another as normal() would draw them and then transformed at once; an odd n keeps
+  // the last pair's second value for the next normal().
+  void fill_normal_float(float* out, std::size_t n, float mean, float std) {
+    std::size_t i = 0;
+    if (n > 0 && has_spare_) {
+      out[i++] = static_cast<float>(mean + std * spare_);
+      has_spare_ = false;
+    }
+    constexpr std::size_t kBlock = 256;  // pairs: four 2 KiB arrays on the stack
+    double u1[kBlock], u2[kBlock], c[kBlock], s[kBlock];
+    while (i < n) {
+      const std::size_t pairs = std::min(kBlock, (n - i + 1) / 2);
+      for (std::size_t p = 0; p < pairs; ++p) {
+        double u = uniform();
+        while (u <= 0.0) u = uniform();
+        u1[p] = u;
+        u2[p] = uniform();
+      }
+      box_muller(u1, u2, c, s, pairs);
+      for (std::size_t p = 0; p < pairs; ++p) {
+        out[i++] = static_cast<float>(mean + std * c[p]);
+        if (i < n) {
+          out[i++] = static_cast<float>(mean + std * s[p]);
+        } else {  // kept as a double: the scalar formulas, so that it is normal()'s value to the bit
+          spare_ = std::sqrt(-2.0 * std::log(u1[p])) * std::sin(2.0 * M_PI * u2[p]);
+          has_spare_ = true;
+        }
+      }
+    }
+  }
+
+  // r = √(−2 log u1), θ = 2π u2:  c = r cos θ, s = r sin θ, normal()'s formulas, in xsimd's batches
+  // of doubles where the build has them (log, sin and cos there round within an ulp or two of libm's).
+  static void box_muller(const double* u1, const double* u2, double* c, double* s, std::size_t n) {
+    std::size_t p = 0;
+#ifdef XTENSOR_USE_XSIMD
+    using B = xsimd::batch<double>;
+    for (; p + B::size <= n; p += B::size) {
+      const B r = xsimd::sqrt(B(-2.0) * xsimd::log(B::load_unaligned(u1 + p)));
+      const auto [sin_t, cos_t] = xsimd::sincos(B(2.0 * M_PI) * B::load_unaligned(u2 + p));
+      (r * cos_t).store_unaligned(c + p);
+      (r * sin_t).store_unaligned(s + p);
+    }
+#endif
+    for (; p < n; ++p) {
+      const double r = std::sqrt(-2.0 * std::log(u1[p]));
+      const double theta = 2.0 * M_PI * u2[p];
+      c[p] = r * std::cos(theta);
+      s[p] = r * std::sin(theta);
+    }
+  }
+
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
   static std::uint64_t splitmix64(std::uint64_t& x) {
     std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);

@@ -1,5 +1,5 @@
 // Tests of datasets/batching.cpp: the Batcher's epochs and their restore, gather_rows, dynamic
-// binarization and labelled subsets.
+// binarization (and the training loop's binarize_batch) and labelled subsets.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "datasets/batching.hpp"
+#include "models/vae_common.hpp"  // binarize_batch
 #include "tests/dataset_helpers.hpp"
 #include "tests/test_helpers.hpp"
 
@@ -153,4 +154,35 @@ TEST_CASE("labelled_subset: exactly N per class, seeded, with a clear error for 
   labels[0] = 0;
   CHECK(invalid_argument([&] { tz::labelled_subset(labels, 101, a); }) ==
         "labelled_subset: class 0 has only 100 examples; 101 per class were requested");
+}
+
+TEST_CASE("binarize_batch: x_j = [u_j < p_j], u_j the 24-bit halves of one draw per pair of pixels") {
+  // The definition, one pixel at a time: draw k gives pixel 2k bits 40..63 and pixel 2k+1 bits
+  // 16..39, compared as u < p·2²⁴. The fast loop (blocks of draws, then a vectorised compare) must
+  // give the same pixels and leave the generator where the definition leaves it, for batch sizes
+  // that end inside a block and on an odd pixel; p = 0 gives 0 and p = 1 gives 1.
+  for (std::size_t rows : {1u, 3u, 301u}) {  // 7, 21 and 2,107 pixels: past two blocks of 1,024
+    CAPTURE(rows);
+    tz::Rng data_rng(5);
+    tz::models::Batch<float> batch;
+    batch.x = tz::Array<float>::from_shape({rows, 7});  // 7 columns: an odd number of pixels for odd rows
+    for (auto& v : batch.x) v = static_cast<float>(data_rng.uniform());
+    batch.x(0, 0) = 0.0f;
+    batch.x(0, 1) = 1.0f;
+    const tz::Array<float> p = batch.x;
+    tz::Rng a(11), b(11);
+    tz::Array<float> scratch;
+    tz::models::binarize_batch(batch, scratch, a);
+    std::size_t same = 0;
+    std::uint64_t bits = 0;
+    for (std::size_t j = 0; j < p.size(); ++j) {
+      if (j % 2 == 0) bits = b.next_u64();
+      const auto u = static_cast<float>(j % 2 == 0 ? bits >> 40 : (bits >> 16) & 0xFFFFFF);
+      same += batch.x.data()[j] == (u < p.data()[j] * 16777216.0f ? 1.0f : 0.0f);
+    }
+    CHECK(same == p.size());
+    CHECK(batch.x(0, 0) == 0.0f);
+    CHECK(batch.x(0, 1) == 1.0f);
+    CHECK(a.next_u64() == b.next_u64());
+  }
 }
