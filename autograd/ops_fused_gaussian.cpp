@@ -35,12 +35,16 @@ using detail::record;
 namespace {
 
 // x as computed, rounded to its type: g++ cannot see through the empty asm, so it cannot fuse the
-// product x into the sum that reads it (see the top of the file). No instruction is emitted.
+// product x into the sum that reads it (see the top of the file). No instruction is emitted. The
+// constraint names the CPU's vector registers: "v" on x86-64, "w" on AArch64 (not built here).
 template <class V>
 inline V rounded(V x) {
 #if defined(__GNUC__) && defined(__x86_64__)
   if constexpr (std::is_floating_point_v<V>) asm("" : "+v"(x));
   else asm("" : "+v"(x.data));  // an xsimd batch: its register
+#elif defined(__GNUC__) && defined(__aarch64__)
+  if constexpr (std::is_floating_point_v<V>) asm("" : "+w"(x));
+  else asm("" : "+w"(x.data));
 #endif
   return x;
 }

@@ -31,10 +31,11 @@ bool recorded(const Tape<T>& t, Op op) {
   return false;
 }
 
-// One shape and the same bits in every element (memcmp: −0 and +0 differ, as they would in a bit copy).
+// One shape and the same bits in every element (memcmp: −0 and +0 differ, as they would in a bit
+// copy). An empty array's data may be null, which memcmp must not be given.
 template <class T>
 bool same_bits(const Array<T>& a, const Array<T>& b) {
-  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+  return a.shape() == b.shape() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // A latent's numbers of shape s: m ~ N(0, 2²), v = e^u with u ~ U(−18.4, 18.4) (1e-8 to 1e8),
