@@ -124,7 +124,7 @@ void add_fused_gmvae_cases(std::map<Op, std::vector<OpCase>>& c) {
 
 // Every VAE's Gaussian latent (autograd/ops_fused_gaussian.cpp), every input wanting a gradient.
 // v from 1e-3 to 1e3: at v = 1e-3 the central difference's truncation error, h²·|∂³y/∂v³|/6 with
-// h = 1e-6 (for kl_std_normal ½·h²/v³, 1.7e-4 against a derivative of 500) is a third of the
+// h = 1e-6 (for kl_std_normal h²/(6v³) = 1.7e-4, against a derivative of −500) is a third of the
 // tolerance; smaller v is checked against the composite and by hand (tests/test_fast_paths_gaussian.cpp).
 // m negative, 0 and positive, ε = 0 and ±3; 37 elements and rows of 37 (whole SIMD batches, rows that
 // cross them, and a scalar tail); a 1-D input, whose KL is 0-d; m and v one input (two gradients
