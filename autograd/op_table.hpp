@@ -43,6 +43,8 @@ enum class Op : std::uint8_t {
   onehot_elu, normal_pairs, normal_mix,
   // fused for the GMVAE's fast path (autograd/ops_fused_gmvae.cpp)
   softplus_rows,
+  // fused for every VAE's Gaussian latent (autograd/ops_fused_gaussian.cpp)
+  reparam, kl_std_normal,
   count_
 };
 
@@ -114,6 +116,8 @@ inline constexpr OpInfo kOps[] = {
   {Op::normal_pairs,"normal_pairs","fused_zoo", "y_ik = −½ Σ_d [log 2π + log v_kd + (z_id − m_kd)²/v_kd]", "gz_i += Σ_k gy_ik (m_k − z_i)/v_k, gm_k += Σ_i gy_ik (z_i − m_k)/v_k, gv_k += Σ_i gy_ik ½[(z_i − m_k)²/v_k² − 1/v_k]"},
   {Op::normal_mix,  "normal_mix",  "fused_zoo", "y_i = logsumexp_k [log w_k + log N(z_i; m_k, v_k)] (fused)", "r_ik = e^(log w_k + log N(z_i; m_k, v_k) − y_i), then normal_pairs' with gy_ik = gy_i·r_ik; glog_w_k += Σ_i gy_i·r_ik"},
   {Op::softplus_rows,"softplus_rows","fused_gmvae", "y = softplus(x[start : start+len] along axis) + c (fused)", "gx[start : start+len] += gy·sigmoid(x), 0 elsewhere"},
+  {Op::reparam,     "reparam",     "fused_gaussian", "y = m + √v ⊙ ε (fused)", "gm += gy, gv += gy·ε / (2√v), gε += gy·√v"},
+  {Op::kl_std_normal,"kl_std_normal","fused_gaussian", "y = ½ [Σ_last (v − log v + m²) − d] (fused)", "gm += gy·m, gv += ½·gy·(1 − 1/v)"},
 };
 // clang-format on
 

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "autograd/gradcheck.hpp"
+#include "autograd/ops_fused_gaussian.hpp"
 #include "autograd/ops_fused_gmvae.hpp"
 #include "autograd/ops_fused_zoo.hpp"
 
@@ -119,6 +120,32 @@ void add_fused_gmvae_cases(std::map<Op, std::vector<OpCase>>& c) {
       unary("the whole last axis", spread({2, 3}, -2, 3), [](const V& x) { return softplus_rows(x, -1, 0, 3, 1e-8); }),
       unary("an encoder's variance half [11, 22) of [3, 22]: whole SIMD batches and a tail, ±1e3 and 0", wide,
             [](const V& x) { return softplus_rows(x, 1, 11, 11, 1e-8); })};
+}
+
+// Every VAE's Gaussian latent (autograd/ops_fused_gaussian.cpp), every input wanting a gradient.
+// v from 1e-3 to 1e3: at v = 1e-3 the central difference's truncation error, h²·|∂³y/∂v³|/6 with
+// h = 1e-6 (for kl_std_normal h²/(6v³) = 1.7e-4, against a derivative of −500) is a third of the
+// tolerance; smaller v is checked against the composite and by hand (tests/test_fast_paths_gaussian.cpp).
+// m negative, 0 and positive, ε = 0 and ±3; 37 elements and rows of 37 (whole SIMD batches, rows that
+// cross them, and a scalar tail); a 1-D input, whose KL is 0-d; m and v one input (two gradients
+// into one buffer).
+void add_fused_gaussian_cases(std::map<Op, std::vector<OpCase>>& c) {
+  const A m = {{-2.0, 0.0, 0.5}, {3.0, -0.25, 1.0}}, v = {{1e-3, 1.0, 2.5}, {1e3, 0.1, 4.0}};
+  const A e = {{0.0, -3.0, 1.0}, {2.0, 0.5, 3.0}};
+  auto sample = [](const Vs& a) { return reparameterize(a[0], a[1], a[2]); };
+  auto kl = [](const Vs& a) { return kl_std_normal_fused(a[0], a[1]); };
+  c[Op::reparam] = {
+      {"[2,3]: m negative, 0, positive; v from 1e-3 to 1e3; ε 0 and ±3", {m, v, e}, sample},
+      {"[37]: SIMD batches and a tail", {spread({37}, -3, 3), spread({37}, 1e-2, 50), spread({37}, -2, 2)}, sample},
+      {"[2,3,4]", {spread({2, 3, 4}, -1, 1), spread({2, 3, 4}, 0.05, 9), spread({2, 3, 4}, -2.5, 2.5)}, sample},
+      {"m and v one input", {spread({2, 5}, 0.05, 4), spread({2, 5}, -2, 2)},
+       [](const Vs& a) { return reparameterize(a[0], a[0], a[1]); }}};
+  c[Op::kl_std_normal] = {
+      {"[2,3]: v from 1e-3 to 1e3, m negative, 0, positive", {m, v}, kl},
+      {"[3,37]: rows across SIMD batches and a tail", {spread({3, 37}, -3, 3), spread({3, 37}, 1e-2, 50)}, kl},
+      {"[5]: a 0-d KL", {A{0.0, 1.0, -2.0, 0.5, 3.0}, A{1.0, 1.0, 0.2, 7.0, 1e-3}}, kl},
+      {"[2,1,4]", {spread({2, 1, 4}, -1, 2), spread({2, 1, 4}, 0.5, 3)}, kl},
+      {"m and v one input", {spread({2, 5}, 0.05, 4)}, [](const Vs& a) { return kl_std_normal_fused(a[0], a[0]); }}};
 }
 
 std::map<Op, std::vector<OpCase>> make_cases() {
@@ -278,6 +305,7 @@ std::map<Op, std::vector<OpCase>> make_cases() {
   c[Op::softmax].push_back(unary("-inf entries", row({-inf, 0.0, 1.0}), [](const V& x) { return softmax(x, 1); }));
   add_fused_zoo_cases(c);
   add_fused_gmvae_cases(c);
+  add_fused_gaussian_cases(c);
   return c;
 }
 
