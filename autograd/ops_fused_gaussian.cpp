@@ -11,7 +11,8 @@
 // and libm's on the tail of the flat array exactly where xtensor's assignment of xt::log takes them,
 // and the row sums add in double, left to right, as sum_axis adds. What would break it is g++
 // contracting a product and a following sum into one fused multiply-add (one rounding instead of
-// two): its default for C++ (-ffp-contract=fast) wherever the CPU has FMA, as -march=native gives.
+// two): its default for C++ (-ffp-contract=fast) wherever the CPU has FMA, as -march=native gives
+// (docs/pitfalls.md#fma-contraction).
 // rounded() below keeps every product apart. The backward adds its contributions to an input's
 // gradient in one term where the composite's nodes add two or three (v gets sub's and log's): the
 // same bits when the gradient starts at this node, as in a VAE's graph; within a rounding otherwise.
