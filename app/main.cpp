@@ -73,6 +73,9 @@ void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
     cmd.add_option("--save-every", o.save_every, "also write the checkpoint every N iterations (needs --out)")
         ->check(nonnegative_integer());
     cmd.add_option("--resume", o.resume, "continue the run in DIR from its checkpoint, with its flags");
+    cmd.add_flag("--keep-subnormals", o.keep_subnormals,
+                 "keep subnormal numbers in the training steps instead of flushing them to zero, at their cost "
+                 "(docs/pitfalls.md#subnormals)");
   }
   cmd.add_option("--seed", o.seed, "the run's seed")->capture_default_str()->check(nonnegative_integer());
   cmd.add_option("--threads", o.threads,

@@ -24,19 +24,18 @@
 //   iter_over_gemm  ms_per_iter / gemm_ms, target ≤ 1.4. Both null for a model with no products.
 //   top_ops         the step's non-GEMM ops that touch the most elements (read plus written), as
 //                   op:nodes×elements, a first look at where the time outside the products goes.
-//   subnormals      the step's gradient elements below 2⁻¹²⁶ (in its nodes): on x86 a
-//                   product or loop that meets many of them runs several times slower.
+//   subnormals      the step's gradient elements below 2⁻¹²⁶, which slow x86 down: 0, as the steps
+//                   flush them to zero as train()'s do (docs/pitfalls.md#subnormals).
 //   --torch FILE    runs each model's PyTorch twin (bench/zoo_torch.py) right after it, timed the
 //                   same way: torch_step_ms, torch_ms_per_iter, torch_blas_core, torch_over_step and
 //                   torch_over_iter (≥ 1.25 under the CPU's own kernels, ≥ 1 under 'Prescott'). No
 //                   twin: torch null and torch_reason. No python3-torch: a message naming it.
-//   --dump-init DIR writes DIR/<model>.npz before training: the initial parameters, the first
-//                   step's constants (binarized batch, noise ε, one-hot labels: every labelled
-//                   constant node), batch labels and the first loss, for `zoo_torch.py --check`.
+//   --dump-init DIR writes DIR/<model>.npz for `zoo_torch.py --check`: the initial parameters, the first step's
+//                   labelled constants (binarized batch, ε, one-hot labels), its batch labels and its loss.
 //
-// Rounds interleave a chunk of iterations (each one's step timed inside it) with as many GEMM
-// replays, so that steps, floors and iterations see the same machine. The loop replicates
-// models/train.cpp's Run::step line for line (Run is private to that file); keep the two in step.
+// Rounds interleave a chunk of iterations (each one's step timed inside it) with as many GEMM replays, so that
+// steps, floors and iterations see the same machine. The loop replicates models/train.cpp's Run::step line for
+// line (Run is private to that file), its flush of subnormals included; keep the two in step.
 // One BLAS thread unless --threads N (docs/pitfalls.md#blas-threads); with one thread the clock is
 // the thread's CPU time (clock says which). Compare kernels with `OPENBLAS_CORETYPE=Prescott ./zoo
 // bench zoo_step` set in the shell for that command only (docs/pitfalls.md#openblas-kernels).
@@ -55,6 +54,7 @@
 #include <fmt/format.h>
 
 #include "autograd/blas.hpp"
+#include "autograd/subnormals.hpp"
 #include "bench/zoo_floor.hpp"
 #include "datasets/batching.hpp"
 #include "io/json.hpp"
@@ -226,6 +226,7 @@ struct ZooRun {
   // The iteration of Run::step and train()'s loop; `now` times its step part, appended to step_ms.
   template <class Now>
   double iterate(Now&& now, std::vector<double>& step_ms) {
+    const tz::FlushSubnormals flush;  // docs/pitfalls.md#subnormals
     auto idx = batcher.next();
     if (idx.empty()) {
       batcher.shuffle(rng);
@@ -338,7 +339,6 @@ std::string json_string_of(const std::string& line, const std::string& key) {
   const std::string rest = json_value_of(line, key);
   return rest[0] == '"' ? rest.substr(1, rest.find('"', 1) - 1) : "";
 }
-
 // ---- one model ---------------------------------------------------------------------------------------
 
 struct Settings {

@@ -67,6 +67,8 @@ struct TrainOptions {
   // Every step's loss terms and every parameter's gradient must be finite, or train() throws
   // naming the value and the iteration (bench/soak). Costs one pass over the gradients per step.
   bool check_finite = false;
+  // Keep subnormal numbers in the steps instead of flushing them to zero (docs/pitfalls.md#subnormals).
+  bool keep_subnormals = false;
 };
 
 struct TrainResult {

@@ -224,6 +224,7 @@ Config options_config(const TrainOptions& o, const ModelInfo& info) {
       {"eval", std::to_string(o.eval)},
       {"log-every", std::to_string(o.log_every)},
       {"save-every", std::to_string(o.save_every)},
+      {"keep-subnormals", o.keep_subnormals ? "true" : "false"},
   });
 }
 
@@ -241,6 +242,7 @@ TrainOptions options_from(const Config& c, const std::string& source) {
     o.eval = c.integer("eval");
     o.log_every = c.integer("log-every");
     o.save_every = c.integer("save-every");
+    o.keep_subnormals = c.has("keep-subnormals") && c.flag("keep-subnormals");  // absent before it existed
   } catch (const std::exception& e) {
     throw FileError(fmt::format("{}: the stored options ('__train__/options') are not what a layout {} checkpoint "
                                 "holds: {}", source, kTrainLayout, e.what()));
