@@ -19,7 +19,7 @@ Adam (lr 1e-3, PyTorch's defaults otherwise), dynamic binarization of every batc
             It does not share x W_x among the 10 labels as tapezoo's fast path does
             (models/ssvae.cpp, "the shared first layer"): the ratio includes that saving.
   fsvae     encoder (784+10)-300-300-20, decoder (10+10)-300-300-784, ELU; every row labelled
-  ppca, gmm no twin: "torch": null with the reason
+  ppca, gmm_gd no twin: "torch": null with the reason
 
   /usr/bin/python3 bench/zoo_torch.py --model gmvae --data mnist    # one JSON line, as zoo_step reads it
   /usr/bin/python3 bench/zoo_torch.py --check DIR                   # DIR from `zoo_step --dump-init DIR`
@@ -56,7 +56,7 @@ from vae_torch import blas_core, clock, find, read_idx_images  # noqa: E402
 
 LOG2PI = math.log(2 * math.pi)
 NO_TWIN = {"ppca": "a 10-D linear-Gaussian teaching template on synthetic data: no networks to compare",
-           "gmm": "a 2-D mixture fitted by gradient descent on synthetic data: microseconds of scalar work, no twin"}
+           "gmm_gd": "a 2-D mixture fitted by gradient descent on synthetic data: microseconds of scalar work, no twin"}
 
 
 # ---- the building blocks, each as models/ and distributions/ write it ---------------------------
@@ -359,7 +359,7 @@ def check(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="vae", help="registry name: vae, iwae, beta_vae, gmvae, vamp, ssvae, fsvae (ppca, gmm: null)")
+    p.add_argument("--model", default="vae", help="registry name: vae, iwae, beta_vae, gmvae, vamp, ssvae, fsvae (ppca, gmm_gd: null)")
     p.add_argument("--data", default="mnist", help="mnist (data/mnist), fashion-mnist, or an IDX folder")
     p.add_argument("--check", metavar="DIR", help="compare first-step losses with `zoo_step --dump-init DIR`")
     p.add_argument("--rounds", type=int, default=15)
