@@ -21,8 +21,7 @@
 //                   per iteration (a one-off stall on a shared machine moves one chunk, not the
 //                   figure); iter_mean_ms is the plain mean beside it.
 //   step_over_gemm  step_ms / gemm_ms, target ≤ 1.3 whichever kernels OpenBLAS runs;
-//   iter_over_gemm  ms_per_iter / gemm_ms, target ≤ 1.4. Both null for a model with no products;
-//                   under 1 MFLOP of products the targets are null, with target_reason.
+//   iter_over_gemm  ms_per_iter / gemm_ms, target ≤ 1.4. Both null with no products; targets null under 1 MFLOP.
 //   top_ops         the step's non-GEMM ops that touch the most elements (read plus written), as
 //                   op:nodes×elements, a first look at where the time outside the products goes.
 //   subnormals      the step's gradient elements below 2⁻¹²⁶, which slow x86 down: 0, as the steps
@@ -57,6 +56,7 @@
 #include "autograd/blas.hpp"
 #include "autograd/subnormals.hpp"
 #include "bench/zoo_floor.hpp"
+#include "bench/zoo_twin.hpp"
 #include "datasets/batching.hpp"
 #include "io/json.hpp"
 #include "io/npz.hpp"
@@ -67,6 +67,7 @@
 
 namespace {
 
+using tz::bench::check_torch, tz::bench::json_number_of, tz::bench::json_string_of, tz::bench::run_torch;
 using tz::Array, tz::Node, tz::Op, tz::Tape;
 namespace models = tz::models;
 
@@ -302,44 +303,6 @@ void dump_init(const std::string& dir, ZooRun& run) {
   tz::save_npz(dir + "/" + run.info.name + ".npz", arrays);
 }
 
-// ---- the PyTorch twin -------------------------------------------------------------------------------
-
-std::string run_command(const std::string& cmd, int& status) {
-  std::FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return status = -1, std::string();
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  status = pclose(p);
-  return out;
-}
-
-// The twin's JSON line for one model, as it printed it (its keys are copied into ours), or "" if it failed.
-std::string run_torch(const std::string& script, const std::string& model, const std::string& data, int threads,
-                      int rounds, int chunk) {
-  const std::string cmd = fmt::format("/usr/bin/python3 '{}' --model {} --data '{}' --threads {} --rounds {} --chunk {}",
-                                      script, model, data, threads, rounds, chunk);
-  int status = 0;
-  const std::string out = run_command(cmd, status);
-  if (status != 0) std::fprintf(stderr, "zoo_step: '%s' failed:\n%s\n", cmd.c_str(), out.c_str());
-  const auto open = out.rfind('{'), close = out.rfind('}');
-  return status != 0 || open == std::string::npos || close == std::string::npos ? "" : out.substr(open, close - open + 1);
-}
-
-// From the twin's flat JSON line (no nesting, no escapes): the text after "key": ("null" if it is
-// missing), a number (NaN for null) and a string ("" for null).
-std::string json_value_of(const std::string& line, const std::string& key) {
-  const auto at = line.find("\"" + key + "\": ");
-  return at == std::string::npos ? "null" : line.substr(at + key.size() + 4);
-}
-double json_number_of(const std::string& line, const std::string& key) {
-  const std::string rest = json_value_of(line, key);
-  return rest.rfind("null", 0) == 0 ? std::nan("") : std::stod(rest);
-}
-std::string json_string_of(const std::string& line, const std::string& key) {
-  const std::string rest = json_value_of(line, key);
-  return rest[0] == '"' ? rest.substr(1, rest.find('"', 1) - 1) : "";
-}
 // ---- one model ---------------------------------------------------------------------------------------
 
 struct Settings {
@@ -390,14 +353,10 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
   j.add("subnormals", subnormals);
   j.add("loss", r4(loss)).add("iters", static_cast<long>(step_ms.size())).add("blas_core", tz::blas::core_name());
   j.add("threads", s.threads).add("clock", cpu_clock ? "thread_cpu" : "wall");
-  // A step with under 1 MFLOP of products (ppca, gmm_gd: microseconds) is the tape's per-node cost,
-  // which bench/tape_overhead measures; a ratio to such a floor has no target.
-  if (floor.mflop() >= 1.0) {
-    j.add("target_step_over_gemm", 1.3).add("target_iter_over_gemm", 1.4);
-  } else {
-    j.raw("target_step_over_gemm", "null").raw("target_iter_over_gemm", "null");
-    j.add("target_reason", "under 1 MFLOP of products: the step is the tape's per-node cost (bench/tape_overhead)");
-  }
+  // Under 1 MFLOP of products (ppca, gmm_gd) the step is the tape's per-node cost: no target.
+  const bool targets = floor.mflop() >= 1.0;
+  j.raw("target_step_over_gemm", targets ? "1.3" : "null").raw("target_iter_over_gemm", targets ? "1.4" : "null");
+  if (!targets) j.add("target_reason", "under 1 MFLOP of products: the step is the tape's per-node cost (bench/tape_overhead)");
   if (!s.torch.empty()) {
     const std::string twin = run_torch(s.torch, info.name, spec, s.threads, s.rounds, s.chunk);
     const double tstep = json_number_of(twin, "step_ms"), titer = json_number_of(twin, "ms_per_iter");
@@ -410,16 +369,6 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
     j.add("target_torch_over_step", tz::blas::core_name() == "Prescott" ? 1.0 : 1.25);
   }
   j.print();
-}
-
-// With --torch: the twin's script must run and import torch, or we stop here and say what is missing.
-void check_torch(const std::string& script) {
-  int status = 0;
-  std::string out = run_command(fmt::format("/usr/bin/python3 '{}' --version 2>&1", script), status);
-  out.erase(out.find_last_not_of(" \n") + 1);  // npos + 1 = 0: all blank
-  if (status != 0)
-    throw std::runtime_error(fmt::format("--torch {}: the PyTorch twin does not run, and it needs PyTorch "
-                                         "(`apt-get install python3-torch`): {}", script, out.empty() ? "no output" : out));
 }
 
 }  // namespace
