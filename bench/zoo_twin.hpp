@@ -22,8 +22,8 @@ inline std::string run_command(const std::string& cmd, int& status) {
 }
 
 // The twin's JSON line for one model, as it printed it (its keys are copied into ours), or "" if it failed.
-inline std::string run_torch(const std::string& script, const std::string& model, const std::string& data, int threads,
-                      int rounds, int chunk) {
+inline std::string run_torch(const std::string& script, const std::string& model, const std::string& data,
+                             int threads, int rounds, int chunk) {
   const std::string cmd = fmt::format("/usr/bin/python3 '{}' --model {} --data '{}' --threads {} --rounds {} --chunk {}",
                                       script, model, data, threads, rounds, chunk);
   int status = 0;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/read_text.hpp"
+#include "models/model.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -195,4 +196,34 @@ TEST_CASE("the function scanner measures definitions and skips declarations") {
   REQUIRE(fns.size() == 2);
   CHECK(fns[0] == std::pair<std::size_t, std::size_t>{3, 4});
   CHECK(fns[1] == std::pair<std::size_t, std::size_t>{10, 3});
+}
+
+// bench/zoo_step --torch asks bench/zoo_torch.py for every registered model by its registry name.
+// A model the script does not know by that name makes the script fail in every full run (as
+// gmm_gd did while the script still called it 'gmm'), so the two lists are checked against each other.
+TEST_CASE("bench/zoo_torch.py names every registered model once: a twin in make_twin or a reason in NO_TWIN") {
+  const std::string py = read_text("bench/zoo_torch.py");
+  auto keys_in = [&](const std::string& from, const std::string& to) {
+    const auto a = py.find(from);
+    REQUIRE_MESSAGE(a != std::string::npos, "bench/zoo_torch.py has no '" << from << "'");
+    const std::string part = py.substr(a, py.find(to, a) - a);
+    const std::regex key(R"re("([a-z0-9_]+)":)re");
+    std::set<std::string> out;
+    for (auto it = std::sregex_iterator(part.begin(), part.end(), key); it != std::sregex_iterator(); ++it)
+      out.insert((*it)[1]);
+    return out;
+  };
+  const std::set<std::string> twins = keys_in("def make_twin(", "[name]"), none = keys_in("NO_TWIN = {", "}\n");
+  std::set<std::string> registered;
+  for (const auto& info : tz::models::registry()) registered.insert(info.name);
+  CHECK(registered.size() >= 9);
+  for (const std::string& name : registered) {
+    CAPTURE(name);
+    CHECK_MESSAGE(twins.count(name) + none.count(name) == 1,
+                  "bench/zoo_torch.py: give '" << name << "' a twin in make_twin or a reason in NO_TWIN, once");
+  }
+  for (const std::string& name : twins)
+    CHECK_MESSAGE(registered.count(name) == 1, "make_twin's '" << name << "' is not a registered model");
+  for (const std::string& name : none)
+    CHECK_MESSAGE(registered.count(name) == 1, "NO_TWIN's '" << name << "' is not a registered model");
 }
