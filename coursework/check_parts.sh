@@ -3,7 +3,8 @@
 # k = 0, 1, …, the last part: writes the student copy with parts ≤ k solved and the rest stubbed
 # (`tapezoo exercise new DIR --upto k`, in place after the first: only files whose content changed
 # are rewritten, so ninja recompiles a few units), builds only its grader (app/tapezoo), grades, and
-# requires full marks on every task of parts ≤ k and zero on every task of parts > k.
+# requires full marks on every task of parts ≤ k and zero on every task of parts > k, and no
+# -Wunused warning in the build (a stub that left a parameter unused).
 # Run by .ci/run after ./zoo test (it uses build/app/tapezoo of the project). DIR defaults to
 # build-course/student (ignored by git: build*/). Prints the time of the cold and the warm builds.
 set -uo pipefail
@@ -30,6 +31,11 @@ for k in 0 $parts; do
     grep -v -E '^\[[0-9]+/[0-9]+\] ' "$DIR/ninja.log"
     echo "check_parts: the copy with parts <= $k solved does not build"
     exit 1
+  fi
+  # A stub must leave the copy's build clean: it marks the parameters it does not use (void).
+  if grep -E 'warning: .*\[-Wunused' "$DIR/ninja.log"; then
+    echo "check_parts: the copy with parts <= $k solved builds with the unused-code warnings above"
+    status=1
   fi
   built=$((SECONDS - start))
   "$DIR/build-grade/app/tapezoo" grade --json >"$DIR/grade.json" || { echo "check_parts: grade failed (upto $k)"; exit 1; }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -61,6 +62,136 @@ void check_against_table(const Region& r) {
                     ", not " + r.function + " in " + r.file);
 }
 
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// The text with every comment and string or character literal blanked (newlines kept, so offsets
+// and lines stay those of the text): what is left are the code's own braces, parentheses and names.
+std::string code_only(const std::string& s) {
+  std::string c = s;
+  const auto npos = std::string::npos;
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t end = npos;
+    if (s.compare(i, 2, "//") == 0) {
+      end = s.find('\n', i);
+    } else if (s.compare(i, 2, "/*") == 0) {
+      end = s.find("*/", i + 2);
+      if (end != npos) end += 2;
+    } else if (s.compare(i, 2, "R\"") == 0 && (i == 0 || !ident_char(s[i - 1]))) {
+      const std::size_t open = s.find('(', i);
+      std::string close = ")";  // )delim"   (appended, not ")" + …: g++ 12's -Wrestrict misfires on that)
+      if (open != npos) close.append(s, i + 2, open - i - 2).push_back('"');
+      end = open == npos ? npos : s.find(close, open);
+      if (end != npos) end += close.size();
+    } else if (s[i] == '"' || (s[i] == '\'' && (i == 0 || !ident_char(s[i - 1])))) {  // 1'000 is a number
+      for (end = i + 1; end < s.size() && s[end] != s[i] && s[end] != '\n';) end += s[end] == '\\' ? 2 : 1;
+      ++end;
+    } else {
+      ++i;
+      continue;
+    }
+    end = std::min(end, s.size());
+    for (; i < end; ++i)
+      if (c[i] != '\n') c[i] = ' ';
+  }
+  return c;
+}
+
+// The offset of the bracket that matches the one at `at` in code, searching forward for an opening
+// one and backward for a closing one; npos when there is none.
+std::size_t matching(const std::string& code, std::size_t at) {
+  const char a = code[at];
+  const bool forward = a == '(' || a == '{';
+  const char b = a == '(' ? ')' : a == ')' ? '(' : a == '{' ? '}' : '{';
+  int depth = 0;
+  for (std::size_t i = at; i < code.size(); forward ? ++i : --i) {
+    depth += code[i] == a ? 1 : code[i] == b ? -1 : 0;
+    if (depth == 0) return i;
+    if (!forward && i == 0) break;
+  }
+  return std::string::npos;
+}
+
+// The named parameters of a parameter list `int a, const Var<T>& b = {}, Node<T>&`: {a, b}.
+std::vector<std::string> parameter_names(const std::string& list) {
+  static const std::regex last_name(R"(([A-Za-z_][A-Za-z0-9_]*)\s*$)");
+  static const std::set<std::string> type_words = {"int", "long", "short", "unsigned", "signed", "char",
+                                                   "double", "float", "bool", "auto", "const", "void"};
+  std::vector<std::string> names, params(1);
+  int depth = 0;
+  for (char c : list) {
+    depth += (c == '(' || c == '<' || c == '[' || c == '{') ? 1 : (c == ')' || c == '>' || c == ']' || c == '}') ? -1 : 0;
+    if (c == ',' && depth == 0) params.emplace_back();
+    else params.back() += c;
+  }
+  for (std::string p : params) {
+    p = p.substr(0, p.find('='));  // a default argument
+    std::smatch m;
+    if (!std::regex_search(p, m, last_name)) continue;  // `Node<T>&`, `...`: unnamed
+    const std::string type = trimmed(m.prefix().str());
+    if (!type.empty() && type.back() != ':' && !type_words.count(m[1].str())) names.push_back(m[1].str());
+  }
+  return names;
+}
+
+// Whether `name` is used in code: as a word, not as a member (.name, ->name) or qualified (::name).
+bool uses(const std::string& code, const std::string& name) {
+  for (std::size_t i = code.find(name); i != std::string::npos; i = code.find(name, i + 1)) {
+    if ((i > 0 && ident_char(code[i - 1])) || (i + name.size() < code.size() && ident_char(code[i + name.size()])))
+      continue;
+    std::size_t b = i;
+    while (b > 0 && (code[b - 1] == ' ' || code[b - 1] == '\n')) --b;
+    if (b > 0 && (code[b - 1] == '.' || (b > 1 && (code.compare(b - 2, 2, "->") == 0 || code.compare(b - 2, 2, "::") == 0))))
+      continue;
+    return true;
+  }
+  return false;
+}
+
+// The parameters of the function (or lambda) around the code at [from, to) of `code` that it
+// uses nowhere else: once that code is a stub, the compiler would call them unused. A region in
+// an if/for/while/switch block looks at the function around that block. Empty when the block
+// around is no function (a struct, a namespace, a constructor's member initializers).
+std::vector<std::string> unused_parameters(const std::string& code, std::size_t from, std::size_t to) {
+  static const std::regex qualifiers(R"(\s*((const|noexcept|override|final|mutable)\s*)*(->[^;{}()]*)?)");
+  static const std::set<std::string> control = {"if", "for", "while", "switch", "catch"};
+  for (std::size_t at = from; at > 0;) {
+    std::size_t open = std::string::npos;  // the innermost unclosed { before at
+    for (std::size_t i = at, depth = 0; i-- > 0;) {
+      if (code[i] == '}') ++depth;
+      if (code[i] == '{' && depth-- == 0) {
+        open = i;
+        break;
+      }
+    }
+    if (open == std::string::npos) return {};
+    const std::size_t close_paren = code.find_last_of(')', open);
+    if (close_paren == std::string::npos || !std::regex_match(code.substr(close_paren + 1, open - close_paren - 1), qualifiers))
+      return {};
+    const std::size_t open_paren = matching(code, close_paren);
+    if (open_paren == std::string::npos) return {};
+    std::size_t w = open_paren;
+    while (w > 0 && code[w - 1] == ' ') --w;
+    std::size_t ws = w;
+    while (ws > 0 && ident_char(code[ws - 1])) --ws;
+    if (control.count(code.substr(ws, w - ws))) {  // a block in the function: look further out
+      at = ws;
+      continue;
+    }
+    std::size_t before = ws;
+    while (before > 0 && (code[before - 1] == ' ' || code[before - 1] == '\n')) --before;
+    if (before > 0 && ws < w && (code[before - 1] == ',' || (code[before - 1] == ':' && (before < 2 || code[before - 2] != ':'))))
+      return {};  // a member initializer's parentheses, not the parameter list
+    const std::size_t close = matching(code, open);
+    const std::string rest = code.substr(open + 1, from - open - 1) +
+                             (close == std::string::npos || close < to ? "" : code.substr(to, close - to));
+    std::vector<std::string> out;
+    for (const std::string& p : parameter_names(code.substr(open_paren + 1, close_paren - open_paren - 1)))
+      if (!uses(rest, p)) out.push_back(p);
+    return out;
+  }
+  return {};
+}
+
 }  // namespace
 
 bool scanned_for_markers(const std::string& file) {
@@ -106,6 +237,8 @@ std::string stub_text(const std::string& file, const std::string& text, int upto
   const std::vector<std::string> lines = split_lines(text);
   std::vector<std::string> out;
   bool stubbed_any = false;
+  std::string code;                 // code_only(text), made at the first stub
+  std::vector<std::size_t> line_at;  // its offset of each line, and its size
   std::size_t next = 0;  // the next region
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (next < regions.size() && i + 1 == regions[next].begin) {
@@ -115,19 +248,25 @@ std::string stub_text(const std::string& file, const std::string& text, int upto
         --i;
         continue;
       }
-      const std::string stub = "throw ::tz::NotImplemented(\"" + r.id + "\", \"" + r.function + "\", \"" + file + "\");";
-      out.push_back(lines[i]);  // the marker and its formula
-      bool thrown = false;
+      // The marker, then every comment line of the region (the derivation, at the marker's
+      // indentation), then the parameters the stub leaves unused, then the throw: the student
+      // reads the formulas before the line to replace.
+      const std::string indent = indent_of(lines[i]);
+      out.push_back(lines[i]);
       for (++i; i + 1 < r.end; ++i) {
         const std::string t = trimmed(lines[i]);
-        if (t.rfind("//", 0) == 0) {
-          out.push_back(lines[i]);  // comment lines are the derivation: kept
-        } else if (!t.empty() && !thrown) {
-          out.push_back(indent_of(lines[i]) + stub);
-          thrown = true;
-        }
+        if (t.rfind("//", 0) == 0) out.push_back(indent + t);
       }
-      if (!thrown) out.push_back(indent_of(lines[r.begin - 1]) + stub);
+      if (code.empty()) {
+        code = code_only(text);
+        for (std::size_t k = 0, at = 0; k < lines.size(); ++k, at = code.find('\n', at) + 1) line_at.push_back(at);
+        line_at.push_back(code.size());
+      }
+      std::string unused;
+      for (const std::string& p : unused_parameters(code, line_at[r.begin - 1], line_at[r.end]))
+        unused += (unused.empty() ? "(void)" : ", (void)") + p;
+      if (!unused.empty()) out.push_back(indent + unused + ";  // unused by the stub: delete this line with the throw");
+      out.push_back(indent + "throw ::tz::NotImplemented(\"" + r.id + "\", \"" + r.function + "\", \"" + file + "\");");
       out.push_back(lines[i]);  // // END TASK
       stubbed_any = true;
       continue;

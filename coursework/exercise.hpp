@@ -3,8 +3,10 @@
 //   …code…
 //   // END TASK
 // and writes a student copy of the project in which the regions of the tasks handed out are
-// stubs: the marker and every comment line inside stay (the formulas the student needs), the code
-// lines become one `throw ::tz::NotImplemented(id, function, file);` (coursework/not_implemented.hpp).
+// stubs: the marker and every comment line inside stay, all above the code (the formulas the
+// student needs, read first); the code lines become `(void)a, (void)b;` for the function's
+// parameters that nothing else in it uses (no unused-parameter warning), then one
+// `throw ::tz::NotImplemented(id, function, file);` (coursework/not_implemented.hpp).
 #pragma once
 
 #include <cstddef>

@@ -1,8 +1,10 @@
 // tapezoo coursework: the exception a stubbed task throws. `./zoo exercise new` replaces the code
 // of every task region (// TASK id function: … // END TASK) it hands out by one statement,
-//   throw ::tz::NotImplemented("6.1", "negative_elbo_bound", "models/vae.cpp");
-// which compiles as the whole body of any function, whatever it returns. The grader scores it 0
-// ("not written yet"), doctest reports it as a failed test, the tutorials stop and name the task.
+//   throw ::tz::NotImplemented("6.1", "elbo_from", "models/vae.cpp");
+// which compiles as the whole body of any function, whatever it returns. Above it, a line
+// `(void)tape, (void)x, …;` names the parameters the stub leaves unused, so that the student's
+// first build has no warning. The grader scores it 0 ("not written yet"), doctest reports it as a
+// failed test, the tutorials stop and name the task.
 #pragma once
 
 #include <stdexcept>

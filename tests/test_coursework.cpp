@@ -92,6 +92,7 @@ TEST_CASE("the stub rewriter keeps the marker and the comment lines, and replace
       "double f(double x) {\n"
       "  // TASK 5.2 log_normal: −½ [log 2π + log v + (x − m)²/v]\n"
       "  // the formula stays\n"
+      "  (void)x;  // unused by the stub: delete this line with the throw\n"
       "  throw ::tz::NotImplemented(\"5.2\", \"log_normal\", \"distributions/distributions.cpp\");\n"
       "  // END TASK\n"
       "}\n";
@@ -102,6 +103,97 @@ TEST_CASE("the stub rewriter keeps the marker and the comment lines, and replace
   // a region of comments only still gets its throw, at the marker's indentation
   CHECK(contains(stub_text(kFile, "#include <x>\n    // TASK 5.2 log_normal: a\n    // END TASK\n", 0),
                  "    throw ::tz::NotImplemented(\"5.2\""));
+}
+
+TEST_CASE("a stub reads its formulas before its throw, and names the parameters it leaves unused") {
+  // comments between code lines: all of them go above the throw, at the marker's indentation
+  const std::string source =
+      "#include <cmath>\n"
+      "double f(const double& x, int k, double /*unnamed*/, double scale = 1.0) {\n"
+      "  // TASK 5.2 log_normal: the first formula\n"
+      "  double y = x * x;  // a trailing comment goes with its code\n"
+      "  // the second formula\n"
+      "  for (int i = 0; i < k; ++i) {\n"
+      "    // the third, nested\n"
+      "    y += scale;\n"
+      "  }\n"
+      "  return y;\n"
+      "  // END TASK\n"
+      "}\n";
+  const std::string stubbed = stub_text(kFile, source, 0);
+  CHECK(contains(stubbed,
+                 "  // TASK 5.2 log_normal: the first formula\n"
+                 "  // the second formula\n"
+                 "  // the third, nested\n"
+                 "  (void)x, (void)k, (void)scale;  // unused by the stub: delete this line with the throw\n"
+                 "  throw ::tz::NotImplemented(\"5.2\", \"log_normal\", \"distributions/distributions.cpp\");\n"
+                 "  // END TASK\n"));
+  // a parameter the rest of the function uses gets no (void); nor a member or a qualified name of the
+  // same spelling, nor a word in a comment or a string; a region in an if block looks at the function
+  const std::string partial =
+      "#include <cmath>\n"
+      "double g(double x, double m, double v) {\n"
+      "  check(x, \"v\");  // m\n"
+      "  if (x > 0) {\n"
+      "    // TASK 5.2 log_normal: a\n"
+      "    return m + v;\n"
+      "    // END TASK\n"
+      "  }\n"
+      "  return s.m + ns::v;\n"
+      "}\n";
+  CHECK(contains(stub_text(kFile, partial, 0), "    // TASK 5.2 log_normal: a\n    (void)m, (void)v;  // unused"));
+  // a lambda's parameters are its own; a backward that uses none of them outside the region names both
+  const std::string lambda =
+      "#include <x>\n"
+      "auto h(double x) {\n"
+      "  return op(x, [](Tape<T>& t, Node<T>& n) {\n"
+      "        // TASK 5.2 log_normal: a\n"
+      "        t.grad(n) += 1;\n"
+      "        // END TASK\n"
+      "      });\n"
+      "}\n";
+  CHECK(contains(stub_text(kFile, lambda, 0), "        (void)t, (void)n;  // unused by the stub"));
+  CHECK(!contains(stub_text(kFile, lambda, 0), "(void)x"));
+}
+
+TEST_CASE("every stub of the project: the formulas first, then the throw, and no parameter left unused") {
+  // what some stubs must leave unused: a whole body names every parameter; a region that is part of a
+  // body (5.1, 4.1, 2.1's seed) names none, as the rest of the function uses them
+  const std::map<std::string, std::string> voids = {
+      {"1.1 log", "(void)t, (void)n;"}, {"1.5 matmul", "(void)t, (void)nd;"},
+      {"1.6 spread_along", "(void)t, (void)n, (void)scale;"}, {"2.1 sweep", "(void)last, (void)ready;"},
+      {"3.2 mean_log_likelihood", "(void)tape, (void)x, (void)mu, (void)log_sigma;"},
+      {"5.3 kl_normal", "(void)qm, (void)qv, (void)pm, (void)pv;"}, {"4.3 m_step_textbook", "(void)data, (void)resp;"},
+      {"6.2 log_weights_at", "(void)tape, (void)xk, (void)z, (void)m, (void)v;"},
+      {"5.1 sample_gaussian", ""}, {"4.1 log_joint", ""}, {"2.1 backward_from", ""}};
+  std::size_t stubs = 0, regions = 0, named = 0;
+  std::set<std::string> files;
+  for (const Task& t : tasks()) files.insert(t.files.begin(), t.files.end());
+  for (const std::string& file : files) {
+    const std::string original = read_text(file);
+    regions += parse_regions(file, original).size();
+    const std::vector<std::string> lines = lines_of(stub_text(file, original, 0));
+    for (const Region& r : parse_regions(file, stub_text(file, original, 0))) {
+      const std::string key = r.id + " " + r.function;
+      CAPTURE(file);
+      CAPTURE(key);
+      ++stubs;
+      const std::size_t marker = r.begin - 1, end = r.end - 1;  // 0-based: the marker and its END TASK
+      // the throw is the last line, the (void) line (if any) just above it, comments above that
+      REQUIRE(end >= marker + 2);
+      CHECK(trim(lines[end - 1]).rfind("throw ::tz::NotImplemented(\"" + r.id + "\", \"" + r.function + "\"", 0) == 0);
+      const bool has_void = trim(lines[end - 2]).rfind("(void)", 0) == 0;
+      for (std::size_t k = marker + 1; k + (has_void ? 2 : 1) < end; ++k)
+        CHECK_MESSAGE(trim(lines[k]).rfind("//", 0) == 0, "line " << k + 1 << " of the stub is no comment: " << lines[k]);
+      if (!voids.count(key)) continue;
+      ++named;
+      if (voids.at(key).empty()) CHECK(!has_void);
+      else CHECK(trim(lines[end - 2]).rfind(voids.at(key) + "  // unused by the stub", 0) == 0);
+    }
+  }
+  CHECK(stubs == regions);
+  CHECK(stubs >= 27);
+  CHECK(named == voids.size());
 }
 
 TEST_CASE("the syllabus: ids unique and in order, dependencies on earlier rows only, each task checked") {
