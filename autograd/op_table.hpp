@@ -39,8 +39,10 @@ enum class Op : std::uint8_t {
   softmax, log_softmax,
   // fused: fast paths, each equal to a composite of the ops above (autograd/ops_fused.cpp)
   log_bernoulli, linear_elu,
-  // fused for the model zoo's fast paths (autograd/ops_fused_zoo.cpp)
-  onehot_elu, normal_pairs, normal_mix,
+  // fused for the SSVAE's fast path (autograd/ops_fused_ssvae.cpp)
+  onehot_elu,
+  // fused for the Gaussian mixtures of the model zoo's fast paths (autograd/ops_fused_zoo.cpp)
+  normal_pairs, normal_mix,
   // fused for the GMVAE's fast path (autograd/ops_fused_gmvae.cpp)
   softplus_rows,
   // fused for every VAE's Gaussian latent (autograd/ops_fused_gaussian.cpp)
@@ -112,7 +114,7 @@ inline constexpr OpInfo kOps[] = {
 
   {Op::log_bernoulli,"log_bernoulli","fused",     "y = Σ_last x·l − softplus(l) (fused)",  "gl += gy·(x − σ(l)), gx += gy·l"},
   {Op::linear_elu,  "linear_elu",  "fused",       "h = elu(x @ W + b) (bias, activation fused)", "gy = gh·(h > 0 ? 1 : h + 1), then linear's"},
-  {Op::onehot_elu,  "onehot_elu",  "fused_zoo", "h_r = elu(x_(r mod n) @ W[:in] + W[in + y_r] + b)", "g = gh·(h > 0 ? 1 : h + 1); gx += Σ_copies g @ W[:in]ᵀ, gW[:in] += xᵀ @ Σ_copies g, gW[in + y_r] += g_r, gb += Σ_rows g"},
+  {Op::onehot_elu,  "onehot_elu",  "fused_ssvae", "h_r = elu(x_(r mod n) @ W[:in] + W[in + y_r] + b)", "g = gh·(h > 0 ? 1 : h + 1); gx += Σ_copies g @ W[:in]ᵀ, gW[:in] += xᵀ @ Σ_copies g, gW[in + y_r] += g_r, gb += Σ_rows g"},
   {Op::normal_pairs,"normal_pairs","fused_zoo", "y_ik = −½ Σ_d [log 2π + log v_kd + (z_id − m_kd)²/v_kd]", "gz_i += Σ_k gy_ik (m_k − z_i)/v_k, gm_k += Σ_i gy_ik (z_i − m_k)/v_k, gv_k += Σ_i gy_ik ½[(z_i − m_k)²/v_k² − 1/v_k]"},
   {Op::normal_mix,  "normal_mix",  "fused_zoo", "y_i = logsumexp_k [log w_k + log N(z_i; m_k, v_k)] (fused)", "r_ik = e^(log w_k + log N(z_i; m_k, v_k) − y_i), then normal_pairs' with gy_ik = gy_i·r_ik; glog_w_k += Σ_i gy_i·r_ik"},
   {Op::softplus_rows,"softplus_rows","fused_gmvae", "y = softplus(x[start : start+len] along axis) + c (fused)", "gx[start : start+len] += gy·sigmoid(x), 0 elsewhere"},

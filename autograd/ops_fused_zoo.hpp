@@ -1,4 +1,5 @@
-// tapezoo: two fused ops the model zoo's fast paths record (autograd/ops_fused_zoo.cpp), each equal
+// tapezoo: the fused ops the model zoo's fast paths record (the SSVAE's layer in
+// autograd/ops_fused_ssvae.cpp, the Gaussian mixture's in autograd/ops_fused_zoo.cpp), each equal
 // to a composite of the ops of autograd/ops.hpp within float rounding. Callers choose between the
 // op and its composite with tz::textbook() (autograd/path.hpp, docs/fast-paths.md).
 #pragma once

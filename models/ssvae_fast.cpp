@@ -27,7 +27,7 @@ namespace tz::models {
 // again products of n rows, not K·n. This was the step's largest product: enumeration costs K
 // times the work only after the first layer. The textbook path (tz::textbook()) records the
 // formula as it reads, concat([tile(x, K), onehot(y)]) then the layer; the fast path records one
-// onehot_linear_elu node (autograd/ops_fused_zoo.cpp). tests/test_fast_paths_models.cpp shows
+// onehot_linear_elu node (autograd/ops_fused_ssvae.cpp). tests/test_fast_paths_models.cpp shows
 // that the two give the same bounds and gradients.
 //
 // Where the saving applies and where it does not:

@@ -1,6 +1,6 @@
-// The model zoo's fast paths against their textbook twins (autograd/ops_fused_zoo.cpp,
-// docs/fast-paths.md): the SSVAE's shared first layer (onehot_linear_elu) against
-// concat([tile(x, K), onehot(y)]) then the layer, and the Gaussian mixture's pair table
+// The model zoo's fast paths against their textbook twins (autograd/ops_fused_ssvae.cpp and
+// autograd/ops_fused_zoo.cpp, docs/fast-paths.md): the SSVAE's shared first layer (onehot_linear_elu)
+// against concat([tile(x, K), onehot(y)]) then the layer, and the Gaussian mixture's pair table
 // (log_normal_pairs) against the broadcast log_normal. Each test runs both paths on the same
 // numbers and compares values and gradients within a tolerance derived next to the check.
 #include <doctest/doctest.h>
@@ -154,6 +154,48 @@ SsvaeRun run_ssvae(Path path) {
 }
 
 }  // namespace
+
+TEST_CASE("onehot_linear_elu, float: every element of a row is elu(y) to a few ulp, the row's tail as its batches") {
+  // The forward's ELU runs xsimd's expm1 over whole batches and one zero-padded batch for each
+  // row's last out mod lanes elements (37 = 2·16 + 5 = 4·8 + 5: a tail for every lane width).
+  // Inputs on a grid of 2⁻¹⁰ with small integer x make every pre-activation y exact in float
+  // (at most 19 significant bits), so h's error is expm1's alone: h = y where y > 0, and
+  // |h − expm1(y)| ≤ 4ε_f·|expm1(y)| below, with y from −30 (h = −1 in float) to about −0.06.
+  const std::size_t n = 3, in = 4, K = 3, out = 37, copies = 3;
+  Array<float> x = xt::zeros<float>({n, in}), W = xt::zeros<float>({in + K, out}), b = xt::zeros<float>({out});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < in; ++j) x(i, j) = static_cast<float>(static_cast<int>((i + 2 * j) % 5) - 2);
+  for (std::size_t k = 0; k < out; ++k) {
+    for (std::size_t j = 0; j < in + K; ++j)
+      W(j, k) = static_cast<float>(static_cast<int>((7 * j + 3 * k) % 11) - 5) / 1024.0f;
+    // b_k walks from −30 to +1 along the row; the last 5 (the tail) are negative, |x W| ≤ 0.05 beside them
+    const float tail[5] = {-0.0625f, -0.5f, -3.0f, -12.0f, -30.0f};
+    b(k) = k + 5 >= out ? tail[k + 5 - out] : static_cast<float>(k) - 30.0f;
+  }
+  std::vector<std::size_t> y(copies * n);
+  for (std::size_t r = 0; r < y.size(); ++r) y[r] = r / n;
+  Tape<float> t;
+  const Array<float> h = onehot_linear_elu(t.constant(x), t.constant(W), t.constant(b), y).value();
+  REQUIRE(h.shape() == Shape{copies * n, out});
+  const double eps = std::numeric_limits<float>::epsilon();
+  std::size_t negative_tail = 0;
+  for (std::size_t r = 0; r < y.size(); ++r)
+    for (std::size_t k = 0; k < out; ++k) {
+      double pre = static_cast<double>(W(in + y[r], k)) + static_cast<double>(b(k));
+      for (std::size_t j = 0; j < in; ++j) pre += static_cast<double>(x(r % n, j)) * static_cast<double>(W(j, k));
+      CAPTURE(r);
+      CAPTURE(k);
+      CAPTURE(pre);
+      if (pre > 0) {
+        CHECK(static_cast<double>(h(r, k)) == pre);
+      } else {
+        const double ref = std::expm1(pre);
+        CHECK(std::abs(static_cast<double>(h(r, k)) - ref) <= 4 * eps * std::abs(ref));
+        if (k + 5 >= out) ++negative_tail;
+      }
+    }
+  CHECK(negative_tail == y.size() * 5);  // the tail's check ran on negatives, the expm1 branch, in every row
+}
 
 TEST_CASE("ssvae: the shared first layer and the textbook concat give the same loss and gradients") {
   const SsvaeRun fast = run_ssvae(Path::fast), book = run_ssvae(Path::textbook);

@@ -59,7 +59,7 @@ OpCase binary(std::string label, A a, A b, std::function<V(const V&, const V&)> 
 // tested on its own below.
 bool at_zero(const A& x, std::size_t k) { return x.data()[k] == 0.0; }
 
-// The model zoo's fused ops (autograd/ops_fused_zoo.cpp).
+// The model zoo's fused ops (autograd/ops_fused_ssvae.cpp, autograd/ops_fused_zoo.cpp).
 void add_fused_zoo_cases(std::map<Op, std::vector<OpCase>>& c) {
   // onehot_linear_elu: x [2,3] shared by 3 copies (labels 0, 2, 1 per copy, both rows of a copy
   // alike and not), K = 3; pre-activations from about −30 (gradient e^−30) to +40; one copy, and
