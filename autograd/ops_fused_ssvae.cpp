@@ -26,8 +26,9 @@ namespace {
 // h_j = elu(a_j + c_j), j < size, in one pass: xsimd's expm1 over whole batches. The row's tail
 // (size mod the lanes: 12 of each 300-wide row with 16 float lanes) goes through one batch more,
 // zero-padded on the stack, rather than libm's scalar expm1f, which cost about as much for those
-// 4 % of the elements as the batches for the other 96 % (bench/zoo_step's SSVAE: this forward's
-// passes 0.47 → 0.32 ms a step). Without xsimd, libm's for every element.
+// 4 % of the elements as the batches for the other 96 % (the SSVAE's step in bench/zoo_step, this
+// loop timed on its own inside it: 0.47 → 0.32 ms a step; docs/fast-paths.md). Without xsimd,
+// libm's for every element.
 template <class T>
 void add_elu(const T* a, const T* c, T* h, std::size_t size) {
   std::size_t j = 0;
