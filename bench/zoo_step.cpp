@@ -14,7 +14,8 @@
 //                   with the tape's shapes, transposes and beta), replayed through tz::blas::gemm on
 //                   preallocated buffers. Median ms: the GEMM floor. No step calls BLAS off the tape
 //                   (Adam and the batch code are loops); an ssvae batch with labels adds a few products.
-//   gemms           how many products that is, and mflop their total work (2·m·n·k each).
+//   gemms           how many products that is, mflop their total work (2·m·n·k each), and
+//                   gemm_gflops the floor's rate, mflop / gemm_ms (compare --products' peak).
 //   ms_per_iter     the whole iteration of `./zoo train`: next shuffled batch, gather_rows (and
 //                   labels), prepare_batch, set_iteration, the step, the logging window and the
 //                   progress bar. The median over chunks of --chunk iterations of each chunk's ms
@@ -30,6 +31,12 @@
 //                   same way: torch_step_ms, torch_ms_per_iter, torch_blas_core, torch_over_step and
 //                   torch_over_iter (≥ 1.25 under the CPU's own kernels, ≥ 1 under 'Prescott'). No
 //                   twin: torch null and torch_reason. No python3-torch: a message naming it.
+//   --products      after each model's line, one line per product of its floor ("bench":
+//                   "zoo_step_product": pass forward or backward, op nn, nt or tn, m, n, k, beta,
+//                   the median ms of --product-reps calls of it alone and its GFLOP/s), and once
+//                   before the models a "zoo_step_peak" line: a 2000 × 2000 × 2000 product, the rate
+//                   this machine's kernels give when shape costs nothing. Products near the peak
+//                   leave the step's time outside them as the only thing left to win.
 //   --dump-init DIR writes DIR/<model>.npz for `zoo_torch.py --check`: the initial parameters, the first step's
 //                   labelled constants (binarized batch, ε, one-hot labels), its batch labels and its loss.
 //
@@ -67,6 +74,7 @@
 
 namespace {
 
+using tz::bench::GemmFloor, tz::bench::is_product, tz::bench::median;
 using tz::bench::check_torch, tz::bench::json_number_of, tz::bench::json_string_of, tz::bench::run_torch;
 using tz::Array, tz::Node, tz::Op, tz::Tape;
 namespace models = tz::models;
@@ -80,85 +88,7 @@ double wall_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
-bool is_product(Op op) { return op == Op::matmul || op == Op::linear || op == Op::linear_elu || op == Op::onehot_elu; }
-
-// ---- the GEMM floor, read off a recorded tape ------------------------------------------------------
-
-// Every product of one step (forward in tape order, then the backward sweep's in reverse order), on
-// buffers of their own: one per node value and one per gradient, shared wherever the tape shares them.
-class GemmFloor {
- public:
-  explicit GemmFloor(const Tape<float>& tape) {
-    // The sweep's first contribution to a non-parameter gradient overwrites it (beta = 0): it comes
-    // from the last node that reads it (Tape::grad_dest). Parameter gradients always accumulate.
-    std::vector<std::uint32_t> last_reader(tape.size(), 0);
-    for (std::uint32_t i = 0; i < tape.size(); ++i)
-      for (std::uint32_t in : tape.node(i).in) last_reader[in] = i;
-    auto beta = [&](std::uint32_t id, std::uint32_t reader) {
-      return tape.node(id).param || last_reader[id] != reader ? 1.0f : 0.0f;
-    };
-    std::vector<Gemm> backward;
-    for (std::uint32_t i = 0; i < tape.size(); ++i) {
-      const Node<float>& nd = tape.node(i);
-      if (nd.op == Op::normal_pairs || nd.op == Op::normal_mix) tz::bench::normal_pairs_floor(tape, i, gemms_, backward, buffers_);
-      if (!is_product(nd.op) || nd.in.size() < 2) continue;  // a product of constants has no inputs
-      const std::uint32_t a = nd.in[0], b = nd.in[1];
-      const auto& sa = tape.val(a).shape();
-      const std::size_t m = sa[0], k = sa[1], n = tape.val(b).shape()[1];
-      float* A = value(tape, a);
-      float* B = value(tape, b);
-      float* gy = grad(tape, i);
-      // y [m,n] = a [m,k] @ b [k,n]; linear's bias is written first and the product added (beta = 1)
-      gemms_.push_back({false, false, m, n, k, A, k, B, n, nd.op == Op::matmul ? 0.0f : 1.0f, value(tape, i), n});
-      std::vector<Gemm> back;
-      if (tape.wants_grad(a))  // ga [m,k] += gy @ bᵀ
-        back.push_back({false, true, m, k, n, gy, n, B, n, beta(a, i), grad(tape, a), k});
-      if (tape.wants_grad(b))  // gb [k,n] += aᵀ @ gy
-        back.push_back({true, false, k, n, m, A, k, gy, n, beta(b, i), grad(tape, b), n});
-      backward.insert(backward.begin(), back.begin(), back.end());  // the sweep runs in reverse
-    }
-    gemms_.insert(gemms_.end(), backward.begin(), backward.end());
-  }
-
-  void run() {
-    for (const Gemm& g : gemms_)
-      tz::blas::gemm(g.ta, g.tb, g.m, g.n, g.k, 1.0f, g.A, g.lda, g.B, g.ldb, g.beta, g.C, g.ldc);
-  }
-  std::size_t count() const { return gemms_.size(); }
-  double mflop() const {  // 2·m·n·k each
-    double f = 0;
-    for (const Gemm& g : gemms_) f += 2e-6 * static_cast<double>(g.m * g.n * g.k);
-    return f;
-  }
-
- private:
-  struct Gemm {  // C = op(A) op(B) + beta·C, in tz::blas::gemm's terms
-    bool ta, tb;
-    std::size_t m, n, k;
-    const float *A;  std::size_t lda;
-    const float *B;  std::size_t ldb;
-    float beta;
-    float *C;  std::size_t ldc;
-  };
-  float* buffer(const void* key, std::size_t size) {
-    std::vector<float>& b = buffers_[key];
-    if (b.size() < size) b.assign(size, 0.01f);  // small values: no denormals, no overflow over the rounds
-    return b.data();
-  }
-  float* value(const Tape<float>& t, std::uint32_t id) { return buffer(&t.val(id), t.val(id).size()); }
-  float* grad(const Tape<float>& t, std::uint32_t id) {
-    const Node<float>& nd = t.node(id);
-    return buffer(nd.param ? static_cast<const void*>(nd.param) : static_cast<const void*>(&nd.grad), t.val(id).size());
-  }
-  std::map<const void*, std::vector<float>> buffers_;
-  std::vector<Gemm> gemms_;
-};
 
 // The non-product ops that touch the most elements (inputs read plus output written), as
 // "op:nodes×elements", largest first: memory traffic, the usual cost of elementwise work.
@@ -306,7 +236,8 @@ void dump_init(const std::string& dir, ZooRun& run) {
 // ---- one model ---------------------------------------------------------------------------------------
 
 struct Settings {
-  int rounds = 15, chunk = 20, threads = 1;
+  int rounds = 15, chunk = 20, threads = 1, product_reps = 30;
+  bool products = false;
   long batch = 100;
   unsigned long seed = 0;
   std::string data, torch, dump_dir;
@@ -347,7 +278,7 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
   tz::JsonLine j;
   j.add("bench", "zoo_step").add("model", info.name).add("data", spec).add("batch", s.batch);
   j.add("step_ms", r4(st)).add("gemm_ms", r4(gemm)).add("gemms", static_cast<long>(floor.count()));
-  j.add("mflop", r4(floor.mflop())).add("step_over_gemm", r4(st / gemm));
+  j.add("mflop", r4(floor.mflop())).add("gemm_gflops", r4(floor.mflop() / gemm)).add("step_over_gemm", r4(st / gemm));
   j.add("ms_per_iter", r4(iter)).add("iter_mean_ms", r4(total_ms / static_cast<double>(step_ms.size())));
   j.add("iter_over_gemm", r4(iter / gemm)).add("nodes", static_cast<long>(run.tape.size())).add("top_ops", top);
   j.add("subnormals", subnormals);
@@ -369,6 +300,37 @@ void bench_model(const models::ModelInfo& info, const Settings& s) {
     j.add("target_torch_over_step", tz::blas::core_name() == "Prescott" ? 1.0 : 1.25);
   }
   j.print();
+  if (!s.products) return;
+  std::size_t index = 0;
+  for (const GemmFloor::Timed& p : floor.time_each(now, s.product_reps)) {
+    tz::JsonLine l;
+    l.add("bench", "zoo_step_product").add("model", info.name).add("index", static_cast<long>(index++));
+    l.add("pass", p.backward ? "backward" : "forward").add("op", std::string(p.ta ? "t" : "n") + (p.tb ? "t" : "n"));
+    l.add("m", static_cast<long>(p.m)).add("n", static_cast<long>(p.n)).add("k", static_cast<long>(p.k));
+    l.add("beta", static_cast<double>(p.beta)).add("ms", r4(p.ms));
+    l.add("gflops", std::round(2e-5 * static_cast<double>(p.m * p.n * p.k) / p.ms) / 10);
+    l.print();
+  }
+}
+
+// The same clock's rate on a 2000³ product (five calls after one to warm up): what the kernels give
+// when the shape's edges and packing cost next to nothing.
+void print_peak(const Settings& s) {
+  const std::size_t d = 2000;
+  std::vector<float> A(d * d, 0.01f), B(d * d, 0.01f), C(d * d, 0.0f);
+  const bool cpu_clock = s.threads == 1;
+  std::vector<double> ms;
+  for (int r = 0; r < 6; ++r) {
+    const double t0 = cpu_clock ? thread_cpu_ms() : wall_ms();
+    tz::blas::gemm(false, false, d, d, d, 1.0f, A.data(), d, B.data(), d, 0.0f, C.data(), d);
+    if (r > 0) ms.push_back((cpu_clock ? thread_cpu_ms() : wall_ms()) - t0);
+  }
+  const double best = median(ms);
+  tz::JsonLine l;
+  l.add("bench", "zoo_step_peak").add("m", static_cast<long>(d)).add("n", static_cast<long>(d)).add("k", static_cast<long>(d));
+  l.add("ms", r4(best)).add("gflops", std::round(2e-5 * static_cast<double>(d * d * d) / best) / 10);
+  l.add("blas_core", tz::blas::core_name()).add("threads", s.threads).add("clock", cpu_clock ? "thread_cpu" : "wall");
+  l.print();
 }
 
 }  // namespace
@@ -388,6 +350,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "seed")->capture_default_str();
   app.add_option("--data", s.data, "data for every model (default: mnist if present, else fashion-mnist)");
   app.add_option("--torch", s.torch, "also time the PyTorch twins, e.g. bench/zoo_torch.py");
+  app.add_flag("--products", s.products, "also time each product of each floor alone, and a 2000³ one (JSON lines)");
+  app.add_option("--product-reps", s.product_reps, "calls per product with --products (the median is kept)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--dump-init", s.dump_dir, "write DIR/<model>.npz: initial weights and the first step's constants");
   CLI11_PARSE(app, argc, argv);
 
@@ -398,6 +363,7 @@ int main(int argc, char** argv) {
     if (!s.torch.empty()) check_torch(s.torch);
     tz::blas::set_threads(s.threads);
     tz::blas::print_kernel_hint_once();
+    if (s.products) print_peak(s);
     for (const std::string& name : names) bench_model(models::find_model(name), s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "zoo_step: %s\n", e.what());
