@@ -79,8 +79,15 @@ void add_loop_flags(CLI::App& cmd, TrainOptions& o, bool training) {
   }
   cmd.add_option("--seed", o.seed, "the run's seed")->capture_default_str()->check(nonnegative_integer());
   cmd.add_option("--threads", o.threads,
-                 "threads for the evaluation (test metrics, IWAE-k: bit for bit the same for every N); training "
-                 "steps use one (docs/pitfalls.md#blas-threads)")->capture_default_str()->check(positive_integer());
+                 "threads for the evaluation (test metrics, IWAE-k: bit for bit the same for every N)")
+      ->capture_default_str()
+      ->check(positive_integer());
+  if (training)
+    cmd.add_option("--step-threads", o.step_threads,
+                   "OpenBLAS threads for the training steps' products: faster on free cores, much slower on busy "
+                   "ones; the same bits for the same N (docs/threads.md#training)")
+        ->capture_default_str()
+        ->check(positive_integer());
   cmd.add_option("--eval", o.eval, "test rows to evaluate on (0: all)")
       ->capture_default_str()
       ->check(nonnegative_integer());

@@ -22,6 +22,19 @@ std::string core_name();
 int threads();
 void set_threads(int n);
 
+// OpenBLAS at n threads while it lives; the count before it is restored when it goes, even by an
+// exception (train()'s steps: docs/threads.md#training).
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : before_(threads()) { set_threads(n); }
+  ~ScopedThreads() { set_threads(before_); }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int before_;
+};
+
 // The CPU's own SIMD level, from cpuid.
 bool cpu_has_avx2();
 bool cpu_has_avx512();

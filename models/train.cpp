@@ -54,6 +54,8 @@ void check_options(const TrainOptions& opt) {
   if (!(opt.lr > 0)) throw std::invalid_argument(fmt::format("--lr: expected > 0, got {}", opt.lr));
   if (opt.log_every < 1) throw std::invalid_argument(fmt::format("--log-every: expected >= 1, got {}", opt.log_every));
   if (opt.save_every < 0) throw std::invalid_argument(fmt::format("--save-every: expected >= 0, got {}", opt.save_every));
+  if (opt.step_threads < 1)
+    throw std::invalid_argument(fmt::format("--step-threads: expected a positive integer, got {}", opt.step_threads));
   if (opt.save_every > 0 && opt.out.empty())
     throw std::invalid_argument(fmt::format("--save-every {} needs --out DIR, the folder its checkpoints go to",
                                             opt.save_every));
@@ -367,15 +369,17 @@ void evaluate_and_write(Run& run, const ModelInfo& info, const TrainOptions& opt
 TrainResult train(const ModelInfo& info, const Config& config, const TrainOptions& opt,
                   std::unique_ptr<Model<float>>* trained) {
   check_options(opt);
-  // --threads N: the evaluation's chunks on N threads (autograd/parallel.hpp). The steps stay on one
-  // OpenBLAS thread: at batch 100 a second one made the VAE's iteration slower, not faster
-  // (docs/pitfalls.md#blas-threads).
-  use_threads(opt.threads);
+  // The evaluation's chunks on opt.threads threads (autograd/parallel.hpp, each chunk's products on
+  // one OpenBLAS thread), the steps' products on opt.step_threads (docs/threads.md#training); the
+  // caller's OpenBLAS count is back when train() returns or throws.
+  set_pool_threads(opt.threads);
+  const blas::ScopedThreads step_blas(opt.step_threads);
   if (!opt.out.empty()) flags::make_output_dir(opt.out, "--out");  // before minutes of training
   Run run(info, config, opt);
   if (!opt.resume.empty()) run.restore(checkpoint_path(opt.resume));
   TrainResult& res = run.result();
   res.first_iter = run.iteration();
+  res.step_threads = blas::threads();
   const std::string label = res.first_iter > 0 ? fmt::format("{} from {}", info.name, res.first_iter) : info.name;
   ProgressBar bar(static_cast<std::size_t>(opt.iters - res.first_iter), {.label = label, .quiet = opt.quiet});
   run.start_clock();

@@ -17,7 +17,7 @@
 // and position, the logging window and the metrics rows so far (models/train_state.hpp).
 //   --save-every N    writes it every N iterations as well (needs --out)
 //   --resume DIR      continues from DIR/checkpoint.npz with the model flags and options stored
-//                     there; flags given again must agree, except --threads, --save-every,
+//                     there; flags given again must agree, except --threads, --step-threads, --save-every,
 //                     --quiet, --json and, with the constant lr schedule, --iters (to train
 //                     further or stop sooner: an lr schedule that decays is laid out for the
 //                     run's --iters). metrics.csv is rewritten up to the checkpoint's iteration,
@@ -28,7 +28,8 @@
 //                     A second signal ends the program at once; the checkpoint on disk is whole,
 //                     since it is written to a temporary file and renamed into place.
 // Resuming is exact: 100 iterations, then --resume to 200, give the same bits (parameters,
-// metrics.csv except its wall-clock column, the final metrics) as 200 iterations in one go.
+// metrics.csv except its wall-clock column, the final metrics) as 200 iterations in one go, at the
+// same --step-threads (stored in the checkpoint, so a resume keeps it unless it is given again).
 // Training further than a run's end keeps that run's last, partial metrics row.
 //
 // The definitions, by what they are about:
@@ -56,7 +57,12 @@ struct TrainOptions {
   std::string lr_schedule = "constant";
   double clip = 0;         // gradient-norm clipping (0: off)
   unsigned long seed = 0;
-  int threads = 1;
+  int threads = 1;         // the evaluation's chunks on this many threads (autograd/parallel.hpp)
+  // --step-threads: OpenBLAS threads for the steps' products. On free cores two make whole runs
+  // 1.5-1.6x faster; on a busy machine they are slower, sometimes many times (docs/threads.md#training).
+  // The same count gives the same bits; another count the same run up to float rounding, which
+  // grows over a run.
+  int step_threads = 1;
   long eval = 1000;        // test rows to evaluate on (0: all)
   long log_every = 100;
   std::string out;         // folder for checkpoint, metrics.csv, pictures
@@ -75,6 +81,7 @@ struct TrainResult {
   long iters = 0;        // iterations done (fewer than asked when a signal stopped the run)
   long first_iter = 0;   // where this call started: the checkpoint's iteration when resuming
   int stopped_by = 0;    // SIGINT or SIGTERM if one arrived (see StopOnSignal), else 0
+  int step_threads = 1;  // OpenBLAS's thread count during the steps, as it reports it
   double train_s = 0;
   // ms per iteration: the median over chunks of 20 iterations (the mean if fewer were run), and
   // the plain mean train_s / iterations beside it

@@ -82,7 +82,8 @@ std::string result_json(const ModelInfo& info, const TrainOptions& opt, const Tr
   j.add("model", info.name).add("data", opt.data.empty() ? info.default_data : opt.data);
   j.add("iters", r.iters).add("batch", opt.batch).add("seed", static_cast<long>(opt.seed));
   j.add("train_s", r.train_s).add("ms_per_iter", r.ms_per_iter).add("ms_per_iter_mean", r.ms_per_iter_mean);
-  j.add("blas_core", blas::core_name()).add("threads", opt.threads).add("path", to_string(path()));
+  j.add("blas_core", blas::core_name()).add("threads", opt.threads).add("step_threads", r.step_threads);
+  j.add("path", to_string(path()));
   for (const auto& [k, v] : r.final_train) j.add("train_" + k, v);
   for (const auto& [k, v] : r.metrics) j.add(k, v);
   return j.str();

@@ -221,6 +221,7 @@ Config options_config(const TrainOptions& o, const ModelInfo& info) {
       {"clip", shortest_double(o.clip)},
       {"seed", std::to_string(o.seed)},
       {"threads", std::to_string(o.threads)},
+      {"step-threads", std::to_string(o.step_threads)},
       {"eval", std::to_string(o.eval)},
       {"log-every", std::to_string(o.log_every)},
       {"save-every", std::to_string(o.save_every)},
@@ -239,6 +240,7 @@ TrainOptions options_from(const Config& c, const std::string& source) {
     o.clip = c.real("clip");
     o.seed = std::stoul(c.str("seed"));
     o.threads = static_cast<int>(c.integer("threads"));
+    o.step_threads = c.has("step-threads") ? static_cast<int>(c.integer("step-threads")) : 1;  // absent before it existed
     o.eval = c.integer("eval");
     o.log_every = c.integer("log-every");
     o.save_every = c.integer("save-every");

@@ -130,6 +130,7 @@ TEST_CASE("the programs refuse bad flags in words, with a nonzero exit") {
   };
   const Case cases[] = {
       {tapezoo + " train vae --threads 0", "--threads: expected a positive integer, got 0"},
+      {tapezoo + " train vae --step-threads 0", "--step-threads: expected a positive integer, got 0"},
       {tapezoo + " train vae --seed -1", "--seed: expected a non-negative integer (0, 1, 2, …), got -1"},
       {tapezoo + " train vae --batch 0", "--batch: expected a positive integer, got 0"},
       {tapezoo + " train vae --lr 0", "--lr: expected a positive number, got 0"},

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "autograd/blas.hpp"
 #include "datasets/idx.hpp"
 #include "datasets/npy.hpp"
 #include "io/npz.hpp"
@@ -284,13 +285,15 @@ TEST_CASE("resume: what tapezoo prints when a signal stopped the run") {
         "interrupted after the last iteration (1000): the run is complete, and out/ssvae holds all it writes");
 }
 
-TEST_CASE("resume: --iters may grow, never fall below the checkpoint; the options come from the checkpoint") {
+TEST_CASE("resume: --iters may grow, never fall below the checkpoint; the options come from the checkpoint, --step-threads too") {
   const ModelInfo& info = find_model("vae");
   const Config config = tiny_config(info);
   TempDir tmp;
   const std::string data = write_tiny_images(tmp);
   const std::string dir = tmp / "run";
-  train(info, config, tiny_options(data, dir, 100));
+  TrainOptions first = tiny_options(data, dir, 100);
+  first.step_threads = 2;
+  train(info, config, first);
 
   // The CLI's merge: what was not typed comes from the checkpoint, what was typed from the command line.
   TrainOptions cli;  // every member at its default: batch 100, seed 0, …
@@ -303,6 +306,8 @@ TEST_CASE("resume: --iters may grow, never fall below the checkpoint; the option
   CHECK(plan.opt.seed == 5);
   CHECK(plan.opt.log_every == 25);
   CHECK(plan.opt.eval == 50);
+  CHECK(plan.opt.step_threads == 2);  // not typed again: the run's own, so the resume stays exact
+  CHECK(resume_options(info, cli, {"step-threads"}, {}).opt.step_threads == 1);  // typed again: the new count
   CHECK(plan.opt.data == data);
   CHECK(plan.opt.out == dir);
   CHECK(plan.config.str("z") == "2");  // 2.0 is the stored 2
@@ -602,7 +607,7 @@ TEST_CASE("resume: tapezoo train --save-every 50, killed by SIGINT, SIGTERM or S
   }
 }
 
-TEST_CASE("resume: the tapezoo CLI refuses --save-every without --out, and flags that disagree with the checkpoint") {
+TEST_CASE("resume: the tapezoo CLI refuses --save-every without --out, and flags that disagree with the checkpoint; --step-threads reaches the steps") {
   const std::string program = tapezoo_program();
   REQUIRE_MESSAGE(std::filesystem::exists(program), program << " is missing: build the whole project");
   TempDir tmp;
@@ -620,6 +625,16 @@ TEST_CASE("resume: the tapezoo CLI refuses --save-every without --out, and flags
   const auto [code, out] = run(no_out);
   CHECK(code == 1);
   CHECK(contains(out, "tapezoo: error: --save-every 5 needs --out DIR, the folder its checkpoints go to\n"));
+
+  // --step-threads N: the steps' products on N OpenBLAS threads (docs/threads.md#training)
+  tz::blas::set_threads(2);
+  const int asked = tz::blas::threads();  // 2, or 1 in an OpenBLAS built for one thread
+  tz::blas::set_threads(1);
+  std::vector<std::string> threaded = tiny;
+  threaded.insert(threaded.end(), {"--iters", "5", "--step-threads", "2", "--json"});
+  const auto [code1, out1] = run(threaded);
+  CHECK(code1 == 0);
+  CHECK(contains(out1, "\"threads\": 1, \"step_threads\": " + std::to_string(asked) + ","));
 
   std::vector<std::string> first = tiny;
   first.insert(first.end(), {"--iters", "20", "--out", tmp / "run"});
