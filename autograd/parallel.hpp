@@ -39,8 +39,8 @@ int pool_threads();
 // n ≥ 1 threads for the jobs to come (n − 1 workers; the caller is the n-th). Not from inside a job.
 void set_pool_threads(int n);
 
-// What --threads N does in every program: OpenBLAS at one thread (docs/pitfalls.md#blas-threads),
-// the pool at n.
+// What --threads N does in the programs: OpenBLAS at one thread (docs/pitfalls.md#blas-threads), the
+// pool at n. models::train() sets the pool alone and OpenBLAS itself (docs/threads.md#training).
 void use_threads(int n);
 
 // fn(c) once for every c in [0, n_chunks), spread over pool_threads() threads, the calling thread

@@ -369,19 +369,20 @@ void evaluate_and_write(Run& run, const ModelInfo& info, const TrainOptions& opt
 TrainResult train(const ModelInfo& info, const Config& config, const TrainOptions& opt,
                   std::unique_ptr<Model<float>>* trained) {
   check_options(opt);
-  // The evaluation's chunks on opt.threads threads (autograd/parallel.hpp, each chunk's products on
-  // one OpenBLAS thread), the steps' products on opt.step_threads (docs/threads.md#training); the
-  // caller's OpenBLAS count is back when train() returns or throws.
+  // The evaluation's chunks on opt.threads threads (autograd/parallel.hpp). OpenBLAS at one thread
+  // for all but the steps, so the evaluation gives tapezoo eval's bits for every --threads; the
+  // caller's count is back when train() returns or throws.
   set_pool_threads(opt.threads);
-  const blas::ScopedThreads step_blas(opt.step_threads);
+  const blas::ScopedThreads one_blas_thread(1);
   if (!opt.out.empty()) flags::make_output_dir(opt.out, "--out");  // before minutes of training
   Run run(info, config, opt);
   if (!opt.resume.empty()) run.restore(checkpoint_path(opt.resume));
   TrainResult& res = run.result();
   res.first_iter = run.iteration();
-  res.step_threads = blas::threads();
   const std::string label = res.first_iter > 0 ? fmt::format("{} from {}", info.name, res.first_iter) : info.name;
   ProgressBar bar(static_cast<std::size_t>(opt.iters - res.first_iter), {.label = label, .quiet = opt.quiet});
+  blas::set_threads(opt.step_threads);  // the steps' products (docs/threads.md#training)
+  res.step_threads = blas::threads();
   run.start_clock();
   const auto t0 = std::chrono::steady_clock::now();
   IterationClock iteration_clock;
@@ -396,6 +397,7 @@ TrainResult train(const ModelInfo& info, const Config& config, const TrainOption
     if (res.stopped_by != 0 && !periodic && !opt.out.empty()) run.save();
   }
   bar.finish();
+  blas::set_threads(1);
   res.iters = run.iteration();
   res.train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const long done = res.iters - res.first_iter;

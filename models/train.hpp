@@ -29,7 +29,8 @@
 //                     since it is written to a temporary file and renamed into place.
 // Resuming is exact: 100 iterations, then --resume to 200, give the same bits (parameters,
 // metrics.csv except its wall-clock column, the final metrics) as 200 iterations in one go, at the
-// same --step-threads (stored in the checkpoint, so a resume keeps it unless it is given again).
+// same step_threads (stored in the checkpoint: `tapezoo train --resume` takes it from there unless
+// --step-threads is given again; a program calling train() passes it in opt).
 // Training further than a run's end keeps that run's last, partial metrics row.
 //
 // The definitions, by what they are about:

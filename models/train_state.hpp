@@ -75,7 +75,7 @@ Config options_config(const TrainOptions& opt, const ModelInfo& info);
 TrainOptions options_from(const Config& c, const std::string& source);
 
 // The flags whose values decide the numbers, which a resumed run must share with its checkpoint.
-// (--iters, --threads and --save-every may change; --quiet and --json are not stored.)
+// (--iters, --threads, --step-threads and --save-every may change; --quiet and --json are not stored.)
 const std::vector<std::string>& options_that_must_agree();
 
 // ---- checkpoint entries the loop (train.cpp) and the checkpoint files (checkpoint.cpp) share -------

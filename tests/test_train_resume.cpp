@@ -31,6 +31,7 @@
 #include "io/npz.hpp"
 #include "models/vae_common.hpp"  // tiny_stroke_images
 #include "models/train.hpp"
+#include "models/train_state.hpp"  // options_config, options_from
 #include "tests/test_helpers.hpp"
 
 using namespace tz;
@@ -307,7 +308,15 @@ TEST_CASE("resume: --iters may grow, never fall below the checkpoint; the option
   CHECK(plan.opt.log_every == 25);
   CHECK(plan.opt.eval == 50);
   CHECK(plan.opt.step_threads == 2);  // not typed again: the run's own, so the resume stays exact
-  CHECK(resume_options(info, cli, {"step-threads"}, {}).opt.step_threads == 1);  // typed again: the new count
+  TrainOptions retyped = cli;
+  retyped.step_threads = 3;
+  CHECK(resume_options(info, retyped, {"step-threads"}, {}).opt.step_threads == 3);  // typed again: the new count
+  // A checkpoint written before the flag existed has no such entry: its steps ran on one thread.
+  const Config now = options_config(plan.opt, info);
+  Config old;
+  for (const auto& [k, v] : now.values())
+    if (k != "step-threads") old.set(k, v);
+  CHECK(options_from(old, "test").step_threads == 1);
   CHECK(plan.opt.data == data);
   CHECK(plan.opt.out == dir);
   CHECK(plan.config.str("z") == "2");  // 2.0 is the stored 2
@@ -627,9 +636,10 @@ TEST_CASE("resume: the tapezoo CLI refuses --save-every without --out, and flags
   CHECK(contains(out, "tapezoo: error: --save-every 5 needs --out DIR, the folder its checkpoints go to\n"));
 
   // --step-threads N: the steps' products on N OpenBLAS threads (docs/threads.md#training)
+  const int blas_before = tz::blas::threads();
   tz::blas::set_threads(2);
   const int asked = tz::blas::threads();  // 2, or 1 in an OpenBLAS built for one thread
-  tz::blas::set_threads(1);
+  tz::blas::set_threads(blas_before);
   std::vector<std::string> threaded = tiny;
   threaded.insert(threaded.end(), {"--iters", "5", "--step-threads", "2", "--json"});
   const auto [code1, out1] = run(threaded);
